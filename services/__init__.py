@@ -1,0 +1,1 @@
+"""Tila's five services: organisations, orders, sessions, billing and integrations."""

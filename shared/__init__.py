@@ -1,0 +1,1 @@
+"""The platform kit every Tila service uses. It knows nothing about work supervision."""

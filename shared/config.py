@@ -1,0 +1,57 @@
+"""Settings from the environment into frozen msgspec Structs.
+
+A service reads ``TILA_<SERVICE>_<FIELD>`` first and ``TILA_<FIELD>`` second, so one
+environment can hold the shared values (NATS URL, JWKS URL) and the per-service ones
+(database URLs) side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+__all__ = ["ServiceSettings", "SettingsError", "load_settings"]
+
+
+class SettingsError(ValueError):
+    """Raised when the environment does not describe valid settings."""
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service needs to run its API and its worker."""
+
+    service: str
+    database_url: str
+    """Connection URL of the service's app role (no ownership, no BYPASSRLS)."""
+    owner_database_url: str = ""
+    """Connection URL of the owner role; used only to run migrations."""
+    relay_database_url: str = ""
+    """Connection URL of the narrow role that reads and marks the outbox."""
+    nats_url: str = "nats://127.0.0.1:4222"
+    jwks_url: str = ""
+    token_issuer: str = "tila"
+    token_audience: str = "tila"
+    log_level: str = "info"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    outbox_poll_interval: float = 1.0
+    consumer_max_deliver: int = 5
+
+
+def load_settings(service: str, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """Build a service's settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {"service": service}
+    for field in msgspec.structs.fields(ServiceSettings):
+        if field.name == "service":
+            continue
+        key = field.name.upper()
+        value = env.get(f"TILA_{service.upper()}_{key}", env.get(f"TILA_{key}"))
+        if value is not None:
+            raw[field.name] = value
+    try:
+        return msgspec.convert(raw, ServiceSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid settings for {service}: {exc}") from exc

