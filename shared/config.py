@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypeVar, overload
 
 import msgspec
 
@@ -40,11 +41,20 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     consumer_max_deliver: int = 5
 
 
-def load_settings(service: str, environ: Mapping[str, str] | None = None) -> ServiceSettings:
-    """Build a service's settings from ``environ`` (default: the process environment)."""
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@overload
+def load_settings(service: str, environ: Mapping[str, str] | None = None) -> ServiceSettings: ...
+@overload
+def load_settings(service: str, environ: Mapping[str, str] | None = None, *, cls: type[S]) -> S: ...
+def load_settings(
+    service: str, environ: Mapping[str, str] | None = None, *, cls: type[ServiceSettings] = ServiceSettings
+) -> ServiceSettings:
+    """Build a service's settings (``cls``, a subclass for service-specific fields) from ``environ``."""
     env = os.environ if environ is None else environ
     raw: dict[str, object] = {"service": service}
-    for field in msgspec.structs.fields(ServiceSettings):
+    for field in msgspec.structs.fields(cls):
         if field.name == "service":
             continue
         key = field.name.upper()
@@ -52,6 +62,6 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Ser
         if value is not None:
             raw[field.name] = value
     try:
-        return msgspec.convert(raw, ServiceSettings, strict=False)
+        return msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid settings for {service}: {exc}") from exc

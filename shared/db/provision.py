@@ -73,6 +73,7 @@ def _literal(value: str) -> str:
 def _sections(layout: DatabaseLayout) -> tuple[str, str]:
     text = ROLES_SQL.read_text()
     cluster, _, database = text.partition("-- section: database")
+    database = database.partition("\n")[2]  # the rest of the marker line is a comment
     values = {
         "db": _ident(layout.database),
         "owner": _ident(layout.owner),

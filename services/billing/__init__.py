@@ -1,0 +1,7 @@
+"""Billing: billable items, invoice runs and Finnish e-invoices."""
+
+from shared.events import MIGRATIONS as EVENT_MIGRATIONS
+from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
+
+SERVICE = "billing"
+MIGRATIONS = [EVENT_MIGRATIONS, TENANCY_MIGRATIONS]

@@ -1,0 +1,1 @@
+"""The billing domain: rules and calculations, without I/O."""

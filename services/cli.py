@@ -1,0 +1,257 @@
+"""``tila``: run the whole platform locally, run workers, migrate, mint a local token.
+
+``tila run`` is what ``make run`` calls: it starts PostgreSQL and NATS JetStream on loopback
+(unless ``TILA_PG_ADMIN_URL`` / ``TILA_NATS_URL`` point elsewhere), creates and migrates the
+five databases, then serves every service behind one base URL with every worker running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from services.organisations.keys import ensure_key_file, load_key_set
+from services.platform import SERVICES, create_service_worker, prepare_databases, service_environment
+from shared.auth.tokens import sign_token
+from shared.db.migrate import migrate
+from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.logging import configure_logging
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("TILA_DATA_DIR", REPO / ".data")).resolve()
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = _data_dir(args)
+    host, port = args.host, args.port
+    base = _base_url(host, port)
+    pg: EmbeddedPostgres | None = None
+    nats_server: EmbeddedNats | None = None
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        admin_url = os.environ.get("TILA_PG_ADMIN_URL")
+        if not admin_url:
+            pg = EmbeddedPostgres(data / "postgres", int(os.environ.get("TILA_PG_PORT", "55432")))
+            _say(f"starting PostgreSQL ({pg.bindir}) on 127.0.0.1:{pg.port}, data in {pg.data}")
+            pg.start()
+            admin_url = pg.admin_url
+        nats_url = os.environ.get("TILA_NATS_URL")
+        if not nats_url:
+            nats_server = EmbeddedNats(data / "nats", int(os.environ.get("TILA_NATS_PORT", "54222")))
+            _say(f"starting NATS JetStream on 127.0.0.1:{nats_server.port}, store in {nats_server.store}")
+            nats_server.start()
+            nats_url = nats_server.url
+        _say("creating and migrating the service databases")
+        layouts = asyncio.run(prepare_databases(admin_url, password=os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev")))
+        key_file = data / "signing-keys.json"
+        ensure_key_file(key_file)
+        env = {
+            **os.environ,
+            **service_environment(
+                layouts,
+                nats_url=nats_url,
+                jwks_url=f"{base}/organisations/.well-known/jwks.json",
+                token_issuer=f"{base}/organisations",
+            ),
+            "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
+        }
+        bin_dir = Path(sys.executable).parent
+        children.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "granian"),
+                    "--interface",
+                    "asgi",
+                    "--factory",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                    "--no-ws",
+                    "services.gateway:create_gateway",
+                ],
+                env=env,
+                cwd=REPO,
+            )
+        )
+        children.append(subprocess.Popen([str(bin_dir / "tila"), "worker"], env=env, cwd=REPO))
+        _wait_ready(base, children)
+        _say(_banner(base, key_file))
+        return _wait_for_stop(children)
+    finally:
+        _stop(children)
+        if nats_server is not None:
+            nats_server.stop()
+        if pg is not None:
+            pg.stop()
+        _say("stopped")
+
+
+def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(SERVICES)
+    with httpx.Client(timeout=2) as client:
+        while pending and time.monotonic() < deadline:
+            if any(child.poll() is not None for child in children):
+                raise SystemExit("a Tila process exited during start-up; see the output above")
+            for service in sorted(pending):
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{base}/{service}/health/ready").status_code == 200:
+                        pending.discard(service)
+            time.sleep(0.2)
+    if pending:
+        raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+
+
+def _banner(base: str, key_file: Path) -> str:
+    lines = ["", f"Tila is running at {base}", ""]
+    for service in SERVICES:
+        lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
+    lines += [
+        "",
+        "A platform-admin token for the local stack:",
+        f"  TOKEN=$(.venv/bin/tila token --role platform_admin)   # signed with {key_file}",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def _wait_for_stop(children: Sequence[subprocess.Popen[bytes]]) -> int:
+    stop = {"signal": 0}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop["signal"]:
+        for child in children:
+            if child.poll() is not None:
+                _say(f"process {child.args[0] if isinstance(child.args, list) else child.args} exited")
+                return 1
+        time.sleep(0.3)
+    return 0
+
+
+def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def worker(args: argparse.Namespace) -> int:
+    configure_logging(os.environ.get("TILA_LOG_LEVEL", "info"))
+    services = args.service or list(SERVICES)
+
+    async def run_all() -> None:
+        workers = [create_service_worker(service) for service in services]
+        loop = asyncio.get_running_loop()
+        current = asyncio.current_task()
+        assert current is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, current.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*(w.run() for w in workers))
+
+    asyncio.run(run_all())
+    return 0
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    """Migrate every service database with its owner URL from the environment (production use)."""
+    from services.platform import service_migrations
+    from shared.config import load_settings
+
+    configure_logging("info")
+    for service in args.service or SERVICES:
+        settings = load_settings(service)
+        if not settings.owner_database_url:
+            raise SystemExit(f"TILA_{service.upper()}_OWNER_DATABASE_URL is not set")
+        applied = asyncio.run(migrate(settings.owner_database_url, service_migrations(service)))
+        _say(f"{service}: {len(applied)} migration(s) applied")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Mint an access token with the local stack's key (the embedded default only)."""
+    data = _data_dir(args)
+    keys = load_key_set(data / "signing-keys.json")
+    key = keys.keys[0]
+    now = int(time.time())
+    base = _base_url(args.host, args.port)
+    claims = {
+        "iss": f"{base}/organisations",
+        "aud": "tila",
+        "sub": args.subject or f"local-{uuid.uuid4()}",
+        "tid": args.tenant or str(uuid.UUID(int=0)),
+        "roles": args.role,
+        "scope": " ".join(args.scope),
+        "iat": now,
+        "exp": now + args.minutes * 60,
+        "jti": str(uuid.uuid4()),
+    }
+    print(sign_token(key, claims, kid=key.kid))  # type: ignore[arg-type]
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tila", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data-dir", help="where the embedded servers keep their data (default .data)")
+    parser.add_argument("--host", default=os.environ.get("TILA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TILA_PORT", "8000")))
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="start the whole platform on one base URL")
+    run_parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
+    run_parser.set_defaults(func=run)
+    worker_parser = commands.add_parser("worker", help="run service workers (outbox relays and consumers)")
+    worker_parser.add_argument("--service", action="append", choices=SERVICES)
+    worker_parser.set_defaults(func=worker)
+    migrate_parser = commands.add_parser("migrate", help="migrate service databases (owner URLs from env)")
+    migrate_parser.add_argument("--service", action="append", choices=SERVICES)
+    migrate_parser.set_defaults(func=migrate_command)
+    token_parser = commands.add_parser("token", help="mint a local access token (embedded default only)")
+    token_parser.add_argument("--tenant", help="tenant id (tid); default the nil UUID")
+    token_parser.add_argument("--role", action="append", default=[], help="a role; repeat for more")
+    token_parser.add_argument("--scope", action="append", default=[], help="a scope; repeat for more")
+    token_parser.add_argument("--subject")
+    token_parser.add_argument("--minutes", type=int, default=10)
+    token_parser.set_defaults(func=token)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

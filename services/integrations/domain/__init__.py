@@ -1,0 +1,1 @@
+"""The integrations domain: rules without I/O."""

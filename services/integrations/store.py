@@ -1,0 +1,49 @@
+"""SQL of the integrations service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+
+__all__ = ["FeedRow", "fetch_feed_page", "insert_feed_entry"]
+
+FeedRow = asyncpg.Record
+
+
+async def insert_feed_entry(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    event_id: uuid.UUID,
+    type_: str,
+    subject: str,
+    occurred_at: dt.datetime,
+) -> None:
+    await conn.execute(
+        """
+        insert into event_feed (tenant_id, event_id, type, subject, occurred_at)
+        values ($1, $2, $3, $4, $5) on conflict (tenant_id, event_id) do nothing
+        """,
+        tenant_id,
+        event_id,
+        type_,
+        subject,
+        occurred_at,
+    )
+
+
+async def fetch_feed_page(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, *, after: int, limit: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        select position, event_id, type, subject, occurred_at from event_feed
+        where tenant_id = $1 and position > $2 order by position limit $3
+        """,
+        tenant_id,
+        after,
+        limit,
+    )
+    return rows

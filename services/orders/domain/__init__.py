@@ -1,0 +1,1 @@
+"""The orders domain: rules and calculations, without I/O."""

@@ -1,0 +1,1 @@
+"""The organisations domain: rules about tenants, without I/O."""

@@ -1,0 +1,76 @@
+"""The composition root: the five services, their databases and their settings.
+
+``tila run`` and the test fixtures both use this module, so what the tests boot is what a
+developer runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
+
+from litestar import Litestar
+
+from shared.config import ServiceSettings, load_settings
+from shared.db.migrate import MigrationSource, migrate
+from shared.db.provision import DatabaseLayout, provision_database
+from shared.events.worker import Worker
+
+__all__ = [
+    "SERVICES",
+    "create_service_app",
+    "create_service_worker",
+    "prepare_databases",
+    "service_environment",
+    "service_migrations",
+]
+
+SERVICES = ("organisations", "orders", "sessions", "billing", "integrations")
+
+
+def _module(service: str, name: str | None = None) -> ModuleType:
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return importlib.import_module(f"services.{service}" + (f".{name}" if name else ""))
+
+
+def service_migrations(service: str) -> list[MigrationSource]:
+    migrations: list[MigrationSource] = _module(service).MIGRATIONS
+    return migrations
+
+
+def create_service_app(service: str, settings: ServiceSettings | None = None) -> Litestar:
+    app: Litestar = _module(service, "app").create_app(settings or load_settings(service))
+    return app
+
+
+def create_service_worker(service: str, settings: ServiceSettings | None = None) -> Worker:
+    worker: Worker = _module(service, "worker").create_worker(settings or load_settings(service))
+    return worker
+
+
+async def prepare_databases(
+    admin_url: str, *, prefix: str = "tila_", password: str = "tila-dev"
+) -> dict[str, DatabaseLayout]:
+    """Create (or update) every service's database and roles, then migrate them as their owners."""
+    layouts = {}
+    for service in SERVICES:
+        layout = DatabaseLayout(admin_url=admin_url, service=service, prefix=prefix, password=password)
+        await provision_database(layout)
+        await migrate(layout.owner_url, service_migrations(service))
+        layouts[service] = layout
+    return layouts
+
+
+def service_environment(
+    layouts: Mapping[str, DatabaseLayout], *, nats_url: str, jwks_url: str, token_issuer: str
+) -> dict[str, str]:
+    """The ``TILA_*`` variables from which every service loads its settings."""
+    env = {"TILA_NATS_URL": nats_url, "TILA_JWKS_URL": jwks_url, "TILA_TOKEN_ISSUER": token_issuer}
+    for service, layout in layouts.items():
+        key = service.upper()
+        env[f"TILA_{key}_DATABASE_URL"] = layout.app_url
+        env[f"TILA_{key}_OWNER_DATABASE_URL"] = layout.owner_url
+        env[f"TILA_{key}_RELAY_DATABASE_URL"] = layout.relay_url
+    return env

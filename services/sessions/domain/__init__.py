@@ -1,0 +1,1 @@
+"""The sessions domain: rules and calculations, without I/O."""

@@ -1,0 +1,35 @@
+"""Connecting to NATS so that a restarting server is waited for, not fatal."""
+
+from __future__ import annotations
+
+import nats
+from nats.aio.client import Client as NATS
+
+from shared.logging import get_logger
+
+__all__ = ["connect_nats"]
+
+log = get_logger(__name__)
+
+
+async def connect_nats(url: str, *, name: str) -> NATS:
+    async def disconnected() -> None:
+        log.warning("nats_disconnected", client=name)
+
+    async def reconnected() -> None:
+        log.info("nats_reconnected", client=name)
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats_error", client=name, error=repr(exc))
+
+    return await nats.connect(
+        url,
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.25,
+        connect_timeout=2,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+    )

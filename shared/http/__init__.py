@@ -1,0 +1,1 @@
+"""HTTP for every service: the app builder, problem+json errors, health, metrics and pagination."""

@@ -1,0 +1,166 @@
+"""One place that assembles a service's Litestar app: routes under ``/<service>``, auth,
+problem+json, health, metrics, OpenAPI 3.1 and the resources a request needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from litestar import Litestar, Response, Router, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client as NATS
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.auth.jwks import JwksClient
+from shared.auth.middleware import VERIFIER_STATE_KEY, auth_middleware
+from shared.auth.tokens import TokenVerifier
+from shared.config import ServiceSettings
+from shared.db.pool import create_pool
+from shared.events.nats import connect_nats
+from shared.http.context import HttpMetrics, RequestContextMiddleware
+from shared.http.errors import Problem, exception_handlers
+from shared.logging import configure_logging
+
+__all__ = ["create_service_app", "provide_pool"]
+
+_READY_TIMEOUT = 2.0
+
+
+async def provide_pool(state: State) -> asyncpg.Pool:
+    pool: asyncpg.Pool = state.pool
+    return pool
+
+
+def _health_router(service: str) -> Router:
+    @get("/live", operation_id=f"{service}_health_live", tags=["health"], summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", operation_id=f"{service}_health_ready", tags=["health"], summary="Database and NATS reachable")
+    async def ready(state: State) -> Response[Any]:
+        checks = {"database": await _check_database(state.pool), "nats": await _check_nats(state.nats)}
+        healthy = all(v == "ok" for v in checks.values())
+        if healthy:
+            return Response({"status": "ok", "checks": checks})
+        problem = Problem(
+            type="about:blank",
+            title="Service Unavailable",
+            status=503,
+            detail="; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+        )
+        return Response(problem, status_code=503, media_type="application/problem+json")
+
+    return Router(path="/health", route_handlers=[live, ready])
+
+
+async def _check_database(pool: asyncpg.Pool) -> str:
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT):
+            await pool.fetchval("select 1")
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
+
+
+async def _check_nats(nc: NATS) -> str:
+    if not nc.is_connected:
+        return "not connected"
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT):
+            await nc.jetstream().account_info()
+    except Exception as exc:
+        return f"JetStream unavailable ({type(exc).__name__})"
+    return "ok"
+
+
+def _metrics_route(service: str, metrics: HttpMetrics) -> Any:
+    @get("/metrics", operation_id=f"{service}_metrics", tags=["health"], summary="Prometheus metrics")
+    async def serve_metrics() -> Response[bytes]:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return serve_metrics
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler],
+    public_paths: Sequence[str] = (),
+    description: str = "",
+    version: str = "0.1.0",
+    dependencies: dict[str, Provide] | None = None,
+    on_startup: Sequence[Callable[[Litestar], Any]] = (),
+) -> Litestar:
+    """Build the app of ``settings.service``; every route lives under ``/<service>``.
+
+    ``public_paths`` are regexes matching whole paths (relative to ``/<service>``) that need no token.
+    """
+    service = settings.service
+    prefix = f"/{service}"
+    configure_logging(settings.log_level)
+    metrics = HttpMetrics(service)
+
+    @contextlib.asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        jwks = JwksClient(settings.jwks_url)
+        nc: NATS | None = None
+        try:
+            nc = await connect_nats(settings.nats_url, name=f"{service}-api")
+            app.state.pool = pool
+            app.state.nats = nc
+            app.state[VERIFIER_STATE_KEY] = TokenVerifier(
+                jwks, issuer=settings.token_issuer, audience=settings.token_audience
+            )
+            yield
+        finally:
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.drain()
+            await jwks.aclose()
+            await pool.close()
+
+    # Patterns match the whole path.
+    exempt = [f"{prefix}/health/(live|ready)", f"{prefix}/metrics", f"{prefix}/schema(/.*)?"]
+    exempt += [f"{prefix}{pattern}" for pattern in public_paths]
+
+    root = Router(
+        path=prefix,
+        route_handlers=[_health_router(service), _metrics_route(service, metrics), *route_handlers],
+    )
+    return Litestar(
+        route_handlers=[root],
+        lifespan=[resources],
+        on_startup=list(on_startup),
+        dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
+        exception_handlers=exception_handlers,
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, metrics=metrics),
+            auth_middleware(exclude=exempt),
+        ],
+        openapi_config=OpenAPIConfig(
+            title=f"Tila — {service}",
+            version=version,
+            description=description,
+            path=f"{prefix}/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        request_max_body_size=1024 * 1024,
+        debug=False,
+    )
+

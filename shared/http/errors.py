@@ -1,0 +1,164 @@
+"""Errors as ``application/problem+json`` (RFC 9457), mapped once for every service.
+
+Domain code raises :class:`DomainError` subclasses; validation failures carry field-level
+detail; anything unexpected becomes a 500 whose body says nothing about the request and
+whose log line names only the error's type and place (exception messages can carry data).
+"""
+
+from __future__ import annotations
+
+import traceback
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from shared.logging import get_logger
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "FieldError",
+    "Forbidden",
+    "InvariantViolated",
+    "NotFound",
+    "PreconditionFailed",
+    "Problem",
+    "exception_handlers",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = get_logger(__name__)
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One invalid field: where (``body.businessId``, ``query.limit``) and what is wrong."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    request_id: str | None = msgspec.field(default=None, name="requestId")
+
+
+class DomainError(Exception):
+    """A rule said no. Subclasses choose the status; messages must never carry content."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class InvariantViolated(DomainError):
+    status, slug, title = 422, "invariant-violated", "Rule violated"
+
+
+def _type_uri(slug: str) -> str:
+    return f"urn:tila:problem:{slug}"
+
+
+def _response(request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
+    problem = msgspec.structs.replace(
+        problem, instance=request.url.path, request_id=request.scope.get("state", {}).get("request_id")
+    )
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            source = item.get("source") or "body"
+            key = item.get("key")
+            field = f"{source}.{key}" if key else str(source)
+            errors.append(FieldError(field=field, message=str(item.get("message", "invalid"))))
+    return errors
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = _validation_errors(exc.extra)
+    problem = Problem(
+        type=_type_uri("validation"),
+        title="Invalid request",
+        status=400,
+        detail="The request does not match the schema; see errors.",
+        errors=errors or None,
+    )
+    return _response(request, problem)
+
+
+def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return _on_validation(request, exc)
+    status = exc.status_code
+    title = HTTPStatus(status).phrase if status in {s.value for s in HTTPStatus} else "Error"
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    problem = Problem(type="about:blank", title=title, status=status, detail=detail)
+    return _response(request, problem, headers=exc.headers)
+
+
+def _on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    problem = Problem(
+        type=_type_uri(exc.slug), title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors
+    )
+    return _response(request, problem)
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    log.error(
+        "unhandled_error",
+        error_type=type(exc).__qualname__,
+        where=f"{frame.filename}:{frame.lineno}" if frame else None,
+    )
+    problem = Problem(
+        type="about:blank",
+        title="Internal server error",
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="Something went wrong on our side; quote the request id when reporting it.",
+    )
+    return _response(request, problem)
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    ValidationException: _on_validation,
+    HTTPException: _on_http,
+    DomainError: _on_domain,
+    Exception: _on_unexpected,
+}

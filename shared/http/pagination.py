@@ -1,0 +1,37 @@
+"""Cursor pagination: opaque cursors that encode the last row's sort key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+
+from shared.http.errors import DomainError, FieldError
+
+__all__ = ["Limit", "Page", "decode_cursor", "encode_cursor"]
+
+T = TypeVar("T")
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=200, description="Page size (1–200)")]
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
+    items: list[T]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` to get the next page; absent on the last page."""
+
+
+def encode_cursor(*key: Any) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
+    """Decode a cursor made by :func:`encode_cursor` into values of ``types``, or a 400."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = msgspec.json.decode(raw, type=tuple[*types])  # type: ignore[valid-type]
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise DomainError("malformed cursor", errors=[FieldError("query.cursor", "not a cursor from this API")]) from None
+    return tuple(values)

@@ -1,0 +1,124 @@
+"""The tenant directory: every service's own read model of Tila's tenants.
+
+Tenants are a platform concept (who may log in, whose rows are whose), so the read model,
+its table and its event handlers live here once rather than in each service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, get
+from litestar.di import NamedDependency
+
+from shared.auth.guards import principal_of
+from shared.auth.principal import Principal
+
+from shared.contracts.organisations import TenantCreated, TenantDeactivated
+from shared.db.migrate import MigrationSource
+from shared.db.tenant import tenant_transaction
+from shared.events.consumer import EventHandler, PermanentEventError
+from shared.events.envelope import Envelope
+from shared.events.streams import ConsumerSpec
+from shared.events.worker import Subscription
+from shared.http.errors import NotFound
+
+__all__ = ["MIGRATIONS", "KnownTenant", "fetch_known_tenant", "known_tenant_route", "tenant_subscription"]
+
+MIGRATIONS = MigrationSource("tenancy", Path(__file__).parent / "migrations")
+
+
+class KnownTenant(msgspec.Struct, frozen=True):
+    tenant_id: uuid.UUID
+    name: str
+    kind: str
+    business_id: str
+    active: bool
+
+
+async def fetch_known_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> KnownTenant | None:
+    row = await conn.fetchrow(
+        "select tenant_id, name, kind, business_id, active from tenant_directory where tenant_id = $1", tenant_id
+    )
+    return KnownTenant(**dict(row)) if row else None
+
+
+async def _on_tenant_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    event = envelope.event_as(TenantCreated)
+    if event.tenant_id != envelope.tenant_ids[0]:
+        raise PermanentEventError("tenant event for a tenant other than its envelope's")
+    await conn.execute(
+        """
+        insert into tenant_directory (tenant_id, name, kind, business_id, version)
+        values ($1, $2, $3, $4, $5)
+        on conflict (tenant_id) do update
+          set name = excluded.name, kind = excluded.kind, business_id = excluded.business_id,
+              version = excluded.version, updated_at = now()
+          where tenant_directory.version < excluded.version
+        """,
+        event.tenant_id,
+        event.name,
+        event.kind,
+        event.business_id,
+        envelope.version,
+    )
+
+
+async def _on_tenant_deactivated(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    event = envelope.event_as(TenantDeactivated)
+    await conn.execute(
+        "update tenant_directory set active = false, version = $2, updated_at = now()"
+        " where tenant_id = $1 and version < $2",
+        event.tenant_id,
+        envelope.version,
+    )
+
+
+def tenant_subscription(consumer: str) -> Subscription:
+    """The subscription a service adds to its worker to keep its tenant directory current."""
+    handlers: dict[str, EventHandler] = {
+        TenantCreated.event_type: _on_tenant_created,
+        TenantDeactivated.event_type: _on_tenant_deactivated,
+    }
+    return Subscription(
+        spec=ConsumerSpec(consumer=consumer, producer="organisations", filter_subjects=("organisations.tenant.>",)),
+        handlers=handlers,
+    )
+
+
+class KnownTenantOut(msgspec.Struct, frozen=True, rename="camel"):
+    id: uuid.UUID
+    name: str
+    kind: str
+    business_id: str
+    active: bool
+
+
+def known_tenant_route(service: str) -> Any:
+    """``GET /<service>/tenants/me``: the caller's tenant as this service's read model knows it."""
+
+    @get(
+        "/tenants/me",
+        operation_id=f"{service}_getKnownTenant",
+        tags=["tenants"],
+        summary="The caller's tenant, as this service knows it from organisations events",
+    )
+    async def known_tenant(pool: NamedDependency[asyncpg.Pool], request: Request[Principal, Any, Any]) -> KnownTenantOut:
+        principal = principal_of(request)
+        async with tenant_transaction(pool, principal.tenant_id) as conn:
+            tenant = await fetch_known_tenant(conn, principal.tenant_id)
+        if tenant is None:
+            raise NotFound("this service has not heard of the tenant (yet)")
+        return KnownTenantOut(
+            id=tenant.tenant_id,
+            name=tenant.name,
+            kind=tenant.kind,
+            business_id=tenant.business_id,
+            active=tenant.active,
+        )
+
+    return known_tenant

@@ -1,0 +1,163 @@
+"""pytest plugin: real PostgreSQL, NATS JetStream and a token issuer for Tila's tests.
+
+Loaded through ``-p shared.testing.plugin`` (pyproject). With ``TILA_PG_ADMIN_URL`` /
+``TILA_NATS_URL`` set, tests use those servers (with databases of their own, dropped at the
+end); otherwise they start their own on free loopback ports under a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from shared.config import ServiceSettings
+from shared.db.provision import DatabaseLayout, drop_database
+from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.testing.issuer import TestIssuer
+
+__all__ = ["Stack", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    """The servers of a test session."""
+
+    root: Path
+    pg_admin_url: str
+    nats_url: str
+    db_prefix: str
+    postgres: EmbeddedPostgres | None
+    nats: EmbeddedNats | None
+
+    @property
+    def external_postgres(self) -> bool:
+        return self.postgres is None
+
+
+def _scratch_dir() -> Path:
+    # Not pytest's tmp_path: under root it is 0700, and PostgreSQL runs as another user.
+    root = Path(tempfile.mkdtemp(prefix="tila-test-"))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    root = _scratch_dir()
+    postgres = nats = None
+    try:
+        admin_url = os.environ.get("TILA_PG_ADMIN_URL")
+        if not admin_url:
+            postgres = EmbeddedPostgres(root / "postgres", free_port(), durable=False)
+            postgres.start()
+            admin_url = postgres.admin_url
+        nats_url = os.environ.get("TILA_NATS_URL")
+        if not nats_url:
+            nats = EmbeddedNats(root / "nats", free_port())
+            nats.start()
+            nats_url = nats.url
+        yield Stack(
+            root=root,
+            pg_admin_url=admin_url,
+            nats_url=nats_url,
+            db_prefix=f"t{uuid.uuid4().hex[:8]}_",
+            postgres=postgres,
+            nats=nats,
+        )
+    finally:
+        if nats is not None:
+            nats.stop()
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_server_factory(stack: Stack) -> Iterator[Callable[[], EmbeddedNats]]:
+    """Start extra NATS servers a test may stop and restart at will."""
+    started: list[EmbeddedNats] = []
+
+    def start() -> EmbeddedNats:
+        server = EmbeddedNats(stack.root / f"nats-{len(started)}", free_port())
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[TestIssuer]:
+    with TestIssuer() as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_factory(stack: Stack) -> AsyncIterator[Callable[[str], DatabaseLayout]]:
+    """Layouts for extra databases (``<prefix><name>``); dropped at the end on external servers."""
+    layouts: list[DatabaseLayout] = []
+
+    def layout(name: str) -> DatabaseLayout:
+        made = DatabaseLayout(admin_url=stack.pg_admin_url, service=name, prefix=stack.db_prefix)
+        layouts.append(made)
+        return made
+
+    yield layout
+    if stack.external_postgres:
+        for made in layouts:
+            await drop_database(made)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def platform_databases(
+    stack: Stack, database_factory: Callable[[str], DatabaseLayout]
+) -> dict[str, DatabaseLayout]:
+    """Every service's database, provisioned and migrated exactly as ``tila run`` does."""
+    from services.platform import SERVICES, prepare_databases
+
+    layouts = await prepare_databases(stack.pg_admin_url, prefix=stack.db_prefix)
+    for service in SERVICES:
+        database_factory(service)  # registers it for clean-up
+    return layouts
+
+
+@pytest.fixture(scope="session")
+def settings_for(
+    stack: Stack, platform_databases: dict[str, DatabaseLayout], issuer: TestIssuer
+) -> Callable[[str], ServiceSettings]:
+    """The settings a service gets in the tests: its databases, the test NATS and issuer."""
+
+    def build(service: str) -> ServiceSettings:
+        layout = platform_databases[service]
+        return ServiceSettings(
+            service=service,
+            database_url=layout.app_url,
+            owner_database_url=layout.owner_url,
+            relay_database_url=layout.relay_url,
+            nats_url=stack.nats_url,
+            jwks_url=issuer.jwks_url,
+            token_issuer=issuer.issuer,
+            token_audience=issuer.audience,
+            outbox_poll_interval=0.2,
+            log_level="warning",
+        )
+
+    return build
