@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -45,8 +46,29 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+class _Stop(Exception):
+    """SIGTERM during start-up: unwind through the clean-up below."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signum)
+
+
+def _lock_data_dir(data: Path) -> int:
+    """Hold an exclusive lock on the data folder for this run (two runs would share servers)."""
+    data.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data / "run.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"another `tila run` is using {data}; stop it first") from None
+    return fd
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _raise_stop)
     data = _data_dir(args)
+    _lock = _lock_data_dir(data)  # released when the process exits
     host, port = args.host, args.port
     base = _base_url(host, port)
     pg: EmbeddedPostgres | None = None
@@ -104,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         _wait_ready(base, children)
         _say(_banner(base, key_file))
         return _wait_for_stop(children)
+    except (_Stop, KeyboardInterrupt):
+        return 0
     finally:
         _stop(children)
         if nats_server is not None:

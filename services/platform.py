@@ -41,7 +41,8 @@ def service_migrations(service: str) -> list[MigrationSource]:
 
 
 def create_service_app(service: str, settings: ServiceSettings | None = None) -> Litestar:
-    app: Litestar = _module(service, "app").create_app(settings or load_settings(service))
+    # Each service loads its own settings class (some have fields of their own) when given None.
+    app: Litestar = _module(service, "app").create_app(settings)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,15 +35,30 @@ class EmbeddedNats:
         self.port = port
         self.store = root / "jetstream"
         self.log_file = root / "nats.log"
+        self.pid_file = root / "nats.pid"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def _stop_stale(self) -> None:
+        """Stop a server left running by a run that was killed before it could clean up."""
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"nats-server" in cmdline and str(self.store).encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.store.mkdir(exist_ok=True)
+        self._stop_stale()
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 [
@@ -61,6 +77,7 @@ class EmbeddedNats:
                 start_new_session=True,
                 env={**os.environ},
             )
+        self.pid_file.write_text(str(self._process.pid))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

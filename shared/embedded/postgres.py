@@ -158,6 +158,10 @@ class EmbeddedPostgres:
                 )
             finally:
                 pwfile.unlink()
+        if self._exec("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0:
+            # Left running by a run that was killed before it could stop it: stop it, then start
+            # afresh with this run's options.
+            self._exec("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
         if not self.log_file.exists():
             self.log_file.touch()
         self._chown(self.log_file)

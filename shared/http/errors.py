@@ -11,6 +11,7 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -140,6 +141,17 @@ def _on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[An
     return _response(request, problem)
 
 
+def _on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("dependency_unavailable", error_type=type(exc).__qualname__)
+    problem = Problem(
+        type=_type_uri("unavailable"),
+        title="Service Unavailable",
+        status=503,
+        detail="A backing service is unreachable; retry shortly.",
+    )
+    return _response(request, problem, headers={"Retry-After": "2"})
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     log.error(
@@ -160,5 +172,10 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ValidationException: _on_validation,
     HTTPException: _on_http,
     DomainError: _on_domain,
+    # The database went away or refused connections: say "retry", not "our bug".
+    ConnectionError: _on_unavailable,
+    asyncpg.PostgresConnectionError: _on_unavailable,
+    asyncpg.CannotConnectNowError: _on_unavailable,
+    asyncpg.InterfaceError: _on_unavailable,
     Exception: _on_unexpected,
 }
