@@ -1,0 +1,412 @@
+"""The event kit on real PostgreSQL and NATS: outbox, relay, idempotent consumer, crashes and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from shared.contracts import Event, register
+from shared.db.migrate import MigrationSource, migrate
+from shared.db.pool import create_pool
+from shared.db.provision import DatabaseLayout, provision_database
+from shared.db.tenant import tenant_transaction
+from shared.embedded import EmbeddedNats
+from shared.events import MIGRATIONS as EVENT_MIGRATIONS
+from shared.events import (
+    STREAMS,
+    ConsumerSpec,
+    Envelope,
+    EventConsumer,
+    OutboxRelay,
+    PermanentEventError,
+    StreamSpec,
+    add_to_outbox,
+    connect_nats,
+    encode_envelope,
+    ensure_stream,
+    envelope_for,
+)
+from shared.testing.plugin import Stack
+
+PRODUCER = "kittest"
+STREAM = StreamSpec(name="KITTEST", subjects=("kittest.>",), duplicate_window_seconds=120)
+TEST_MIGRATIONS = MigrationSource("kit-tests", Path(__file__).parent / "migrations_events")
+
+
+@register
+class Pinged(Event, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "kittest.ping.happened.v1"
+    aggregate: ClassVar[str] = "ping"
+
+    seq: int
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: nothing after it runs, no except-Exception catches it."""
+
+
+class Kit:
+    def __init__(self, layout: DatabaseLayout, pool: asyncpg.Pool, nc: NATS, tenant: uuid.UUID) -> None:
+        self.layout = layout
+        self.pool = pool
+        self.nats = nc
+        self.tenant = tenant
+
+    async def write_events(self, count: int, *, start: int = 0) -> list[Envelope]:
+        """Commit ``count`` events through the outbox, one transaction each (as handlers do)."""
+        envelopes = []
+        for seq in range(start, start + count):
+            envelope = envelope_for(
+                Pinged(seq=seq), source=PRODUCER, subject=str(seq), version=1, tenant_ids=[self.tenant]
+            )
+            async with tenant_transaction(self.pool, self.tenant) as conn:
+                await add_to_outbox(conn, PRODUCER, envelope)
+            envelopes.append(envelope)
+        return envelopes
+
+    def relay(self, **kwargs: object) -> OutboxRelay:
+        return OutboxRelay(
+            service=PRODUCER, dsn=self.layout.relay_url, nats=self.nats, poll_interval=0.1, **kwargs  # type: ignore[arg-type]
+        )
+
+    def consumer(self, *, handler: Callable[[asyncpg.Connection, Envelope], Awaitable[None]] | None = None,
+                 max_deliver: int = 4, **kwargs: object) -> EventConsumer:
+        spec = ConsumerSpec(
+            consumer="kit",
+            producer=PRODUCER,
+            max_deliver=max_deliver,
+            ack_wait_seconds=1,
+            nak_backoff_seconds=(0.05, 0.1, 0.2),
+        )
+        return EventConsumer(
+            spec=spec,
+            pool=self.pool,
+            nats=self.nats,
+            handlers={Pinged.event_type: handler or apply_effect},
+            fetch_timeout=0.2,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def effects(self) -> dict[int, int]:
+        """How many times each event (by seq) was applied."""
+        async with tenant_transaction(self.pool, self.tenant) as conn:
+            rows = await conn.fetch("select seq, count(*) as n from effects group by seq")
+        return {r["seq"]: r["n"] for r in rows}
+
+    async def wait_for_effects(self, expected: int, timeout: float = 20) -> dict[int, int]:
+        async with asyncio.timeout(timeout):
+            while True:
+                effects = await self.effects()
+                if len(effects) >= expected:
+                    return effects
+                await asyncio.sleep(0.05)
+
+    async def unpublished(self) -> int:
+        conn = await asyncpg.connect(self.layout.relay_url)
+        try:
+            count: int = await conn.fetchval("select count(*) from outbox where published_at is null")
+            return count
+        finally:
+            await conn.close()
+
+    async def stream_messages(self) -> int:
+        info = await self.nats.jetstream().stream_info(STREAM.name)
+        return int(info.state.messages)
+
+
+async def apply_effect(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    event = envelope.event_as(Pinged)
+    await conn.execute(
+        "insert into effects (tenant_id, event_id, seq) values ($1, $2, $3)",
+        envelope.tenant_ids[0],
+        envelope.id,
+        event.seq,
+    )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def kit_database(stack: Stack, database_factory: Callable[[str], DatabaseLayout]) -> DatabaseLayout:
+    layout = database_factory("kit")
+    await provision_database(layout)
+    await migrate(layout.owner_url, [EVENT_MIGRATIONS, TEST_MIGRATIONS])
+    return layout
+
+
+async def _reset(layout: DatabaseLayout, nc: NATS) -> None:
+    conn = await asyncpg.connect(layout.owner_url)
+    try:
+        await conn.execute("truncate outbox, inbox, dead_letter, effects")
+    finally:
+        await conn.close()
+    js = nc.jetstream()
+    await ensure_stream(js, STREAM)
+    await js.purge_stream(STREAM.name)
+    for consumer in await js.consumers_info(STREAM.name):
+        await js.delete_consumer(STREAM.name, consumer.name)
+
+
+@pytest.fixture(autouse=True)
+def _kit_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(STREAMS, PRODUCER, STREAM)
+
+
+@pytest_asyncio.fixture
+async def kit(stack: Stack, kit_database: DatabaseLayout) -> AsyncIterator[Kit]:
+    nc = await connect_nats(stack.nats_url, name="kit-test")
+    pool = await create_pool(kit_database.app_url)
+    await _reset(kit_database, nc)
+    try:
+        yield Kit(kit_database, pool, nc, uuid.uuid4())
+    finally:
+        await pool.close()
+        await nc.close()
+
+
+async def _run_until(task_factories: Sequence[Callable[[], Awaitable[None]]], done: Callable[[], Awaitable[bool]],
+                     timeout: float = 20) -> None:
+    tasks = [asyncio.create_task(factory()) for factory in task_factories]  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(timeout):
+            while not await done():
+                for task in tasks:
+                    if task.done():
+                        task.result()
+                await asyncio.sleep(0.05)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_an_event_exists_only_if_its_transaction_commits(kit: Kit) -> None:
+    envelope = envelope_for(Pinged(seq=1), source=PRODUCER, subject="1", version=1, tenant_ids=[kit.tenant])
+    with pytest.raises(RuntimeError, match="boom"):
+        async with tenant_transaction(kit.pool, kit.tenant) as conn:
+            await add_to_outbox(conn, PRODUCER, envelope)
+            raise RuntimeError("boom")
+    assert await kit.unpublished() == 0
+    await kit.write_events(2)
+    assert await kit.unpublished() == 2
+
+
+async def test_writing_to_the_outbox_outside_a_transaction_is_refused(kit: Kit) -> None:
+    envelope = envelope_for(Pinged(seq=1), source=PRODUCER, subject="1", version=1, tenant_ids=[kit.tenant])
+    async with kit.pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await add_to_outbox(conn, PRODUCER, envelope)
+
+
+async def test_relay_publishes_in_commit_order_with_the_event_id_as_msg_id(kit: Kit) -> None:
+    envelopes = await kit.write_events(5)
+    relay = kit.relay()
+    await _run_until([relay.run], lambda: _zero(kit.unpublished))
+    js = kit.nats.jetstream()
+    sub = await js.pull_subscribe(STREAM.subjects[0], durable=None, stream=STREAM.name)
+    messages = await sub.fetch(5, timeout=5)
+    assert [m.headers["Nats-Msg-Id"] for m in messages if m.headers] == [str(e.id) for e in envelopes]
+    assert [m.data for m in messages] == [encode_envelope(e) for e in envelopes]
+    assert relay.published == 5
+
+
+async def _zero(count: Callable[[], Awaitable[int]]) -> bool:
+    return await count() == 0
+
+
+async def test_only_one_relay_works_at_a_time(kit: Kit) -> None:
+    first, second = kit.relay(), kit.relay()
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        async with asyncio.timeout(10):
+            while not (first.is_leader or second.is_leader):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert [first.is_leader, second.is_leader].count(True) == 1
+        leader, standby = (tasks[0], tasks[1]) if first.is_leader else (tasks[1], tasks[0])
+        follower = second if first.is_leader else first
+        leader.cancel()
+        await asyncio.gather(leader, return_exceptions=True)
+        async with asyncio.timeout(10):
+            while not follower.is_leader:
+                await asyncio.sleep(0.05)
+        await kit.write_events(3)
+        async with asyncio.timeout(10):
+            while await kit.unpublished():
+                await asyncio.sleep(0.05)
+        assert follower.published == 3
+        assert not standby.done()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_relay_killed_between_publish_and_mark_delivers_every_event_exactly_once(kit: Kit) -> None:
+    await kit.write_events(20)
+
+    async def die_after_publishing(_rows: Sequence[asyncpg.Record]) -> None:
+        raise Crash
+
+    crashing = kit.relay(after_publish=die_after_publishing)
+    with pytest.raises(Crash):
+        await crashing.run()
+    # Published to the stream but never marked: the crash left every row pending.
+    assert await kit.stream_messages() == 20
+    assert await kit.unpublished() == 20
+
+    restarted = kit.relay()
+    consumer = kit.consumer()
+    await _run_until([restarted.run, consumer.run], lambda: _has_effects(kit, 20))
+    await asyncio.sleep(0.3)
+    assert await kit.effects() == {seq: 1 for seq in range(20)}
+    assert await kit.unpublished() == 0
+    # The republished copies were dropped by the stream's duplicate window.
+    assert await kit.stream_messages() == 20
+
+
+async def _has_effects(kit: Kit, count: int) -> bool:
+    return len(await kit.effects()) >= count
+
+
+async def test_a_redelivered_event_is_applied_once(kit: Kit) -> None:
+    # Publish the same event twice without a Nats-Msg-Id (as after the duplicate window):
+    # only the inbox stands between the consumer and a double effect.
+    envelope = (await kit.write_events(1))[0]
+    js = kit.nats.jetstream()
+    await ensure_stream(js, STREAM)
+    await js.publish(envelope.type, encode_envelope(envelope))
+    await js.publish(envelope.type, encode_envelope(envelope))
+    consumer = kit.consumer()
+    await _run_until([consumer.run], lambda: _handled(consumer, 2))
+    assert await kit.effects() == {0: 1}
+    assert (consumer.applied, consumer.duplicates) == (1, 1)
+
+
+async def _handled(consumer: EventConsumer, count: int) -> bool:
+    return consumer.applied + consumer.duplicates + consumer.dead_lettered >= count
+
+
+async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(kit: Kit) -> None:
+    await kit.write_events(10)
+    relay = kit.relay()
+    await _run_until([relay.run], lambda: _zero(kit.unpublished))
+    committed = 0
+
+    async def die_before_the_fourth_ack(_msg: Msg, _envelope: Envelope) -> None:
+        nonlocal committed
+        committed += 1
+        if committed == 4:
+            raise Crash  # the 4th effect is committed, its ack never sent
+
+    dying = kit.consumer(after_commit=die_before_the_fourth_ack)
+    with pytest.raises(Crash):
+        await dying.run()
+    assert len(await kit.effects()) == 4
+
+    restarted = kit.consumer()
+    await _run_until([restarted.run], lambda: _has_effects(kit, 10))
+    await asyncio.sleep(1.5)  # past ack_wait: anything unacked would come back now
+    assert await kit.effects() == {seq: 1 for seq in range(10)}
+    assert restarted.duplicates >= 1  # the committed-but-unacked 4th came back and was absorbed
+
+
+async def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(kit: Kit) -> None:
+    await kit.write_events(1)
+    attempts = 0
+
+    async def flaky(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError("downstream hiccup")
+        await apply_effect(conn, envelope)
+
+    relay, consumer = kit.relay(), kit.consumer(handler=flaky)
+    await _run_until([relay.run, consumer.run], lambda: _has_effects(kit, 1))
+    assert attempts == 3
+    assert await kit.effects() == {0: 1}
+    assert consumer.dead_lettered == 0
+
+
+async def _dead_letters(kit: Kit) -> list[asyncpg.Record]:
+    async with kit.pool.acquire() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "select consumer, message_id, subject, num_delivered, error from dead_letter order by id"
+        )
+        return rows
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliveries(kit: Kit) -> None:
+    envelopes = await kit.write_events(1)
+    attempts = 0
+
+    async def always_fails(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ValueError("cannot apply")
+
+    relay, consumer = kit.relay(), kit.consumer(handler=always_fails, max_deliver=3)
+    await _run_until([relay.run, consumer.run], lambda: _handled(consumer, 1))
+    await asyncio.sleep(1.5)  # a terminated message is not redelivered
+    assert attempts == 3
+    [row] = await _dead_letters(kit)
+    assert (row["consumer"], row["message_id"], row["num_delivered"]) == ("kit__kittest", str(envelopes[0].id), 3)
+    assert "cannot apply" in row["error"]
+    assert await kit.effects() == {}
+
+
+async def test_a_poison_message_is_dead_lettered_at_once(kit: Kit) -> None:
+    js = kit.nats.jetstream()
+    await ensure_stream(js, STREAM)
+    await js.publish("kittest.ping.happened.v1", b"{not json")
+
+    async def refuses(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
+        raise PermanentEventError("never valid")
+
+    garbage_consumer = kit.consumer()
+    await _run_until([garbage_consumer.run], lambda: _handled(garbage_consumer, 1))
+    await kit.write_events(1)
+    relay, refusing = kit.relay(), kit.consumer(handler=refuses)
+    await _run_until([relay.run, refusing.run], lambda: _handled(refusing, 1))
+    rows = await _dead_letters(kit)
+    assert [r["num_delivered"] for r in rows] == [1, 1]
+    assert "undecodable envelope" in rows[0]["error"] and "never valid" in rows[1]["error"]
+
+
+async def test_relay_and_consumer_resume_by_themselves_after_a_nats_restart(
+    kit: Kit, nats_server_factory: Callable[[], EmbeddedNats]
+) -> None:
+    server = nats_server_factory()
+    nc = await connect_nats(server.url, name="restart-test")
+    try:
+        await ensure_stream(nc.jetstream(), STREAM)
+        kit.nats = nc
+        relay, consumer = kit.relay(), kit.consumer()
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+        try:
+            await kit.write_events(5)
+            await kit.wait_for_effects(5)
+            server.stop()
+            await kit.write_events(5, start=5)  # committed while NATS is down
+            await asyncio.sleep(0.5)
+            server.start()
+            await kit.write_events(5, start=10)
+            await kit.wait_for_effects(15, timeout=30)
+            await asyncio.sleep(0.5)
+            assert await kit.effects() == {seq: 1 for seq in range(15)}
+            assert not any(task.done() for task in tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await nc.close()
+
