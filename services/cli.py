@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
             nats_server.start()
             nats_url = nats_server.url
         _say("creating and migrating the service databases")
-        layouts = asyncio.run(prepare_databases(admin_url, password=os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev")))
+        layouts = asyncio.run(
+            prepare_databases(admin_url, password=os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev"))
+        )
         key_file = data / "signing-keys.json"
         ensure_key_file(key_file)
         env = {
@@ -177,7 +179,7 @@ def _wait_for_stop(children: Sequence[subprocess.Popen[bytes]]) -> int:
     while not stop["signal"]:
         for child in children:
             if child.poll() is not None:
-                _say(f"process {child.args[0] if isinstance(child.args, list) else child.args} exited")
+                _say(f"process {child.pid} exited with {child.returncode}")
                 return 1
         time.sleep(0.3)
     return 0

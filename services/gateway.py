@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.platform import SERVICES, create_service_app
+from shared.asgi import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Gateway", "create_gateway"]
 
@@ -32,12 +32,15 @@ class _Lifespan:
         await self.outbox.put(message)
 
     async def _step(self, message_type: str) -> Message:
-        await self.inbox.put({"type": message_type})  # type: ignore[arg-type,misc]
+        await self.inbox.put({"type": message_type})
         return await self.outbox.get()
+
+    async def _serve(self, scope: Scope) -> None:
+        await self.app(scope, self._receive, self._send)
 
     async def startup(self) -> Message:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
-        self.task = asyncio.create_task(self.app(scope, self._receive, self._send))  # type: ignore[arg-type]
+        self.task = asyncio.create_task(self._serve(scope))
         return await self._step("lifespan.startup")
 
     async def shutdown(self) -> None:
@@ -82,12 +85,17 @@ class Gateway:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _index_or_404(self, scope: Scope, send: Send) -> None:
-        services = {
-            name: {"docs": f"/{name}/schema", "openapi": f"/{name}/schema/openapi.json", "ready": f"/{name}/health/ready"}
+        services: dict[str, dict[str, str]] = {
+            name: {
+                "docs": f"/{name}/schema",
+                "openapi": f"/{name}/schema/openapi.json",
+                "ready": f"/{name}/health/ready",
+            }
             for name in self.apps
         }
         if scope.get("path") in ("", "/"):
-            status, body, media = 200, {"name": "Tila", "services": services}, b"application/json"
+            status, media = 200, b"application/json"
+            body: dict[str, object] = {"name": "Tila", "services": services}
         else:
             status, media = 404, b"application/problem+json"
             body = {

@@ -52,7 +52,10 @@ def create_service_worker(service: str, settings: ServiceSettings | None = None)
 
 
 async def prepare_databases(
-    admin_url: str, *, prefix: str = "tila_", password: str = "tila-dev"
+    admin_url: str,
+    *,
+    prefix: str = "tila_",
+    password: str = "tila-dev",  # noqa: S107 (local default)
 ) -> dict[str, DatabaseLayout]:
     """Create (or update) every service's database and roles, then migrate them as their owners."""
     layouts = {}

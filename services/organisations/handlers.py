@@ -35,13 +35,20 @@ async def create_tenant(
                 errors=[FieldError("body.businessId", "already registered")],
             ) from None
         event = TenantCreated(
-            tenant_id=tenant.tenant_id, name=tenant.name, kind=tenant.kind.value, business_id=tenant.business_id
+            tenant_id=tenant.tenant_id,
+            name=tenant.name,
+            kind=tenant.kind.value,
+            business_id=tenant.business_id,
         )
         await add_to_outbox(
             conn,
             SERVICE,
             envelope_for(
-                event, source=SERVICE, subject=tenant.tenant_id, version=tenant.version, tenant_ids=[tenant.tenant_id]
+                event,
+                source=SERVICE,
+                subject=tenant.tenant_id,
+                version=tenant.version,
+                tenant_ids=[tenant.tenant_id],
             ),
         )
     return tenant

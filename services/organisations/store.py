@@ -13,7 +13,10 @@ __all__ = ["fetch_tenant", "insert_tenant"]
 
 async def insert_tenant(conn: asyncpg.Connection, tenant: Tenant) -> None:
     await conn.execute(
-        "insert into tenants (tenant_id, name, kind, business_id, active, version) values ($1, $2, $3, $4, $5, $6)",
+        """
+        insert into tenants (tenant_id, name, kind, business_id, active, version)
+        values ($1, $2, $3, $4, $5, $6)
+        """,
         tenant.tenant_id,
         tenant.name,
         tenant.kind.value,
@@ -25,7 +28,8 @@ async def insert_tenant(conn: asyncpg.Connection, tenant: Tenant) -> None:
 
 async def fetch_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> Tenant | None:
     row = await conn.fetchrow(
-        "select tenant_id, name, kind, business_id, active, version from tenants where tenant_id = $1", tenant_id
+        "select tenant_id, name, kind, business_id, active, version from tenants where tenant_id = $1",
+        tenant_id,
     )
     if row is None:
         return None

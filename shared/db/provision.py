@@ -24,7 +24,7 @@ class DatabaseLayout:
     admin_url: str
     service: str
     prefix: str = "tila_"
-    password: str = "tila-dev"
+    password: str = "tila-dev"  # noqa: S105 (the local default; production passes its own)
 
     @property
     def database(self) -> str:

@@ -145,16 +145,16 @@ class EmbeddedPostgres:
                 self._chown(path)
             try:
                 self._exec(
-                        "initdb",
-                        "-D",
-                        str(self.data),
-                        "-U",
-                        "postgres",
-                        "--auth-host=scram-sha-256",
-                        "--auth-local=scram-sha-256",
-                        f"--pwfile={pwfile}",
-                        "--encoding=UTF8",
-                        "--locale=C",
+                    "initdb",
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
                 )
             finally:
                 pwfile.unlink()
@@ -175,7 +175,17 @@ class EmbeddedPostgres:
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         self._exec(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60", "-o", " ".join(options), "start"
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            " ".join(options),
+            "start",
         )
         self._wait_ready()
 

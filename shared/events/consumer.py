@@ -107,9 +107,13 @@ class EventConsumer:
         except msgspec.DecodeError as exc:
             await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
             return
-        bind_context(event_id=str(envelope.id), event_type=envelope.type, tenant_id=str(envelope.tenant_ids[0]))
+        bind_context(
+            event_id=str(envelope.id), event_type=envelope.type, tenant_id=str(envelope.tenant_ids[0])
+        )
         try:
-            handler = self.handlers.get(envelope.type) if isinstance(self.handlers, Mapping) else self.handlers
+            handler = (
+                self.handlers.get(envelope.type) if isinstance(self.handlers, Mapping) else self.handlers
+            )
             if handler is None:
                 # Not ours to act on (the filter is broader than the handlers): acknowledge.
                 await msg.ack()
@@ -161,7 +165,8 @@ class EventConsumer:
         async with self.pool.acquire() as conn:
             await conn.execute(
                 """
-                insert into dead_letter (consumer, message_id, subject, stream_seq, num_delivered, payload, error)
+                insert into dead_letter
+                  (consumer, message_id, subject, stream_seq, num_delivered, payload, error)
                 values ($1, $2, $3, $4, $5, $6, $7)
                 """,
                 self.spec.durable,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         """Decode ``data`` into the registered Struct for ``type``."""
         return msgspec.json.decode(self.data, type=event_class(self.type))
 
-    def event_as(self, cls: type[E]) -> E:
+    def event_as(self, cls: builtins.type[E]) -> E:
         """Decode ``data`` as ``cls``, which must be the class registered for ``type``."""
         if cls.event_type != self.type:
             raise TypeError(f"{self.type} is not {cls.event_type}")

@@ -128,7 +128,9 @@ class OutboxRelay:
             if not rows:
                 return 0
             futures = [
-                await js.publish_async(r["subject"], bytes(r["payload"]), headers={"Nats-Msg-Id": str(r["id"])})
+                await js.publish_async(
+                    r["subject"], bytes(r["payload"]), headers={"Nats-Msg-Id": str(r["id"])}
+                )
                 for r in rows
             ]
             await asyncio.wait_for(asyncio.gather(*futures), self.publish_timeout)

@@ -34,7 +34,9 @@ class Subscription:
 class Worker:
     """Runs the relay (when the service publishes) and every subscription until cancelled."""
 
-    def __init__(self, settings: ServiceSettings, *, publishes: bool, subscriptions: Sequence[Subscription]) -> None:
+    def __init__(
+        self, settings: ServiceSettings, *, publishes: bool, subscriptions: Sequence[Subscription]
+    ) -> None:
         self.settings = settings
         self.publishes = publishes
         self.subscriptions = subscriptions
@@ -51,7 +53,10 @@ class Worker:
         if self.publishes:
             await ensure_stream(self.nats.jetstream(), STREAMS[s.service])
             self.relay = OutboxRelay(
-                service=s.service, dsn=s.relay_database_url, nats=self.nats, poll_interval=s.outbox_poll_interval
+                service=s.service,
+                dsn=s.relay_database_url,
+                nats=self.nats,
+                poll_interval=s.outbox_poll_interval,
             )
             tasks.append(asyncio.create_task(self.relay.run(), name=f"{s.service}-relay"))
         for sub in self.subscriptions:

@@ -45,7 +45,12 @@ def _health_router(service: str) -> Router:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", operation_id=f"{service}_health_ready", tags=["health"], summary="Database and NATS reachable")
+    @get(
+        "/ready",
+        operation_id=f"{service}_health_ready",
+        tags=["health"],
+        summary="Database and NATS reachable",
+    )
     async def ready(state: State) -> Response[Any]:
         checks = {"database": await _check_database(state.pool), "nats": await _check_nats(state.nats)}
         healthy = all(v == "ok" for v in checks.values())
@@ -111,7 +116,9 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
         jwks = JwksClient(settings.jwks_url)
         nc: NATS | None = None
         try:
@@ -144,7 +151,7 @@ def create_service_app(
         dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
         exception_handlers=exception_handlers,
         middleware=[
-            DefineMiddleware(RequestContextMiddleware, metrics=metrics),
+            DefineMiddleware(RequestContextMiddleware, metrics=metrics),  # type: ignore[arg-type]  # plain ASGI
             auth_middleware(exclude=exempt),
         ],
         openapi_config=OpenAPIConfig(
@@ -163,4 +170,3 @@ def create_service_app(
         request_max_body_size=1024 * 1024,
         debug=False,
     )
-

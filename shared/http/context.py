@@ -7,9 +7,9 @@ import time
 import uuid
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from shared.asgi import ASGIApp, Message, Receive, Scope, Send
 from shared.logging import bind_context, clear_context, get_logger
 
 __all__ = ["HttpMetrics", "RequestContextMiddleware"]
@@ -62,7 +62,7 @@ class RequestContextMiddleware:
         traceparent = _header(scope, b"traceparent")
         match = _TRACEPARENT.match(traceparent or "")
         trace_id = match.group(1) if match else uuid.uuid4().hex
-        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["trace_id"] = trace_id
         clear_context()
@@ -76,7 +76,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -8,6 +8,7 @@ whose log line names only the error's type and place (exception messages can car
 from __future__ import annotations
 
 import traceback
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -89,7 +90,9 @@ def _type_uri(slug: str) -> str:
     return f"urn:tila:problem:{slug}"
 
 
-def _response(request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
+def _response(
+    request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None
+) -> Response[Any]:
     problem = msgspec.structs.replace(
         problem, instance=request.url.path, request_id=request.scope.get("state", {}).get("request_id")
     )
@@ -106,6 +109,8 @@ def _validation_errors(extra: Any) -> list[FieldError]:
     for item in extra if isinstance(extra, list) else []:
         if isinstance(item, dict):
             source = item.get("source") or "body"
+            # Litestar gives query/path/header sources as a str Enum, whose f-string is "ParamType.QUERY".
+            source = source.value if isinstance(source, Enum) else source
             key = item.get("key")
             field = f"{source}.{key}" if key else str(source)
             errors.append(FieldError(field=field, message=str(item.get("message", "invalid"))))

@@ -33,5 +33,7 @@ def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw, type=tuple[*types])  # type: ignore[valid-type]
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise DomainError("malformed cursor", errors=[FieldError("query.cursor", "not a cursor from this API")]) from None
+        raise DomainError(
+            "malformed cursor", errors=[FieldError("query.cursor", "not a cursor from this API")]
+        ) from None
     return tuple(values)

@@ -17,7 +17,6 @@ from litestar.di import NamedDependency
 
 from shared.auth.guards import principal_of
 from shared.auth.principal import Principal
-
 from shared.contracts.organisations import TenantCreated, TenantDeactivated
 from shared.db.migrate import MigrationSource
 from shared.db.tenant import tenant_transaction
@@ -42,7 +41,8 @@ class KnownTenant(msgspec.Struct, frozen=True):
 
 async def fetch_known_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> KnownTenant | None:
     row = await conn.fetchrow(
-        "select tenant_id, name, kind, business_id, active from tenant_directory where tenant_id = $1", tenant_id
+        "select tenant_id, name, kind, business_id, active from tenant_directory where tenant_id = $1",
+        tenant_id,
     )
     return KnownTenant(**dict(row)) if row else None
 
@@ -85,7 +85,9 @@ def tenant_subscription(consumer: str) -> Subscription:
         TenantDeactivated.event_type: _on_tenant_deactivated,
     }
     return Subscription(
-        spec=ConsumerSpec(consumer=consumer, producer="organisations", filter_subjects=("organisations.tenant.>",)),
+        spec=ConsumerSpec(
+            consumer=consumer, producer="organisations", filter_subjects=("organisations.tenant.>",)
+        ),
         handlers=handlers,
     )
 
@@ -107,7 +109,9 @@ def known_tenant_route(service: str) -> Any:
         tags=["tenants"],
         summary="The caller's tenant, as this service knows it from organisations events",
     )
-    async def known_tenant(pool: NamedDependency[asyncpg.Pool], request: Request[Principal, Any, Any]) -> KnownTenantOut:
+    async def known_tenant(
+        pool: NamedDependency[asyncpg.Pool], request: Request[Principal, Any, Any]
+    ) -> KnownTenantOut:
         principal = principal_of(request)
         async with tenant_transaction(pool, principal.tenant_id) as conn:
             tenant = await fetch_known_tenant(conn, principal.tenant_id)

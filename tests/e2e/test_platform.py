@@ -37,7 +37,11 @@ class Platform:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("TILA_PG_ADMIN_URL", "TILA_NATS_URL")}
-        env |= {"TILA_PG_PORT": str(self.pg_port), "TILA_NATS_PORT": str(self.nats_port), "TILA_LOG_LEVEL": "warning"}
+        env |= {
+            "TILA_PG_PORT": str(self.pg_port),
+            "TILA_NATS_PORT": str(self.nats_port),
+            "TILA_LOG_LEVEL": "warning",
+        }
         return env
 
     def start(self) -> None:
@@ -116,7 +120,8 @@ def test_every_service_is_ready_behind_the_one_base_url(platform: Platform) -> N
             response = client.get(f"{platform.base}/{service}/health/ready")
             assert response.status_code == 200, (service, response.text)
             docs = client.get(f"{platform.base}/{service}/schema/openapi.json")
-            assert docs.status_code == 200 and docs.json()["openapi"].startswith("3.1")
+            assert docs.status_code == 200
+            assert docs.json()["openapi"].startswith("3.1")
         index = client.get(f"{platform.base}/").json()
         assert sorted(index["services"]) == sorted(SERVICES)
         assert client.get(f"{platform.base}/nowhere/x").status_code == 404
@@ -144,13 +149,21 @@ def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed
         types = [item["type"] for item in feed.json()["items"]]
         assert types == ["organisations.tenant.created.v1"]
         # Another tenant's token sees none of it: the tenant comes from the token only.
-        stranger = platform.token("--tenant", str(uuid.uuid4()), "--role", "buyer_admin", "--scope", "events:read")
-        assert client.get(
-            f"{platform.base}/orders/tenants/me", headers={"Authorization": f"Bearer {stranger}"}
-        ).status_code == 404
-        assert client.get(
-            f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {stranger}"}
-        ).json()["items"] == []
+        stranger = platform.token(
+            "--tenant", str(uuid.uuid4()), "--role", "buyer_admin", "--scope", "events:read"
+        )
+        assert (
+            client.get(
+                f"{platform.base}/orders/tenants/me", headers={"Authorization": f"Bearer {stranger}"}
+            ).status_code
+            == 404
+        )
+        assert (
+            client.get(
+                f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {stranger}"}
+            ).json()["items"]
+            == []
+        )
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
@@ -170,6 +183,9 @@ def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Plat
     platform.start()
     own = platform.token("--tenant", tenant_id, "--role", "buyer_admin")
     with httpx.Client(timeout=5) as client:
-        again = client.get(f"{platform.base}/organisations/tenants/me", headers={"Authorization": f"Bearer {own}"})
-        assert again.status_code == 200 and again.json()["name"] == "Lapin hyvinvointialue"
+        again = client.get(
+            f"{platform.base}/organisations/tenants/me", headers={"Authorization": f"Bearer {own}"}
+        )
+        assert again.status_code == 200
+        assert again.json()["name"] == "Lapin hyvinvointialue"
         assert _poll(client, f"{platform.base}/billing/tenants/me", own).status_code == 200

@@ -75,11 +75,20 @@ class Kit:
 
     def relay(self, **kwargs: object) -> OutboxRelay:
         return OutboxRelay(
-            service=PRODUCER, dsn=self.layout.relay_url, nats=self.nats, poll_interval=0.1, **kwargs  # type: ignore[arg-type]
+            service=PRODUCER,
+            dsn=self.layout.relay_url,
+            nats=self.nats,
+            poll_interval=0.1,
+            **kwargs,  # type: ignore[arg-type]
         )
 
-    def consumer(self, *, handler: Callable[[asyncpg.Connection, Envelope], Awaitable[None]] | None = None,
-                 max_deliver: int = 4, **kwargs: object) -> EventConsumer:
+    def consumer(
+        self,
+        *,
+        handler: Callable[[asyncpg.Connection, Envelope], Awaitable[None]] | None = None,
+        max_deliver: int = 4,
+        **kwargs: object,
+    ) -> EventConsumer:
         spec = ConsumerSpec(
             consumer="kit",
             producer=PRODUCER,
@@ -171,9 +180,14 @@ async def kit(stack: Stack, kit_database: DatabaseLayout) -> AsyncIterator[Kit]:
         await nc.close()
 
 
-async def _run_until(task_factories: Sequence[Callable[[], Awaitable[None]]], done: Callable[[], Awaitable[bool]],
-                     timeout: float = 20) -> None:
-    tasks = [asyncio.create_task(factory()) for factory in task_factories]  # type: ignore[arg-type]
+async def _run_until(
+    task_factories: Sequence[Callable[[], Awaitable[None]]],
+    done: Callable[[], Awaitable[bool]],
+    timeout: float = 20,
+) -> None:
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(_as_coroutine(factory)) for factory in task_factories
+    ]
     try:
         async with asyncio.timeout(timeout):
             while not await done():
@@ -185,6 +199,10 @@ async def _run_until(task_factories: Sequence[Callable[[], Awaitable[None]]], do
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _as_coroutine(factory: Callable[[], Awaitable[None]]) -> None:
+    await factory()
 
 
 async def test_an_event_exists_only_if_its_transaction_commits(kit: Kit) -> None:
@@ -358,7 +376,11 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
     await asyncio.sleep(1.5)  # a terminated message is not redelivered
     assert attempts == 3
     [row] = await _dead_letters(kit)
-    assert (row["consumer"], row["message_id"], row["num_delivered"]) == ("kit__kittest", str(envelopes[0].id), 3)
+    assert (row["consumer"], row["message_id"], row["num_delivered"]) == (
+        "kit__kittest",
+        str(envelopes[0].id),
+        3,
+    )
     assert "cannot apply" in row["error"]
     assert await kit.effects() == {}
 
@@ -378,7 +400,8 @@ async def test_a_poison_message_is_dead_lettered_at_once(kit: Kit) -> None:
     await _run_until([relay.run, refusing.run], lambda: _handled(refusing, 1))
     rows = await _dead_letters(kit)
     assert [r["num_delivered"] for r in rows] == [1, 1]
-    assert "undecodable envelope" in rows[0]["error"] and "never valid" in rows[1]["error"]
+    assert "undecodable envelope" in rows[0]["error"]
+    assert "never valid" in rows[1]["error"]
 
 
 async def test_relay_and_consumer_resume_by_themselves_after_a_nats_restart(
@@ -409,4 +432,3 @@ async def test_relay_and_consumer_resume_by_themselves_after_a_nats_restart(
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await nc.close()
-

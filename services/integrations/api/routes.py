@@ -45,7 +45,11 @@ async def list_events(
     rows, next_cursor = await handlers.read_feed(pool, principal, cursor=cursor, limit=limit)
     items = [
         FeedEntryOut(
-            position=r["position"], id=r["event_id"], type=r["type"], subject=r["subject"], occurred_at=r["occurred_at"]
+            position=r["position"],
+            id=r["event_id"],
+            type=r["type"],
+            subject=r["subject"],
+            occurred_at=r["occurred_at"],
         )
         for r in rows
     ]

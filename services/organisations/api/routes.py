@@ -38,7 +38,10 @@ class TenantController(Controller):
         guards=[requires_role(PLATFORM_ADMIN)],
     )
     async def create_tenant(
-        self, data: JSONBody[TenantCreate], pool: NamedDependency[asyncpg.Pool], principal: NamedDependency[Principal]
+        self,
+        data: JSONBody[TenantCreate],
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
     ) -> TenantOut:
         tenant = await handlers.create_tenant(
             pool, principal, name=data.name, kind=data.kind, business_id=data.business_id
@@ -46,5 +49,7 @@ class TenantController(Controller):
         return _out(tenant)
 
     @get("/me", operation_id="getOwnTenant", summary="The caller's own tenant")
-    async def own_tenant(self, pool: NamedDependency[asyncpg.Pool], principal: NamedDependency[Principal]) -> TenantOut:
+    async def own_tenant(
+        self, pool: NamedDependency[asyncpg.Pool], principal: NamedDependency[Principal]
+    ) -> TenantOut:
         return _out(await handlers.get_own_tenant(pool, principal))

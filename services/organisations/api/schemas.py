@@ -16,7 +16,10 @@ class TenantCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rena
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="Legal or trade name")]
     kind: Annotated[TenantKind, msgspec.Meta(description="buyer (tilaaja) or provider (palveluntuottaja)")]
     business_id: Annotated[
-        str, msgspec.Meta(min_length=8, max_length=10, description="Y-tunnus, e.g. 2077474-0", examples=["2077474-0"])
+        str,
+        msgspec.Meta(
+            min_length=8, max_length=10, description="Y-tunnus, e.g. 2077474-0", examples=["2077474-0"]
+        ),
     ]
 
 
