@@ -7,12 +7,20 @@ Bind ``request_id``, ``trace_id``, ``tenant_id`` and ``principal_id`` with
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from typing import Any
 
 import structlog
 
-__all__ = ["bind_context", "clear_context", "configure_logging", "get_logger"]
+__all__ = [
+    "bind_context",
+    "clear_context",
+    "configure_logging",
+    "current_traceparent",
+    "get_logger",
+    "trace_id_of",
+]
 
 _configured = False
 
@@ -53,3 +61,19 @@ def bind_context(**values: object) -> None:
 
 def clear_context() -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def current_traceparent() -> str | None:
+    """A W3C ``traceparent`` continuing the trace bound to this task, for events it emits."""
+    trace_id = structlog.contextvars.get_contextvars().get("trace_id")
+    if not isinstance(trace_id, str) or len(trace_id) != 32:
+        return None
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id inside a ``traceparent``, or None when it is malformed."""
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and all(c in "0123456789abcdef" for c in parts[1]):
+        return parts[1]
+    return None

@@ -75,6 +75,16 @@ async def migrate(dsn: str, sources: Sequence[MigrationSource]) -> list[str]:
                 )
                 """
             )
+            # History is the owner's: the app role (default privileges) must not rewrite it.
+            await conn.execute(
+                """
+                do $$ begin
+                  if exists (select 1 from pg_roles where rolname = current_database() || '_app') then
+                    execute format('revoke all on schema_migrations from %I', current_database() || '_app');
+                  end if;
+                end $$
+                """
+            )
             for source in sources:
                 applied_now += await _apply_source(conn, source)
         finally:
@@ -94,6 +104,12 @@ async def _apply_source(conn: asyncpg.Connection, source: MigrationSource) -> li
     missing = sorted(set(applied) - known)
     if missing:
         raise MigrationError(f"{source.component}: applied migrations missing on disk: {missing}")
+    newest = max(applied, default="")
+    late = [f.name for f in on_disk if f.version not in applied and f.version < newest]
+    if late:
+        raise MigrationError(
+            f"{source.component}: {late} sort before the applied {newest}; forward-only means a higher number"
+        )
     done = []
     for file in on_disk:
         row = applied.get(file.version)

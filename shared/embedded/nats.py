@@ -27,6 +27,15 @@ def find_nats_server() -> str:
     return found
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie nobody has reaped yet counts as gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 class EmbeddedNats:
     """Start and stop one JetStream server whose store lives under ``root``."""
 
@@ -52,7 +61,7 @@ class EmbeddedNats:
         if b"nats-server" in cmdline and str(self.store).encode() in cmdline:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
 
     def start(self) -> None:

@@ -22,7 +22,7 @@ from shared.contracts import UnknownEventType
 from shared.db.tenant import set_tenant
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.streams import ConsumerSpec, ensure_consumer
-from shared.logging import bind_context, clear_context, get_logger
+from shared.logging import bind_context, clear_context, get_logger, trace_id_of
 
 __all__ = ["EventConsumer", "EventHandler", "PermanentEventError"]
 
@@ -108,7 +108,10 @@ class EventConsumer:
             await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
             return
         bind_context(
-            event_id=str(envelope.id), event_type=envelope.type, tenant_id=str(envelope.tenant_ids[0])
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            tenant_id=str(envelope.tenant_ids[0]),
+            trace_id=trace_id_of(envelope.traceparent),
         )
         try:
             handler = (

@@ -12,6 +12,7 @@ import msgspec
 
 from shared.contracts import Event, event_class
 from shared.ids import new_id
+from shared.logging import current_traceparent
 
 __all__ = ["Envelope", "decode_envelope", "encode_envelope", "envelope_for"]
 
@@ -64,7 +65,7 @@ def envelope_for(
         tenant_ids=tuple(tenant_ids),
         subject=str(subject),
         version=version,
-        traceparent=traceparent,
+        traceparent=traceparent or current_traceparent(),
         data=msgspec.Raw(msgspec.json.encode(event)),
     )
 

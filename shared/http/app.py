@@ -12,7 +12,6 @@ import asyncpg
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -27,7 +26,7 @@ from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
-from shared.http.errors import Problem, exception_handlers
+from shared.http.errors import Unavailable, exception_handlers
 from shared.logging import configure_logging
 
 __all__ = ["create_service_app", "provide_pool"]
@@ -54,15 +53,9 @@ def _health_router(service: str) -> Router:
     async def ready(state: State) -> Response[Any]:
         checks = {"database": await _check_database(state.pool), "nats": await _check_nats(state.nats)}
         healthy = all(v == "ok" for v in checks.values())
-        if healthy:
-            return Response({"status": "ok", "checks": checks})
-        problem = Problem(
-            type="about:blank",
-            title="Service Unavailable",
-            status=503,
-            detail="; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
-        )
-        return Response(problem, status_code=503, media_type="application/problem+json")
+        if not healthy:
+            raise Unavailable("; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"))
+        return Response({"status": "ok", "checks": checks})
 
     return Router(path="/health", route_handlers=[live, ready])
 
@@ -144,14 +137,13 @@ def create_service_app(
         path=prefix,
         route_handlers=[_health_router(service), _metrics_route(service, metrics), *route_handlers],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[root],
         lifespan=[resources],
         on_startup=list(on_startup),
         dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
         exception_handlers=exception_handlers,
         middleware=[
-            DefineMiddleware(RequestContextMiddleware, metrics=metrics),  # type: ignore[arg-type]  # plain ASGI
             auth_middleware(exclude=exempt),
         ],
         openapi_config=OpenAPIConfig(
@@ -170,3 +162,7 @@ def create_service_app(
         request_max_body_size=1024 * 1024,
         debug=False,
     )
+    # Outside Litestar's own exception handling and routing, so that 401s raised by the auth
+    # middleware and 404s for unknown paths are logged, counted and carry X-Request-Id too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, metrics)  # type: ignore[assignment,arg-type]
+    return app

@@ -7,6 +7,7 @@ whose log line names only the error's type and place (exception messages can car
 
 from __future__ import annotations
 
+import re
 import traceback
 from enum import Enum
 from http import HTTPStatus
@@ -29,10 +30,12 @@ __all__ = [
     "NotFound",
     "PreconditionFailed",
     "Problem",
+    "Unavailable",
     "exception_handlers",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 log = get_logger(__name__)
 
 
@@ -86,6 +89,10 @@ class InvariantViolated(DomainError):
     status, slug, title = 422, "invariant-violated", "Rule violated"
 
 
+class Unavailable(DomainError):
+    status, slug, title = 503, "unavailable", "Service Unavailable"
+
+
 def _type_uri(slug: str) -> str:
     return f"urn:tila:problem:{slug}"
 
@@ -112,8 +119,13 @@ def _validation_errors(extra: Any) -> list[FieldError]:
             # Litestar gives query/path/header sources as a str Enum, whose f-string is "ParamType.QUERY".
             source = source.value if isinstance(source, Enum) else source
             key = item.get("key")
+            message = str(item.get("message", "invalid"))
+            # An unknown field is reported on Litestar's whole-body parameter; name the field itself.
+            unknown = _UNKNOWN_FIELD.search(message)
+            if unknown and source == "body":
+                key = unknown.group(1)
             field = f"{source}.{key}" if key else str(source)
-            errors.append(FieldError(field=field, message=str(item.get("message", "invalid"))))
+            errors.append(FieldError(field=field, message=message))
     return errors
 
 

@@ -17,7 +17,7 @@ T = TypeVar("T")
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200, description="Page size (1–200)")]
 
 
-class Page(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
+class Page(msgspec.Struct, Generic[T], frozen=True, rename="camel", omit_defaults=True):
     items: list[T]
     next_cursor: str | None = None
     """Pass as ``cursor`` to get the next page; absent on the last page."""

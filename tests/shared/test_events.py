@@ -35,6 +35,8 @@ from shared.events import (
     ensure_stream,
     envelope_for,
 )
+from shared.events.outbox import prune_published
+from shared.logging import bind_context, clear_context, trace_id_of
 from shared.testing.plugin import Stack
 
 PRODUCER = "kittest"
@@ -432,3 +434,39 @@ async def test_relay_and_consumer_resume_by_themselves_after_a_nats_restart(
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await nc.close()
+
+
+async def test_the_relay_prunes_rows_published_long_ago_and_keeps_the_rest(kit: Kit) -> None:
+    await kit.write_events(3)
+    relay = kit.relay()
+    await _run_until([relay.run], lambda: _zero(kit.unpublished))
+    conn = await asyncpg.connect(kit.layout.relay_url)
+    try:
+        await conn.execute(
+            "update outbox set published_at = now() - interval '8 days'"
+            " where id = (select id from outbox order by created_at limit 1)"
+        )
+        await kit.write_events(1, start=3)  # stays pending: pruning never touches it
+        assert await prune_published(conn, older_than_days=7) == 1
+        assert await conn.fetchval("select count(*) from outbox") == 3
+        assert await conn.fetchval("select count(*) from outbox where published_at is null") == 1
+    finally:
+        await conn.close()
+
+
+async def test_an_event_carries_the_trace_of_the_request_that_caused_it(kit: Kit) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    bind_context(trace_id=trace_id)
+    try:
+        envelope = envelope_for(
+            Pinged(seq=1), source=PRODUCER, subject="1", version=1, tenant_ids=[kit.tenant]
+        )
+    finally:
+        clear_context()
+    assert trace_id_of(envelope.traceparent) == trace_id
+    assert (
+        envelope_for(
+            Pinged(seq=2), source=PRODUCER, subject="2", version=1, tenant_ids=[kit.tenant]
+        ).traceparent
+        is None
+    )

@@ -1,0 +1,419 @@
+"""The tenant wall: row-level security and role privileges in every real service database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from shared.db.pool import create_pool
+from shared.db.provision import DatabaseLayout
+from shared.db.tenant import set_tenant, tenant_transaction
+from tests.factories import business_id
+
+PLATFORM_TABLES = frozenset({"outbox", "inbox", "dead_letter", "schema_migrations"})
+
+# Every table with a tenant_id column outside PLATFORM_TABLES, per service. A new tenant table
+# makes test_every_tenant_table_is_covered fail until it is added here with a row builder.
+TENANT_TABLES = (
+    ("organisations", "tenants"),
+    ("orders", "tenant_directory"),
+    ("sessions", "tenant_directory"),
+    ("billing", "tenant_directory"),
+    ("integrations", "event_feed"),
+)
+
+_DISCOVER_TENANT_TABLES = """
+select c.relname::text as table_name
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+where c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%'
+  and c.relname <> all($1::text[])
+order by 1
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    """An insert statement whose first parameter is the tenant id, and its other parameters."""
+
+    sql: str
+    args: tuple[object, ...]
+
+
+def _tenant_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into tenants (tenant_id, name, kind, business_id) values ($1, $2, 'buyer', $3)",
+        (f"Hyvinvointialue {tenant_id.hex[:6]}", business_id()),
+    )
+
+
+def _directory_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into tenant_directory (tenant_id, name, kind, business_id, version)"
+        " values ($1, $2, 'provider', $3, 1)",
+        (f"Työnohjaus {tenant_id.hex[:6]} Oy", business_id()),
+    )
+
+
+def _event_feed_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into event_feed (tenant_id, event_id, type, subject, occurred_at)"
+        " values ($1, $2, $3, $4, $5)",
+        (
+            uuid.uuid4(),
+            "organisations.tenant.created",
+            "organisations.tenant.created",
+            dt.datetime.now(dt.UTC),
+        ),
+    )
+
+
+ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
+    "tenants": _tenant_row,
+    "tenant_directory": _directory_row,
+    "event_feed": _event_feed_row,
+}
+
+tenant_tables = pytest.mark.parametrize(
+    ("service", "table"), TENANT_TABLES, ids=[f"{s}.{t}" for s, t in TENANT_TABLES]
+)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def app_pools(platform_databases: dict[str, DatabaseLayout]) -> AsyncIterator[dict[str, asyncpg.Pool]]:
+    """One small pool per service database, logged in as the app role (as the services are)."""
+    pools = {
+        service: await create_pool(layout.app_url, max_size=2)
+        for service, layout in platform_databases.items()
+    }
+    yield pools
+    for pool in pools.values():
+        await pool.close()
+
+
+async def _insert_as_tenant(pool: asyncpg.Pool, table: str, tenant_id: uuid.UUID) -> None:
+    row = ROW_BUILDERS[table](tenant_id)
+    async with tenant_transaction(pool, tenant_id) as conn:
+        await conn.execute(row.sql, tenant_id, *row.args)
+
+
+async def _tenant_ids_seen(pool: asyncpg.Pool, table: str, tenant_id: uuid.UUID) -> list[uuid.UUID]:
+    async with tenant_transaction(pool, tenant_id) as conn:
+        rows = await conn.fetch(f"select tenant_id from {table}")
+    return [r["tenant_id"] for r in rows]
+
+
+@dataclass(frozen=True)
+class TwoTenants:
+    a: uuid.UUID
+    b: uuid.UUID
+
+
+async def _two_tenants_with_rows(pool: asyncpg.Pool, table: str) -> TwoTenants:
+    tenants = TwoTenants(uuid.uuid4(), uuid.uuid4())
+    await _insert_as_tenant(pool, table, tenants.a)
+    await _insert_as_tenant(pool, table, tenants.b)
+    return tenants
+
+
+async def test_every_tenant_table_is_covered(platform_databases: dict[str, DatabaseLayout]) -> None:
+    discovered: set[tuple[str, str]] = set()
+    for service, layout in platform_databases.items():
+        conn = await asyncpg.connect(layout.owner_url)
+        try:
+            names = await conn.fetch(_DISCOVER_TENANT_TABLES, sorted(PLATFORM_TABLES))
+        finally:
+            await conn.close()
+        discovered |= {(service, r["table_name"]) for r in names}
+    assert discovered == set(TENANT_TABLES)
+    assert {table for _, table in discovered} == set(ROW_BUILDERS)
+
+
+@tenant_tables
+async def test_tenant_table_has_row_level_security_enabled_forced_and_a_policy(
+    platform_databases: dict[str, DatabaseLayout], service: str, table: str
+) -> None:
+    conn = await asyncpg.connect(platform_databases[service].owner_url)
+    try:
+        flags = await conn.fetchrow(
+            "select relrowsecurity, relforcerowsecurity from pg_class where oid = $1::regclass", table
+        )
+        policies = await conn.fetch(
+            "select policyname, cmd, qual, with_check from pg_policies"
+            " where schemaname = 'public' and tablename = $1",
+            table,
+        )
+    finally:
+        await conn.close()
+    assert flags is not None
+    assert flags["relrowsecurity"] is True, f"{service}.{table}: row level security is not enabled"
+    assert flags["relforcerowsecurity"] is True, f"{service}.{table}: row level security is not forced"
+    assert policies, f"{service}.{table} has no policy"
+    for policy in policies:
+        assert "app.tenant_id" in (policy["qual"] or ""), policy
+        if policy["cmd"] in ("ALL", "INSERT", "UPDATE"):
+            assert "app.tenant_id" in (policy["with_check"] or ""), policy
+
+
+@tenant_tables
+async def test_app_role_cannot_insert_a_row_for_another_tenant(
+    app_pools: dict[str, asyncpg.Pool], service: str, table: str
+) -> None:
+    pool = app_pools[service]
+    tenant_a, tenant_b = uuid.uuid4(), uuid.uuid4()
+    row = ROW_BUILDERS[table](tenant_b)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="violates row-level security"):
+        async with tenant_transaction(pool, tenant_a) as conn:
+            await conn.execute(row.sql, tenant_b, *row.args)
+    assert await _tenant_ids_seen(pool, table, tenant_b) == []
+
+
+@tenant_tables
+async def test_app_role_reads_only_its_own_tenants_rows(
+    app_pools: dict[str, asyncpg.Pool], service: str, table: str
+) -> None:
+    pool = app_pools[service]
+    tenants = await _two_tenants_with_rows(pool, table)
+    assert await _tenant_ids_seen(pool, table, tenants.a) == [tenants.a]
+    assert await _tenant_ids_seen(pool, table, tenants.b) == [tenants.b]
+
+
+@tenant_tables
+async def test_app_role_without_a_tenant_sees_no_rows(
+    app_pools: dict[str, asyncpg.Pool], service: str, table: str
+) -> None:
+    pool = app_pools[service]
+    await _two_tenants_with_rows(pool, table)
+    async with pool.acquire() as conn:
+        assert await conn.fetch(f"select * from {table}") == []
+        async with conn.transaction():
+            assert await conn.fetch(f"select * from {table}") == []
+
+
+@tenant_tables
+async def test_app_role_cannot_update_or_delete_another_tenants_rows(
+    app_pools: dict[str, asyncpg.Pool], service: str, table: str
+) -> None:
+    pool = app_pools[service]
+    tenants = await _two_tenants_with_rows(pool, table)
+    async with tenant_transaction(pool, tenants.a) as conn:
+        updated = await conn.execute(
+            f"update {table} set tenant_id = tenant_id where tenant_id = $1", tenants.b
+        )
+        deleted = await conn.execute(f"delete from {table} where tenant_id = $1", tenants.b)
+        deleted_all = await conn.execute(f"delete from {table} where tenant_id <> $1", tenants.a)
+    assert (updated, deleted, deleted_all) == ("UPDATE 0", "DELETE 0", "DELETE 0")
+    assert await _tenant_ids_seen(pool, table, tenants.b) == [tenants.b]
+
+
+@tenant_tables
+async def test_app_role_cannot_move_its_row_to_another_tenant(
+    app_pools: dict[str, asyncpg.Pool], service: str, table: str
+) -> None:
+    pool = app_pools[service]
+    tenants = await _two_tenants_with_rows(pool, table)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="violates row-level security"):
+        async with tenant_transaction(pool, tenants.a) as conn:
+            await conn.execute(
+                f"update {table} set tenant_id = $1 where tenant_id = $2", uuid.uuid4(), tenants.a
+            )
+    assert await _tenant_ids_seen(pool, table, tenants.a) == [tenants.a]
+
+
+@tenant_tables
+async def test_relay_role_cannot_read_tenant_tables(
+    platform_databases: dict[str, DatabaseLayout], service: str, table: str
+) -> None:
+    conn = await asyncpg.connect(platform_databases[service].relay_url)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await conn.fetch(f"select * from {table}")
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
+async def test_app_role_owns_nothing_and_cannot_bypass_rls(
+    platform_databases: dict[str, DatabaseLayout], service: str
+) -> None:
+    layout = platform_databases[service]
+    conn = await asyncpg.connect(layout.owner_url)
+    try:
+        role = await conn.fetchrow(
+            "select oid, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname = $1",
+            layout.app,
+        )
+        assert role is not None
+        owned = await conn.fetch(
+            """
+            select 'relation ' || relname as object from pg_class where relowner = $1
+            union all select 'schema ' || nspname from pg_namespace where nspowner = $1
+            union all select 'function ' || proname from pg_proc where proowner = $1
+            union all select 'type ' || typname from pg_type where typowner = $1
+            union all select 'database ' || datname from pg_database where datdba = $1
+            """,
+            role["oid"],
+        )
+        table_owners = await conn.fetch(
+            "select tablename, tableowner from pg_tables where schemaname = 'public' order by 1"
+        )
+    finally:
+        await conn.close()
+    assert [r["object"] for r in owned] == []
+    assert not role["rolsuper"]
+    assert not role["rolbypassrls"]
+    assert not role["rolcreaterole"]
+    assert not role["rolcreatedb"]
+    assert table_owners
+    assert {r["tableowner"] for r in table_owners} == {layout.owner}
+
+
+@pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
+async def test_app_role_cannot_create_in_schema_public(
+    platform_databases: dict[str, DatabaseLayout], service: str
+) -> None:
+    conn = await asyncpg.connect(platform_databases[service].app_url)
+    try:
+        assert await conn.fetchval("select has_schema_privilege('public', 'CREATE')") is False
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for schema public"):
+            await conn.execute("create table public.smuggled (tenant_id uuid)")
+    finally:
+        await conn.close()
+
+
+async def _insert_outbox_row(conn: asyncpg.Connection) -> uuid.UUID:
+    event_id = uuid.uuid4()
+    await conn.execute(
+        "insert into outbox (id, tenant_id, subject, payload)"
+        " values ($1, $2, 'organisations.tenant.created', $3)",
+        event_id,
+        uuid.uuid4(),
+        b"{}",
+    )
+    return event_id
+
+
+@pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
+async def test_app_role_can_insert_into_the_outbox_but_not_read_or_change_it(
+    platform_databases: dict[str, DatabaseLayout], service: str
+) -> None:
+    conn = await asyncpg.connect(platform_databases[service].app_url)
+    try:
+        event_id = await _insert_outbox_row(conn)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
+            await conn.fetch("select * from outbox")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
+            await conn.execute("update outbox set attempts = 99")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
+            await conn.execute("delete from outbox")
+    finally:
+        await conn.close()
+    relay = await asyncpg.connect(platform_databases[service].relay_url)
+    try:
+        assert await relay.fetchval("select count(*) from outbox where id = $1", event_id) == 1
+    finally:
+        await relay.close()
+
+
+@pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
+async def test_relay_role_can_read_and_mark_the_outbox_but_not_write_events(
+    platform_databases: dict[str, DatabaseLayout], service: str
+) -> None:
+    layout = platform_databases[service]
+    app = await asyncpg.connect(layout.app_url)
+    try:
+        event_id = await _insert_outbox_row(app)
+    finally:
+        await app.close()
+    relay = await asyncpg.connect(layout.relay_url)
+    try:
+        pending = await relay.fetch("select id from outbox where published_at is null")
+        assert event_id in {r["id"] for r in pending}
+        marked = await relay.execute("update outbox set published_at = now() where id = $1", event_id)
+        assert marked == "UPDATE 1"
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
+            await _insert_outbox_row(relay)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table inbox"):
+            await relay.fetch("select * from inbox")
+    finally:
+        await relay.close()
+
+
+async def test_tenant_setting_is_transaction_local_on_a_pooled_connection(
+    platform_databases: dict[str, DatabaseLayout],
+) -> None:
+    pool = await create_pool(platform_databases["organisations"].app_url, min_size=1, max_size=1)
+    try:
+        tenant_id = uuid.uuid4()
+        row = _tenant_row(tenant_id)
+        async with tenant_transaction(pool, tenant_id) as conn:
+            await conn.execute(row.sql, tenant_id, *row.args)
+            inside_pid = conn.get_server_pid()
+            assert await conn.fetchval("select count(*) from tenants") == 1
+        async with pool.acquire() as conn:
+            assert conn.get_server_pid() == inside_pid  # the very same server session
+            assert await conn.fetchval("select nullif(current_setting('app.tenant_id', true), '')") is None
+            assert await conn.fetch("select * from tenants") == []
+            async with conn.transaction():
+                assert await conn.fetch("select * from tenants") == []
+        assert await _tenant_ids_seen(pool, "tenants", tenant_id) == [tenant_id]
+    finally:
+        await pool.close()
+
+
+async def test_tenant_setting_ends_with_its_transaction_even_without_a_pool_reset(
+    platform_databases: dict[str, DatabaseLayout],
+) -> None:
+    # asyncpg's pool runs RESET ALL on release; a bare connection shows set_tenant itself is local.
+    conn = await asyncpg.connect(platform_databases["organisations"].app_url)
+    try:
+        tenant_id = uuid.uuid4()
+        row = _tenant_row(tenant_id)
+        async with conn.transaction():
+            await set_tenant(conn, tenant_id)
+            await conn.execute(row.sql, tenant_id, *row.args)
+            assert await conn.fetchval("select count(*) from tenants") == 1
+        assert await conn.fetchval("select nullif(current_setting('app.tenant_id', true), '')") is None
+        assert await conn.fetch("select * from tenants") == []
+    finally:
+        await conn.close()
+
+
+async def test_set_tenant_outside_a_transaction_scopes_nothing(
+    platform_databases: dict[str, DatabaseLayout],
+) -> None:
+    pool = await create_pool(platform_databases["organisations"].app_url, min_size=1, max_size=1)
+    try:
+        tenant_id = uuid.uuid4()
+        await _insert_as_tenant(pool, "tenants", tenant_id)
+        async with pool.acquire() as conn:
+            await set_tenant(conn, tenant_id)  # autocommit: lasts only for its own statement
+            assert await conn.fetch("select * from tenants") == []
+    finally:
+        await pool.close()
+
+
+async def test_a_rolled_back_tenant_transaction_leaves_no_tenant_behind(
+    platform_databases: dict[str, DatabaseLayout],
+) -> None:
+    pool = await create_pool(platform_databases["organisations"].app_url, min_size=1, max_size=1)
+    try:
+        tenant_id = uuid.uuid4()
+        await _insert_as_tenant(pool, "tenants", tenant_id)
+        with pytest.raises(RuntimeError, match="handler failed"):
+            async with tenant_transaction(pool, tenant_id) as conn:
+                assert len(await conn.fetch("select * from tenants")) == 1
+                raise RuntimeError("handler failed")
+        async with pool.acquire() as conn:
+            assert await conn.fetch("select * from tenants") == []
+    finally:
+        await pool.close()
