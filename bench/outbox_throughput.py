@@ -35,7 +35,7 @@ from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout, drop_database, provision_database
 from shared.db.tenant import tenant_transaction
-from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.embedded import servers
 from shared.events import (
     MIGRATIONS,
     STREAMS,
@@ -50,7 +50,6 @@ from shared.events import (
     ensure_stream,
     envelope_for,
 )
-from shared.testing.plugin import free_port
 
 PRODUCER = "bench"
 STREAM = StreamSpec(name="BENCH", subjects=("bench.>",))
@@ -194,25 +193,11 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tila-bench-"))
     root.chmod(0o755)  # under root, PostgreSQL runs as an unprivileged user
-    pg = nats_server = None
     try:
-        admin_url = os.environ.get("TILA_PG_ADMIN_URL")
-        if not admin_url:
-            pg = EmbeddedPostgres(root / "pg", free_port())
-            pg.start()
-            admin_url = pg.admin_url
-        nats_url = os.environ.get("TILA_NATS_URL")
-        if not nats_url:
-            nats_server = EmbeddedNats(root / "nats", free_port())
-            nats_server.start()
-            nats_url = nats_server.url
-        results = asyncio.run(run(args.events, admin_url, nats_url))
+        with servers(root) as running:
+            results = asyncio.run(run(args.events, running.pg_admin_url, running.nats_url))
         _record(args.events, results, "python -m bench.outbox_throughput " + " ".join(sys.argv[1:]))
     finally:
-        if nats_server:
-            nats_server.stop()
-        if pg:
-            pg.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -26,12 +26,13 @@ from services.organisations.keys import ensure_key_file, load_key_set
 from services.platform import SERVICES, create_service_worker, prepare_databases, service_environment
 from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
-from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.embedded import servers
 from shared.logging import configure_logging
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
+_BIN = Path(sys.executable).parent
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -69,74 +70,48 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     data = _data_dir(args)
     _lock = _lock_data_dir(data)  # released when the process exits
-    host, port = args.host, args.port
-    base = _base_url(host, port)
-    pg: EmbeddedPostgres | None = None
-    nats_server: EmbeddedNats | None = None
-    children: list[subprocess.Popen[bytes]] = []
+    base = _base_url(args.host, args.port)
     try:
-        admin_url = os.environ.get("TILA_PG_ADMIN_URL")
-        if not admin_url:
-            pg = EmbeddedPostgres(data / "postgres", int(os.environ.get("TILA_PG_PORT", "55432")))
-            _say(f"starting PostgreSQL ({pg.bindir}) on 127.0.0.1:{pg.port}, data in {pg.data}")
-            pg.start()
-            admin_url = pg.admin_url
-        nats_url = os.environ.get("TILA_NATS_URL")
-        if not nats_url:
-            nats_server = EmbeddedNats(data / "nats", int(os.environ.get("TILA_NATS_PORT", "54222")))
-            _say(f"starting NATS JetStream on 127.0.0.1:{nats_server.port}, store in {nats_server.store}")
-            nats_server.start()
-            nats_url = nats_server.url
-        _say("creating and migrating the service databases")
-        layouts = asyncio.run(
-            prepare_databases(admin_url, password=os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev"))
-        )
-        key_file = data / "signing-keys.json"
-        ensure_key_file(key_file)
-        env = {
-            **os.environ,
-            **service_environment(
-                layouts,
-                nats_url=nats_url,
-                jwks_url=f"{base}/organisations/.well-known/jwks.json",
-                token_issuer=f"{base}/organisations",
-            ),
-            "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
-        }
-        bin_dir = Path(sys.executable).parent
-        children.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "granian"),
-                    "--interface",
-                    "asgi",
-                    "--factory",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                    "--no-ws",
-                    "services.gateway:create_gateway",
-                ],
-                env=env,
-                cwd=REPO,
-            )
-        )
-        children.append(subprocess.Popen([str(bin_dir / "tila"), "worker"], env=env, cwd=REPO))
-        _wait_ready(base, children)
-        _say(_banner(base, key_file))
-        return _wait_for_stop(children)
+        with servers(
+            data,
+            pg_port=int(os.environ.get("TILA_PG_PORT", "55432")),
+            nats_port=int(os.environ.get("TILA_NATS_PORT", "54222")),
+            announce=_say,
+        ) as running:
+            _say("creating and migrating the service databases")
+            password = os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev")
+            layouts = asyncio.run(prepare_databases(running.pg_admin_url, password=password))
+            key_file = data / "signing-keys.json"
+            ensure_key_file(key_file)
+            env = {
+                **os.environ,
+                **service_environment(
+                    layouts,
+                    nats_url=running.nats_url,
+                    jwks_url=f"{base}/organisations/.well-known/jwks.json",
+                    token_issuer=f"{base}/organisations",
+                ),
+                "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
+            }
+            children: list[subprocess.Popen[bytes]] = []
+            try:
+                children.append(_serve_http(args, env))
+                children.append(subprocess.Popen([str(_BIN / "tila"), "worker"], env=env, cwd=REPO))
+                _wait_ready(base, children)
+                _say(_banner(base, key_file))
+                return _wait_for_stop(children)
+            finally:
+                _stop(children)
     except (_Stop, KeyboardInterrupt):
         return 0
     finally:
-        _stop(children)
-        if nats_server is not None:
-            nats_server.stop()
-        if pg is not None:
-            pg.stop()
         _say("stopped")
+
+
+def _serve_http(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [str(_BIN / "granian"), "--interface", "asgi", "--factory", "--no-ws"]
+    command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    return subprocess.Popen([*command, "services.gateway:create_gateway"], env=env, cwd=REPO)
 
 
 def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout: float = 60) -> None:

@@ -2,5 +2,6 @@
 
 from shared.embedded.nats import EmbeddedNats
 from shared.embedded.postgres import EmbeddedPostgres, find_postgres_bindir
+from shared.embedded.servers import Servers, free_port, servers
 
-__all__ = ["EmbeddedNats", "EmbeddedPostgres", "find_postgres_bindir"]
+__all__ = ["EmbeddedNats", "EmbeddedPostgres", "Servers", "find_postgres_bindir", "free_port", "servers"]

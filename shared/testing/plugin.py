@@ -7,9 +7,7 @@ end); otherwise they start their own on free loopback ports under a temporary fo
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,17 +19,10 @@ import pytest_asyncio
 
 from shared.config import ServiceSettings
 from shared.db.provision import DatabaseLayout, drop_database
-from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port, servers
 from shared.testing.issuer import TestIssuer
 
 __all__ = ["Stack", "free_port"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -60,31 +51,17 @@ def _scratch_dir() -> Path:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     root = _scratch_dir()
-    postgres = nats = None
     try:
-        admin_url = os.environ.get("TILA_PG_ADMIN_URL")
-        if not admin_url:
-            postgres = EmbeddedPostgres(root / "postgres", free_port(), durable=False)
-            postgres.start()
-            admin_url = postgres.admin_url
-        nats_url = os.environ.get("TILA_NATS_URL")
-        if not nats_url:
-            nats = EmbeddedNats(root / "nats", free_port())
-            nats.start()
-            nats_url = nats.url
-        yield Stack(
-            root=root,
-            pg_admin_url=admin_url,
-            nats_url=nats_url,
-            db_prefix=f"t{uuid.uuid4().hex[:8]}_",
-            postgres=postgres,
-            nats=nats,
-        )
+        with servers(root, durable=False) as running:
+            yield Stack(
+                root=root,
+                pg_admin_url=running.pg_admin_url,
+                nats_url=running.nats_url,
+                db_prefix=f"t{uuid.uuid4().hex[:8]}_",
+                postgres=running.postgres,
+                nats=running.nats,
+            )
     finally:
-        if nats is not None:
-            nats.stop()
-        if postgres is not None:
-            postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
