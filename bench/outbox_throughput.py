@@ -4,8 +4,10 @@ Measured in one run on the same servers:
   baseline  ``publish_async`` of N envelopes straight to JetStream (no database at all)
   relay     the N committed rows drained by :class:`OutboxRelay` (select, publish, mark)
   write     N events written through ``add_to_outbox``, one transaction per event, 8 writers
-  e2e       write + relay + an idempotent consumer committing an inbox row per event, until
-            the last event is applied
+  consume   an idempotent consumer applying what is in the stream (the baseline's N and the
+            relay's N events: 2N), an inbox row per event, one transaction per fetched batch
+  e2e       write + relay + consumer at once, all in this one Python process, until the last
+            event is applied
 
 Usage: ``python -m bench.outbox_throughput [--events 20000]``; results are appended to
 ``bench/results/outbox_throughput.md``. Uses the embedded servers unless TILA_PG_ADMIN_URL /
@@ -131,10 +133,8 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
                 await conn.close()
 
         await _timed("relay", n, relay_drain, results)
-        await js.purge_stream(STREAM.name)
-        spec = ConsumerSpec(consumer="benche2e", producer=PRODUCER)
 
-        async def applied() -> int:
+        async def applied(spec: ConsumerSpec) -> int:
             async with pool.acquire() as conn:
                 value: int = await conn.fetchval(
                     "select count(*) from inbox where consumer = $1", spec.durable
@@ -144,13 +144,28 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
         async def noop(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
             return None
 
+        async def consume() -> None:
+            spec = ConsumerSpec(consumer="benchconsume", producer=PRODUCER)
+            consumer = EventConsumer(spec=spec, pool=pool, nats=nc, handlers=noop, batch_size=500)
+            task = asyncio.create_task(consumer.run())
+            try:
+                while consumer.applied < 2 * n:
+                    await asyncio.sleep(0.02)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        await _timed("consume", 2 * n, consume, results)
+        await js.purge_stream(STREAM.name)
+        spec = ConsumerSpec(consumer="benche2e", producer=PRODUCER)
+
         async def e2e() -> None:
             relay = OutboxRelay(service=PRODUCER, dsn=layout.relay_url, nats=nc, poll_interval=0.05)
             consumer = EventConsumer(spec=spec, pool=pool, nats=nc, handlers=noop, batch_size=500)
             tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
             try:
                 await write_all(_envelopes(n, tenant))
-                while await applied() < n:
+                while await applied(spec) < n:
                     await asyncio.sleep(0.05)
             finally:
                 for task in tasks:

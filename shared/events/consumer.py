@@ -1,17 +1,19 @@
 """The idempotent consumer: a durable pull consumer whose effects commit with an inbox row.
 
-For each message, one transaction inserts ``(consumer, message id)`` into ``inbox`` and runs
-the handler; a redelivered message finds its inbox row and changes nothing. The ack follows
-the commit, so a crash between them costs one harmless redelivery. A failing handler is
-``nak``-ed with backoff; at the last allowed delivery, or at once for a message that can
-never succeed, it goes to ``dead_letter`` and is ``term``-ed.
+A fetched batch is applied in one transaction, each message in a savepoint of its own that
+inserts ``(consumer, message id)`` into ``inbox`` and runs the handler; a redelivered message
+finds its inbox row and changes nothing. Acks follow the commit, so a crash between them
+costs a harmless redelivery, and a crash before it leaves nothing behind. A failing message
+is ``nak``-ed with backoff; at the last allowed delivery, or at once when it can never
+succeed, it is written to ``dead_letter`` (in the same transaction) and ``term``-ed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import asyncpg
 import msgspec
@@ -38,6 +40,14 @@ AfterCommit = Callable[[Msg, Envelope], Awaitable[None]]
 
 class PermanentEventError(Exception):
     """The event can never be applied (bad data, broken invariant): dead-letter it now."""
+
+
+class _Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    RETRY = "retry"
+    DEAD = "dead"
 
 
 class EventConsumer:
@@ -76,6 +86,8 @@ class EventConsumer:
                 log.warning("consumer_error", consumer=self.spec.durable, error=repr(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            else:
+                delay = 0.2
 
     async def _run_subscription(self) -> None:
         js = self.nats.jetstream()
@@ -93,93 +105,109 @@ class EventConsumer:
                     messages = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
                 except TimeoutError:  # nats.errors.TimeoutError and asyncio.TimeoutError alike
                     continue
-                for msg in messages:
-                    await self.handle(msg)
+                await self.handle_batch(messages)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def handle(self, msg: Msg) -> None:
-        """Apply one message exactly once, or nak / dead-letter it."""
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply a batch in one transaction, then settle each message (ack, nak or term)."""
+        outcomes: list[tuple[Msg, Envelope | None, _Outcome]] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for msg in messages:
+                    outcomes.append(await self._apply(conn, msg))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The transaction is gone (database down, connection lost): nothing was applied.
+            log.warning("consumer_batch_failed", consumer=self.spec.durable, error=repr(exc))
+            for msg in messages:
+                await self._retry_later(msg)
+            return
+        finally:
+            clear_context()
+        for msg, envelope, outcome in outcomes:
+            await self._settle(msg, envelope, outcome)
+
+    async def _apply(self, conn: asyncpg.Connection, msg: Msg) -> tuple[Msg, Envelope | None, _Outcome]:
         deliveries = msg.metadata.num_delivered
         try:
             envelope = decode_envelope(msg.data)
         except msgspec.DecodeError as exc:
-            await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
-            return
+            await self._dead_letter(conn, msg, None, f"undecodable envelope: {exc}")
+            return msg, None, _Outcome.DEAD
         bind_context(
             event_id=str(envelope.id),
             event_type=envelope.type,
             tenant_id=str(envelope.tenant_ids[0]),
             trace_id=trace_id_of(envelope.traceparent),
         )
+        handler = self.handlers.get(envelope.type) if isinstance(self.handlers, Mapping) else self.handlers
+        if handler is None:
+            return msg, envelope, _Outcome.IGNORED  # the filter is broader than the handlers
         try:
-            handler = (
-                self.handlers.get(envelope.type) if isinstance(self.handlers, Mapping) else self.handlers
-            )
-            if handler is None:
-                # Not ours to act on (the filter is broader than the handlers): acknowledge.
-                await msg.ack()
-                return
-            try:
-                applied = await self._apply(envelope, handler)
-            except (msgspec.DecodeError, UnknownEventType) as exc:
-                raise PermanentEventError(f"undecodable data: {exc}") from exc
-            if self._after_commit is not None:
-                await self._after_commit(msg, envelope)
-            await msg.ack()
-            if applied:
-                self.applied += 1
-            else:
-                self.duplicates += 1
-        except PermanentEventError as exc:
-            await self._dead_letter(msg, envelope, str(exc))
-        except asyncio.CancelledError:
-            raise
+            async with conn.transaction():  # a savepoint: a failure undoes this message only
+                await set_tenant(conn, envelope.tenant_ids[0])
+                first_time = await conn.fetchval(
+                    """
+                    insert into inbox (consumer, message_id, tenant_id) values ($1, $2, $3)
+                    on conflict do nothing returning true
+                    """,
+                    self.spec.durable,
+                    envelope.id,
+                    envelope.tenant_ids[0],
+                )
+                if not first_time:
+                    return msg, envelope, _Outcome.DUPLICATE
+                await handler(conn, envelope)
+                return msg, envelope, _Outcome.APPLIED
+        except (PermanentEventError, msgspec.DecodeError, UnknownEventType) as exc:
+            await self._dead_letter(conn, msg, envelope, f"{type(exc).__name__}: {exc}")
+            return msg, envelope, _Outcome.DEAD
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+            raise  # the whole batch is lost; handle_batch retries it
         except Exception as exc:
             if deliveries >= self.spec.max_deliver:
-                await self._dead_letter(msg, envelope, f"failed {deliveries} times: {exc!r}")
-            else:
-                backoff = self.spec.nak_backoff_seconds
-                delay = backoff[min(deliveries - 1, len(backoff) - 1)]
-                log.warning("event_nak", consumer=self.spec.durable, deliveries=deliveries, error=repr(exc))
-                await msg.nak(delay=delay)
-        finally:
-            clear_context()
+                await self._dead_letter(conn, msg, envelope, f"failed {deliveries} times: {exc!r}")
+                return msg, envelope, _Outcome.DEAD
+            log.warning("event_retry", consumer=self.spec.durable, deliveries=deliveries, error=repr(exc))
+            return msg, envelope, _Outcome.RETRY
 
-    async def _apply(self, envelope: Envelope, handler: EventHandler) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await set_tenant(conn, envelope.tenant_ids[0])
-            first_time = await conn.fetchval(
-                """
-                insert into inbox (consumer, message_id, tenant_id) values ($1, $2, $3)
-                on conflict do nothing returning true
-                """,
-                self.spec.durable,
-                envelope.id,
-                envelope.tenant_ids[0],
-            )
-            if not first_time:
-                return False
-            await handler(conn, envelope)
-            return True
+    async def _settle(self, msg: Msg, envelope: Envelope | None, outcome: _Outcome) -> None:
+        if outcome is _Outcome.RETRY:
+            await self._retry_later(msg)
+        elif outcome is _Outcome.DEAD:
+            await msg.term()
+            self.dead_lettered += 1
+        else:
+            if envelope is not None and self._after_commit is not None and outcome is not _Outcome.IGNORED:
+                await self._after_commit(msg, envelope)
+            await msg.ack()
+            if outcome is _Outcome.APPLIED:
+                self.applied += 1
+            elif outcome is _Outcome.DUPLICATE:
+                self.duplicates += 1
 
-    async def _dead_letter(self, msg: Msg, envelope: Envelope | None, error: str) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                """
-                insert into dead_letter
-                  (consumer, message_id, subject, stream_seq, num_delivered, payload, error)
-                values ($1, $2, $3, $4, $5, $6, $7)
-                """,
-                self.spec.durable,
-                str(envelope.id) if envelope else (msg.headers or {}).get("Nats-Msg-Id"),
-                msg.subject,
-                msg.metadata.sequence.stream,
-                msg.metadata.num_delivered,
-                msg.data,
-                error[:2000],
-            )
-        await msg.term()
-        self.dead_lettered += 1
+    async def _retry_later(self, msg: Msg) -> None:
+        backoff = self.spec.nak_backoff_seconds
+        await msg.nak(delay=backoff[min(msg.metadata.num_delivered - 1, len(backoff) - 1)])
+
+    async def _dead_letter(
+        self, conn: asyncpg.Connection, msg: Msg, envelope: Envelope | None, error: str
+    ) -> None:
+        await conn.execute(
+            """
+            insert into dead_letter
+              (consumer, message_id, subject, stream_seq, num_delivered, payload, error)
+            values ($1, $2, $3, $4, $5, $6, $7)
+            """,
+            self.spec.durable,
+            str(envelope.id) if envelope else (msg.headers or {}).get("Nats-Msg-Id"),
+            msg.subject,
+            msg.metadata.sequence.stream,
+            msg.metadata.num_delivered,
+            msg.data,
+            error[:2000],
+        )
         log.error("event_dead_lettered", consumer=self.spec.durable, subject=msg.subject, error=error[:200])

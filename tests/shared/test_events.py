@@ -314,28 +314,75 @@ async def _handled(consumer: EventConsumer, count: int) -> bool:
     return consumer.applied + consumer.duplicates + consumer.dead_lettered >= count
 
 
-async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(kit: Kit) -> None:
-    await kit.write_events(10)
+async def _published(kit: Kit, count: int) -> None:
+    await kit.write_events(count)
     relay = kit.relay()
     await _run_until([relay.run], lambda: _zero(kit.unpublished))
-    committed = 0
 
-    async def die_before_the_fourth_ack(_msg: Msg, _envelope: Envelope) -> None:
-        nonlocal committed
-        committed += 1
-        if committed == 4:
-            raise Crash  # the 4th effect is committed, its ack never sent
 
-    dying = kit.consumer(after_commit=die_before_the_fourth_ack)
+async def test_consumer_killed_inside_a_batch_leaves_no_effect_and_loses_none(kit: Kit) -> None:
+    await _published(kit, 10)
+    applied = 0
+
+    async def dies_on_the_fourth(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        nonlocal applied
+        applied += 1
+        await apply_effect(conn, envelope)
+        if applied == 4:
+            raise Crash  # three effects written in the open transaction, none committed
+
+    dying = kit.consumer(handler=dies_on_the_fourth)
     with pytest.raises(Crash):
         await dying.run()
-    assert len(await kit.effects()) == 4
+    assert await kit.effects() == {}
 
     restarted = kit.consumer()
     await _run_until([restarted.run], lambda: _has_effects(kit, 10))
     await asyncio.sleep(1.5)  # past ack_wait: anything unacked would come back now
     assert await kit.effects() == {seq: 1 for seq in range(10)}
-    assert restarted.duplicates >= 1  # the committed-but-unacked 4th came back and was absorbed
+
+
+async def test_consumer_killed_between_commit_and_ack_applies_nothing_twice(kit: Kit) -> None:
+    await _published(kit, 10)
+    acked = 0
+
+    async def dies_before_the_fourth_ack(_msg: Msg, _envelope: Envelope) -> None:
+        nonlocal acked
+        if acked == 3:
+            raise Crash  # every effect of the batch is committed, only three acks went out
+        acked += 1
+
+    dying = kit.consumer(after_commit=dies_before_the_fourth_ack)
+    with pytest.raises(Crash):
+        await dying.run()
+    committed = await kit.effects()
+    assert len(committed) >= 4  # the fourth's batch committed before its ack was due
+    assert set(committed.values()) == {1}
+
+    restarted = kit.consumer()
+    await _run_until([restarted.run], lambda: _handled(restarted, 7))
+    await asyncio.sleep(1.5)
+    assert await kit.effects() == {seq: 1 for seq in range(10)}
+    # Seven were never acked: the committed ones come back as duplicates, the rest apply now.
+    assert restarted.applied + restarted.duplicates == 7
+    assert restarted.duplicates == len(committed) - 3
+
+
+async def test_one_failing_message_does_not_undo_the_rest_of_its_batch(kit: Kit) -> None:
+    await _published(kit, 5)
+    attempts: dict[int, int] = {}
+
+    async def third_fails_once(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        seq = envelope.event_as(Pinged).seq
+        attempts[seq] = attempts.get(seq, 0) + 1
+        await apply_effect(conn, envelope)
+        if seq == 2 and attempts[seq] == 1:
+            raise ValueError("transient")
+
+    consumer = kit.consumer(handler=third_fails_once)
+    await _run_until([consumer.run], lambda: _has_effects(kit, 5))
+    assert await kit.effects() == {seq: 1 for seq in range(5)}
+    assert attempts == {0: 1, 1: 1, 2: 2, 3: 1, 4: 1}
 
 
 async def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(kit: Kit) -> None:
