@@ -38,7 +38,6 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 1
     db_pool_max: int = 10
     outbox_poll_interval: float = 1.0
-    consumer_max_deliver: int = 5
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -6,7 +6,7 @@ import builtins
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -26,7 +26,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """``<service>.<aggregate>.<event>.v<N>``; equal to the NATS subject."""
     source: str
     occurred_at: dt.datetime
-    tenant_ids: tuple[uuid.UUID, ...]
+    tenant_ids: Annotated[tuple[uuid.UUID, ...], msgspec.Meta(min_length=1)]
     subject: str
     """The aggregate's id."""
     version: int

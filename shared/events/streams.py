@@ -15,7 +15,8 @@ __all__ = ["STREAMS", "ConsumerSpec", "StreamSpec", "ensure_consumer", "ensure_s
 class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     subjects: tuple[str, ...]
-    max_age_seconds: float = 30 * 24 * 3600
+    max_age_seconds: float = 365 * 24 * 3600
+    """A consumer added later rebuilds its read models from here; a backfill takes over beyond."""
     duplicate_window_seconds: float = 10 * 60
 
 
@@ -26,6 +27,8 @@ class ConsumerSpec(msgspec.Struct, frozen=True, kw_only=True):
     producer: str
     filter_subjects: tuple[str, ...] = ()
     max_deliver: int = 5
+    """Deliveries before the consumer dead-letters a failing message. The server itself
+    redelivers without limit, so an outage of the database can never make it give up."""
     ack_wait_seconds: float = 30
     nak_backoff_seconds: tuple[float, ...] = (0.2, 1, 5, 30, 120)
     max_ack_pending: int = 1000
@@ -65,11 +68,13 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         num_replicas=_replicas(),
     )
     try:
-        await js.stream_info(spec.name)
+        existing = await js.stream_info(spec.name)
     except NotFoundError:
         await js.add_stream(config)
-    else:
-        await js.update_stream(config)
+        return
+    # Never scale a stream down because one process started without the production setting.
+    config.num_replicas = max(config.num_replicas or 1, existing.config.num_replicas or 1)
+    await js.update_stream(config)
 
 
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
@@ -79,7 +84,7 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait_seconds,
-        max_deliver=spec.max_deliver,
+        max_deliver=-1,
         max_ack_pending=spec.max_ack_pending,
         filter_subjects=list(spec.filter_subjects) or None,
     )

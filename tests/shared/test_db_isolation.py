@@ -312,7 +312,7 @@ async def test_app_role_can_insert_into_the_outbox_but_not_read_or_change_it(
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
             await conn.fetch("select * from outbox")
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
-            await conn.execute("update outbox set attempts = 99")
+            await conn.execute("update outbox set failed_attempts = 99")
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table outbox"):
             await conn.execute("delete from outbox")
     finally:

@@ -8,7 +8,8 @@ create table outbox (
   payload      bytea not null,                -- the encoded envelope
   created_at   timestamptz not null default clock_timestamp(),
   published_at timestamptz,
-  attempts     int not null default 0
+  failed_attempts int not null default 0,     -- refusals by JetStream; quarantined at the limit
+  last_error   text
 );
 create index outbox_pending on outbox (created_at, id) where published_at is null;
 
@@ -32,7 +33,7 @@ create table dead_letter (
   received_at   timestamptz not null default now()
 );
 
--- The app role writes events and inbox rows; it never reads or changes the outbox.
+-- The app role writes events, inbox and dead-letter rows; it never reads or changes them.
 do $$
 declare
   app   text := current_database() || '_app';
@@ -40,7 +41,6 @@ declare
 begin
   execute format('revoke all on outbox, inbox, dead_letter from %I', app);
   execute format('grant insert on outbox to %I', app);
-  execute format('grant select, insert on inbox to %I', app);
-  execute format('grant select, insert on dead_letter to %I', app);
+  execute format('grant insert on inbox, dead_letter to %I', app);
   execute format('grant select, update, delete on outbox to %I', relay);
 end $$;
