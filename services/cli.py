@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +36,7 @@ __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
 _BIN = Path(sys.executable).parent
+_PR_SET_PDEATHSIG = 1
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -71,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     data = _data_dir(args)
     _lock = _lock_data_dir(data)  # released when the process exits
     base = _base_url(args.host, args.port)
+    if not _port_is_free(args.host, args.port):
+        raise SystemExit(f"{args.host}:{args.port} is in use; stop what listens there or set TILA_PORT")
+    configure_logging(os.environ.get("TILA_LOG_LEVEL", "info"))
     try:
         with servers(
             data,
@@ -79,26 +86,30 @@ def run(args: argparse.Namespace) -> int:
             announce=_say,
         ) as running:
             _say("creating and migrating the service databases")
-            password = os.environ.get("TILA_PG_ROLE_PASSWORD", "tila-dev")
-            layouts = asyncio.run(prepare_databases(running.pg_admin_url, password=password))
+            layouts = asyncio.run(prepare_databases(running.pg_admin_url, secret=_role_secret(data)))
             key_file = data / "signing-keys.json"
             ensure_key_file(key_file)
-            env = {
-                **os.environ,
-                **service_environment(
-                    layouts,
-                    nats_url=running.nats_url,
-                    jwks_url=f"{base}/organisations/.well-known/jwks.json",
-                    token_issuer=f"{base}/organisations",
-                ),
-                "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
-            }
+
+            def environment(*, worker: bool) -> dict[str, str]:
+                return {
+                    **os.environ,
+                    **service_environment(
+                        layouts,
+                        nats_url=running.nats_url,
+                        jwks_url=f"{base}/organisations/.well-known/jwks.json",
+                        token_issuer=f"{base}/organisations",
+                        worker=worker,
+                    ),
+                }
+
+            api_env = environment(worker=False) | {"TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file)}
+            worker_env = environment(worker=True)
             children: list[subprocess.Popen[bytes]] = []
             try:
-                children.append(_serve_http(args, env))
-                children.append(subprocess.Popen([str(_BIN / "tila"), "worker"], env=env, cwd=REPO))
+                children.append(_serve_http(args, api_env))
+                children.append(_spawn([str(_BIN / "tila"), "worker"], worker_env))
                 _wait_ready(base, children)
-                _say(_banner(base, key_file))
+                _say(_banner(base, key_file, args))
                 return _wait_for_stop(children)
             finally:
                 _stop(children)
@@ -108,10 +119,44 @@ def run(args: argparse.Namespace) -> int:
         _say("stopped")
 
 
+def _role_secret(data: Path) -> str:
+    """The secret the service roles' passwords derive from: TILA_PG_ROLE_SECRET, or one kept
+    (owner-only) in the data folder."""
+    if configured := os.environ.get("TILA_PG_ROLE_SECRET"):
+        return configured
+    path = data / "role-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _die_with_parent() -> None:
+    # Linux: if `tila run` is killed outright, its children go too instead of serving on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, cwd=REPO, preexec_fn=_die_with_parent)
+
+
 def _serve_http(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [str(_BIN / "granian"), "--interface", "asgi", "--factory", "--no-ws"]
     command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    return subprocess.Popen([*command, "services.gateway:create_gateway"], env=env, cwd=REPO)
+    return _spawn([*command, "services.gateway:create_gateway"], env)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    # A bind without SO_REUSEPORT fails while anything listens there (granian would share the
+    # port with a stale server); SO_REUSEADDR lets it past connections left in TIME_WAIT.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout: float = 60) -> None:
@@ -130,17 +175,27 @@ def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout:
         raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
 
 
-def _banner(base: str, key_file: Path) -> str:
+def _banner(base: str, key_file: Path, args: argparse.Namespace) -> str:
     lines = ["", f"Tila is running at {base}", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
     lines += [
         "",
         "A platform-admin token for the local stack:",
-        f"  TOKEN=$(.venv/bin/tila token --role platform_admin)   # signed with {key_file}",
+        f"  TOKEN=$(.venv/bin/tila{_where(args)} token --role platform_admin)   # signed with {key_file}",
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+def _where(args: argparse.Namespace) -> str:
+    """The options a later `tila token` needs to match this run (none for the defaults)."""
+    options = ""
+    if args.data_dir:
+        options += f" --data-dir {args.data_dir}"
+    if args.port != 8000:
+        options += f" --port {args.port}"
+    return options
 
 
 def _wait_for_stop(children: Sequence[subprocess.Popen[bytes]]) -> int:

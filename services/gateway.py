@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,7 +110,11 @@ class Gateway:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", media), (b"content-length", str(len(payload)).encode())],
+                "headers": [
+                    (b"content-type", media),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", str(uuid.uuid4()).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})

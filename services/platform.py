@@ -55,12 +55,12 @@ async def prepare_databases(
     admin_url: str,
     *,
     prefix: str = "tila_",
-    password: str = "tila-dev",  # noqa: S107 (local default)
+    secret: str = "tila-dev",  # noqa: S107 (local default)
 ) -> dict[str, DatabaseLayout]:
     """Create (or update) every service's database and roles, then migrate them as their owners."""
     layouts = {}
     for service in SERVICES:
-        layout = DatabaseLayout(admin_url=admin_url, service=service, prefix=prefix, password=password)
+        layout = DatabaseLayout(admin_url=admin_url, service=service, prefix=prefix, secret=secret)
         await provision_database(layout)
         await migrate(layout.owner_url, service_migrations(service))
         layouts[service] = layout
@@ -68,13 +68,22 @@ async def prepare_databases(
 
 
 def service_environment(
-    layouts: Mapping[str, DatabaseLayout], *, nats_url: str, jwks_url: str, token_issuer: str
+    layouts: Mapping[str, DatabaseLayout],
+    *,
+    nats_url: str,
+    jwks_url: str,
+    token_issuer: str,
+    worker: bool = False,
 ) -> dict[str, str]:
-    """The ``TILA_*`` variables from which every service loads its settings."""
+    """The ``TILA_*`` variables from which the services load their settings.
+
+    Each process gets only the credentials it uses: the API the app role's, a worker also the
+    relay role's. The owner's stay with whoever runs the migrations.
+    """
     env = {"TILA_NATS_URL": nats_url, "TILA_JWKS_URL": jwks_url, "TILA_TOKEN_ISSUER": token_issuer}
     for service, layout in layouts.items():
         key = service.upper()
         env[f"TILA_{key}_DATABASE_URL"] = layout.app_url
-        env[f"TILA_{key}_OWNER_DATABASE_URL"] = layout.owner_url
-        env[f"TILA_{key}_RELAY_DATABASE_URL"] = layout.relay_url
+        if worker:
+            env[f"TILA_{key}_RELAY_DATABASE_URL"] = layout.relay_url
     return env

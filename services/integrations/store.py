@@ -21,10 +21,17 @@ async def insert_feed_entry(
     subject: str,
     occurred_at: dt.datetime,
 ) -> None:
+    # The head row's lock orders this tenant's positions by commit (see the migration).
     await conn.execute(
         """
-        insert into event_feed (tenant_id, event_id, type, subject, occurred_at)
-        values ($1, $2, $3, $4, $5) on conflict (tenant_id, event_id) do nothing
+        with head as (
+          insert into feed_heads (tenant_id, position) values ($1, 1)
+          on conflict (tenant_id) do update set position = feed_heads.position + 1
+          returning position
+        )
+        insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at)
+        select $1, head.position, $2, $3, $4, $5 from head
+        on conflict (tenant_id, event_id) do nothing
         """,
         tenant_id,
         event_id,

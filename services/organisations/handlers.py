@@ -9,8 +9,8 @@ from services.organisations.domain.tenants import InvalidTenant, Tenant, TenantK
 from shared.auth.principal import PLATFORM_ADMIN, Principal
 from shared.contracts.organisations import TenantCreated
 from shared.db.tenant import tenant_transaction
+from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound
 from shared.events import add_to_outbox, envelope_for
-from shared.http.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound
 from shared.ids import new_id
 
 __all__ = ["create_tenant", "get_own_tenant"]

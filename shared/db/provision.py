@@ -6,6 +6,7 @@ share one definition; this module only fills in quoted names and runs them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -24,7 +25,9 @@ class DatabaseLayout:
     admin_url: str
     service: str
     prefix: str = "tila_"
-    password: str = "tila-dev"  # noqa: S105 (the local default; production passes its own)
+    secret: str = "tila-dev"  # noqa: S105 (the local default; `tila run` keeps a random one)
+    """Each role's password is derived from this one-way, so one leaked role password reveals
+    neither the others nor the secret."""
 
     @property
     def database(self) -> str:
@@ -42,11 +45,14 @@ class DatabaseLayout:
     def relay(self) -> str:
         return f"{self.database}_relay"
 
+    def password(self, role: str) -> str:
+        return hashlib.sha256(f"{self.secret}:{role}".encode()).hexdigest()[:32]
+
     def url(self, role: str) -> str:
         """The URL for ``role`` on this service's database, on the admin URL's host."""
         parts = urlsplit(self.admin_url)
         host = parts.hostname or "127.0.0.1"
-        netloc = f"{quote(role)}:{quote(self.password)}@{host}:{parts.port or 5432}"
+        netloc = f"{quote(role)}:{quote(self.password(role))}@{host}:{parts.port or 5432}"
         return urlunsplit((parts.scheme, netloc, f"/{self.database}", "", ""))
 
     @property
@@ -79,9 +85,9 @@ def _sections(layout: DatabaseLayout) -> tuple[str, str]:
         "owner": _ident(layout.owner),
         "app": _ident(layout.app),
         "relay": _ident(layout.relay),
-        "owner_password": _literal(layout.password),
-        "app_password": _literal(layout.password),
-        "relay_password": _literal(layout.password),
+        "owner_password": _literal(layout.password(layout.owner)),
+        "app_password": _literal(layout.password(layout.app)),
+        "relay_password": _literal(layout.password(layout.relay)),
     }
     return cluster.format(**values), database.format(**values)
 

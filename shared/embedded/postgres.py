@@ -138,6 +138,7 @@ class EmbeddedPostgres:
         self._prepare_dirs()
         if not self.initialised():
             self._password_file.write_text(secrets.token_urlsafe(18))
+            self._password_file.chmod(0o600)
             pwfile = self.root / ".initdb-pw"
             pwfile.write_text(self.password)
             self.data.mkdir(exist_ok=True)

@@ -13,10 +13,17 @@ log = get_logger(__name__)
 
 
 async def connect_nats(url: str, *, name: str) -> NATS:
+    connected = True  # one warning per outage, not one per reconnect attempt
+
     async def disconnected() -> None:
-        log.warning("nats_disconnected", client=name)
+        nonlocal connected
+        if connected:
+            log.warning("nats_disconnected", client=name)
+        connected = False
 
     async def reconnected() -> None:
+        nonlocal connected
+        connected = True
         log.info("nats_reconnected", client=name)
 
     async def error(exc: Exception) -> None:
@@ -27,7 +34,7 @@ async def connect_nats(url: str, *, name: str) -> NATS:
         name=name,
         allow_reconnect=True,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.25,
+        reconnect_time_wait=0.5,
         connect_timeout=2,
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,

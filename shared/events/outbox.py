@@ -209,10 +209,10 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> list[object]:
-        futures: list[asyncio.Future[object]] = []
+        futures: list[asyncio.Future[Any]] = []
         for row in rows:
             try:
-                future = await self.js.publish_async(
+                future: asyncio.Future[Any] = await self.js.publish_async(
                     row["subject"], bytes(row["payload"]), headers={"Nats-Msg-Id": str(row["id"])}
                 )
             except Exception as exc:  # refused before sending, e.g. larger than max_payload

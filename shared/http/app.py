@@ -24,9 +24,10 @@ from shared.auth.middleware import VERIFIER_STATE_KEY, auth_middleware
 from shared.auth.tokens import TokenVerifier
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
+from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
-from shared.http.errors import Unavailable, exception_handlers
+from shared.http.errors import exception_handlers
 from shared.logging import configure_logging
 
 __all__ = ["create_service_app", "provide_pool"]

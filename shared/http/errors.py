@@ -1,6 +1,6 @@
 """Errors as ``application/problem+json`` (RFC 9457), mapped once for every service.
 
-Domain code raises :class:`DomainError` subclasses; validation failures carry field-level
+Domain code and handlers raise :mod:`shared.errors`; validation failures carry field-level
 detail; anything unexpected becomes a 500 whose body says nothing about the request and
 whose log line names only the error's type and place (exception messages can carry data).
 """
@@ -19,6 +19,16 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from shared.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    PreconditionFailed,
+    Unavailable,
+)
 from shared.logging import get_logger
 
 __all__ = [
@@ -39,13 +49,6 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 log = get_logger(__name__)
 
 
-class FieldError(msgspec.Struct, frozen=True):
-    """One invalid field: where (``body.businessId``, ``query.limit``) and what is wrong."""
-
-    field: str
-    message: str
-
-
 class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     type: str
     title: str
@@ -54,43 +57,6 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     instance: str | None = None
     errors: list[FieldError] | None = None
     request_id: str | None = msgspec.field(default=None, name="requestId")
-
-
-class DomainError(Exception):
-    """A rule said no. Subclasses choose the status; messages must never carry content."""
-
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-
-
-class NotFound(DomainError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class Forbidden(DomainError):
-    status, slug, title = 403, "forbidden", "Forbidden"
-
-
-class Conflict(DomainError):
-    status, slug, title = 409, "conflict", "Conflict"
-
-
-class PreconditionFailed(DomainError):
-    status, slug, title = 412, "precondition-failed", "Precondition failed"
-
-
-class InvariantViolated(DomainError):
-    status, slug, title = 422, "invariant-violated", "Rule violated"
-
-
-class Unavailable(DomainError):
-    status, slug, title = 503, "unavailable", "Service Unavailable"
 
 
 def _type_uri(slug: str) -> str:
@@ -193,6 +159,5 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ConnectionError: _on_unavailable,
     asyncpg.PostgresConnectionError: _on_unavailable,
     asyncpg.CannotConnectNowError: _on_unavailable,
-    asyncpg.InterfaceError: _on_unavailable,
     Exception: _on_unexpected,
 }

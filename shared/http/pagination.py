@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
-from shared.http.errors import DomainError, FieldError
+from shared.errors import DomainError, FieldError
 
 __all__ = ["Limit", "Page", "decode_cursor", "encode_cursor"]
 

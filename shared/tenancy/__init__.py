@@ -20,11 +20,11 @@ from shared.auth.principal import Principal
 from shared.contracts.organisations import TenantCreated, TenantDeactivated
 from shared.db.migrate import MigrationSource
 from shared.db.tenant import tenant_transaction
+from shared.errors import NotFound
 from shared.events.consumer import EventHandler, PermanentEventError
 from shared.events.envelope import Envelope
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
-from shared.http.errors import NotFound
 
 __all__ = ["MIGRATIONS", "KnownTenant", "fetch_known_tenant", "known_tenant_route", "tenant_subscription"]
 
@@ -68,14 +68,24 @@ async def _on_tenant_created(conn: asyncpg.Connection, envelope: Envelope) -> No
     )
 
 
+class TenantNotYetKnown(Exception):
+    """An event about a tenant arrived before the tenant did: retried until it has."""
+
+
 async def _on_tenant_deactivated(conn: asyncpg.Connection, envelope: Envelope) -> None:
     event = envelope.event_as(TenantDeactivated)
-    await conn.execute(
-        "update tenant_directory set active = false, version = $2, updated_at = now()"
-        " where tenant_id = $1 and version < $2",
-        event.tenant_id,
-        envelope.version,
+    known_version = await conn.fetchval(
+        "select version from tenant_directory where tenant_id = $1 for update", event.tenant_id
     )
+    if known_version is None:
+        raise TenantNotYetKnown(str(event.tenant_id))  # the consumer naks it with backoff
+    if known_version < envelope.version:
+        await conn.execute(
+            "update tenant_directory set active = false, version = $2, updated_at = now()"
+            " where tenant_id = $1",
+            event.tenant_id,
+            envelope.version,
+        )
 
 
 def tenant_subscription(consumer: str) -> Subscription:

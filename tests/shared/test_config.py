@@ -50,7 +50,7 @@ def test_numbers_are_converted_from_strings() -> None:
     ("variable", "value"),
     [
         ("TILA_DB_POOL_MAX", "ten"),
-        ("TILA_SESSIONS_CONSUMER_MAX_DELIVER", "1.5"),
+        ("TILA_SESSIONS_DB_POOL_MIN", "1.5"),
         ("TILA_OUTBOX_POLL_INTERVAL", ""),
     ],
 )
@@ -68,7 +68,7 @@ def test_defaults_fill_every_unset_field() -> None:
     settings = load_settings("integrations", {"TILA_DATABASE_URL": "postgresql://i/db"})
     assert settings == ServiceSettings(service="integrations", database_url="postgresql://i/db")
     assert settings.nats_url == "nats://127.0.0.1:4222"
-    assert (settings.db_pool_min, settings.db_pool_max, settings.consumer_max_deliver) == (1, 10, 5)
+    assert (settings.db_pool_min, settings.db_pool_max) == (1, 10)
     assert settings.owner_database_url == ""
     assert settings.log_level == "info"
 

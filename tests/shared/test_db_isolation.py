@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ TENANT_TABLES = (
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
+    ("integrations", "feed_heads"),
 )
 
 _DISCOVER_TENANT_TABLES = """
@@ -66,9 +68,10 @@ def _directory_row(tenant_id: uuid.UUID) -> Row:
 
 def _event_feed_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into event_feed (tenant_id, event_id, type, subject, occurred_at)"
-        " values ($1, $2, $3, $4, $5)",
+        "insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at)"
+        " values ($1, $2, $3, $4, $5, $6)",
         (
+            random.randrange(1, 2**62),
             uuid.uuid4(),
             "organisations.tenant.created",
             "organisations.tenant.created",
@@ -77,10 +80,18 @@ def _event_feed_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _feed_head_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into feed_heads (tenant_id, position) values ($1, $2) on conflict (tenant_id) do nothing",
+        (1,),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "tenants": _tenant_row,
     "tenant_directory": _directory_row,
     "event_feed": _event_feed_row,
+    "feed_heads": _feed_head_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from shared.http.errors import DomainError, FieldError
+from shared.errors import DomainError, FieldError
 from shared.http.pagination import Limit, Page, decode_cursor, encode_cursor
 
 

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 
 from services.integrations import handlers
 from shared.auth.guards import provide_principal, requires_scope
@@ -39,8 +40,8 @@ class FeedEntryOut(msgspec.Struct, frozen=True, rename="camel"):
 async def list_events(
     pool: NamedDependency[asyncpg.Pool],
     principal: NamedDependency[Principal],
-    cursor: str | None = None,
-    limit: Limit = 50,
+    cursor: FromQuery[str | None] = None,
+    limit: FromQuery[Limit] = 50,
 ) -> Page[FeedEntryOut]:
     rows, next_cursor = await handlers.read_feed(pool, principal, cursor=cursor, limit=limit)
     items = [
