@@ -9,7 +9,7 @@ import msgspec
 from litestar import Litestar, get
 
 from services.organisations import SERVICE
-from services.organisations.api.routes import TenantController
+from services.organisations.api.tenants import TenantController
 from services.organisations.keys import public_jwks
 from services.organisations.settings import OrganisationsSettings
 from shared.config import ServiceSettings, load_settings

@@ -7,9 +7,9 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from services.organisations import handlers
 from services.organisations.api.schemas import TenantCreate, TenantOut
 from services.organisations.domain.tenants import Tenant
+from services.organisations.handlers import tenants as handlers
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import PLATFORM_ADMIN, Principal
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.organisations import SERVICE, store
+from services.organisations import SERVICE
 from services.organisations.domain.tenants import InvalidTenant, Tenant, TenantKind, new_tenant
+from services.organisations.store import tenants as store
 from shared.auth.principal import PLATFORM_ADMIN, Principal
 from shared.contracts.organisations import TenantCreated
 from shared.db.tenant import tenant_transaction

@@ -1,0 +1,1 @@
+"""SQL of the organisations service, one module per area: rows <-> domain."""
