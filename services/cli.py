@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import datetime as dt
 import fcntl
 import os
 import secrets
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import httpx
 
-from services.organisations.keys import ensure_key_file, load_key_set
+from services.organisations.domain.tokens import Grant, access_claims
+from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
+from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
 from services.platform import SERVICES, create_service_worker, prepare_databases, service_environment
 from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
@@ -261,24 +264,31 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
-    """Mint an access token with the local stack's key (the embedded default only)."""
-    data = _data_dir(args)
-    keys = load_key_set(data / "signing-keys.json")
-    key = keys.keys[0]
-    now = int(time.time())
-    base = _base_url(args.host, args.port)
-    claims = {
-        "iss": f"{base}/organisations",
-        "aud": "tila",
-        "sub": args.subject or f"local-{uuid.uuid4()}",
-        "tid": args.tenant or str(uuid.UUID(int=0)),
-        "roles": args.role,
-        "scope": " ".join(args.scope),
-        "iat": now,
-        "exp": now + args.minutes * 60,
-        "jti": str(uuid.uuid4()),
-    }
-    print(sign_token(key, claims, kid=key.kid))  # type: ignore[arg-type]
+    """Mint an access token with the local stack's keyring (the embedded default only)."""
+    keyring = Keyring.load(_data_dir(args) / "signing-keys.json")
+    grant = Grant(
+        tenant_id=uuid.UUID(args.tenant) if args.tenant else uuid.UUID(int=0),
+        subject=args.subject or f"local-{uuid.uuid4()}",
+        roles=tuple(args.role),
+        scopes=tuple(args.scope),
+    )
+    claims = access_claims(
+        grant,
+        issuer=f"{_base_url(args.host, args.port)}/organisations",
+        audience="tila",
+        now=dt.datetime.now(dt.UTC),
+        lifetime=dt.timedelta(minutes=args.minutes),
+    )
+    print(sign_token(keyring.signing_key(), claims))
+    return 0
+
+
+def rotate_keys(args: argparse.Namespace) -> int:
+    """Add a signing key and retire the current one (still published until its tokens expire)."""
+    path = Path(args.keyring) if args.keyring else _data_dir(args) / "signing-keys.json"
+    delay = dt.timedelta(seconds=args.activate_in)
+    kid = rotate_key_file(path, dt.timedelta(seconds=ACCESS_TOKEN_TTL_SECONDS), delay)
+    _say(f"new signing key {kid} in {path}: published now, signing in {args.activate_in} s")
     return 0
 
 
@@ -304,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_parser.add_argument("--subject")
     token_parser.add_argument("--minutes", type=int, default=10)
     token_parser.set_defaults(func=token)
+    rotate_parser = commands.add_parser("rotate-keys", help="rotate the token signing keyring")
+    rotate_parser.add_argument("--keyring", help="the keyring file (default: the local stack's)")
+    rotate_parser.add_argument(
+        "--activate-in", type=int, default=300, help="seconds the new key is published before it signs"
+    )
+    rotate_parser.set_defaults(func=rotate_keys)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import msgspec
-from litestar import Litestar, get
+from litestar import Litestar
+from litestar.di import Provide
 
 from services.organisations import SERVICE
+from services.organisations.api.oauth import MachineClientController, OAuthController, jwks_route
 from services.organisations.api.tenants import TenantController
-from services.organisations.keys import public_jwks
+from services.organisations.handlers.tokens import TokenPolicy
+from services.organisations.keys import KeyringFile
 from services.organisations.settings import OrganisationsSettings
 from shared.config import ServiceSettings, load_settings
+from shared.errors import Unavailable
 from shared.http.app import create_service_app
 
 __all__ = ["create_app"]
+
+
+def _token_policy(settings: OrganisationsSettings) -> TokenPolicy | None:
+    if not settings.signing_keys_file:
+        return None
+    return TokenPolicy(
+        keyring=KeyringFile(Path(settings.signing_keys_file)),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        access_lifetime=dt.timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_lifetime=dt.timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
 
 
 def create_app(settings: ServiceSettings | None = None) -> Litestar:
@@ -23,21 +39,17 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
         settings = load_settings(SERVICE, cls=OrganisationsSettings)
     elif not isinstance(settings, OrganisationsSettings):
         settings = OrganisationsSettings(**msgspec.structs.asdict(settings))
-    key_file = Path(settings.signing_keys_file) if settings.signing_keys_file else None
+    policy = _token_policy(settings)
 
-    @get(
-        "/.well-known/jwks.json",
-        operation_id="getJwks",
-        tags=["tokens"],
-        summary="Public keys that verify Tila's access tokens",
-        cache=60,
-    )
-    async def jwks() -> dict[str, Any]:
-        return public_jwks(key_file) if key_file else {"keys": []}
+    async def provide_token_policy() -> TokenPolicy:
+        if policy is None:
+            raise Unavailable("no signing keys are configured (TILA_ORGANISATIONS_SIGNING_KEYS_FILE)")
+        return policy
 
     return create_service_app(
         settings,
-        route_handlers=[TenantController, jwks],
-        public_paths=["/\\.well-known/jwks\\.json"],
+        route_handlers=[TenantController, OAuthController, MachineClientController, jwks_route(policy)],
+        public_paths=["/\\.well-known/jwks\\.json", "/oauth/(token|revoke)"],
+        dependencies={"token_policy": Provide(provide_token_policy)},
         description="Tenants (buyers and providers), their people, identity providers and Tila's tokens.",
     )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from shared.config import ServiceSettings
 
-__all__ = ["OrganisationsSettings"]
+__all__ = ["ACCESS_TOKEN_TTL_SECONDS", "OrganisationsSettings"]
+
+ACCESS_TOKEN_TTL_SECONDS = 600
 
 
 class OrganisationsSettings(ServiceSettings, frozen=True, kw_only=True):
     signing_keys_file: str = ""
-    """A JSON Web Key Set of private signing keys, newest first. Its public half is served
-    at ``/organisations/.well-known/jwks.json``; the first key signs new tokens."""
+    """The keyring (see ``keys.py``) that signs Tila's tokens; its public half is served at
+    ``/organisations/.well-known/jwks.json``."""
+    access_token_ttl_seconds: int = ACCESS_TOKEN_TTL_SECONDS
+    """Access tokens live at most ten minutes; services verify them without calling us."""
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    """The absolute lifetime of a login's refresh-token family, however often it rotates."""

@@ -166,6 +166,36 @@ def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed
         )
 
 
+def test_an_hr_system_logs_in_with_client_credentials_and_reads_its_feed(platform: Platform) -> None:
+    tenant = str(uuid.uuid4())
+    admin = platform.token("--tenant", tenant, "--role", "buyer_admin")
+    with httpx.Client(timeout=5) as client:
+        registered = client.post(
+            f"{platform.base}/organisations/machine-clients",
+            json={"name": "Sarastia HR", "scopes": ["events:read"]},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert registered.status_code == 201, registered.text
+        body = registered.json()
+        issued = client.post(
+            f"{platform.base}/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(body["clientId"], body["clientSecret"]),
+        )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        # Another service verifies the token on its own, against organisations' JWKS.
+        feed = client.get(f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {token}"})
+        assert feed.status_code == 200, feed.text
+        assert feed.json()["items"] == []
+        wrong = client.post(
+            f"{platform.base}/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(body["clientId"], "not-the-secret"),
+        )
+        assert wrong.status_code == 401
+
+
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
     admin = platform.token("--role", "platform_admin")
     with httpx.Client(timeout=5) as client:

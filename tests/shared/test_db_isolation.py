@@ -23,6 +23,8 @@ PLATFORM_TABLES = frozenset({"outbox", "inbox", "dead_letter", "schema_migration
 # makes test_every_tenant_table_is_covered fail until it is added here with a row builder.
 TENANT_TABLES = (
     ("organisations", "tenants"),
+    ("organisations", "refresh_tokens"),
+    ("organisations", "machine_clients"),
     ("orders", "tenant_directory"),
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
@@ -87,7 +89,25 @@ def _feed_head_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _refresh_token_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into refresh_tokens (tenant_id, token_hash, family_id, subject, roles, scopes, expires_at)"
+        " values ($1, $2, $3, $4, $5, $6, now() + interval '1 day')",
+        (uuid.uuid4().bytes, uuid.uuid4(), "someone", ["employee"], []),
+    )
+
+
+def _machine_client_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into machine_clients (tenant_id, client_id, name, secret_hash, scopes, created_by)"
+        " values ($1, $2, $3, $4, $5, $6)",
+        (uuid.uuid4(), "Palkka-järjestelmä", uuid.uuid4().bytes, ["events:read"], "admin"),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
+    "refresh_tokens": _refresh_token_row,
+    "machine_clients": _machine_client_row,
     "tenants": _tenant_row,
     "tenant_directory": _directory_row,
     "event_feed": _event_feed_row,

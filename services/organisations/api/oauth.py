@@ -1,0 +1,210 @@
+"""The token endpoints (RFC 6749, RFC 7009), the JWKS, and machine-client registration."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, JSONBody
+
+from services.organisations.domain.tokens import OAuthError
+from services.organisations.handlers import tokens as handlers
+from services.organisations.handlers.tokens import IssuedTokens, RegisteredClient, TokenPolicy
+from shared.auth.guards import provide_principal, requires_role
+from shared.auth.principal import BUYER_ADMIN, Principal
+from shared.http.pagination import Limit, Page, decode_cursor, encode_cursor
+
+__all__ = ["MachineClientController", "OAuthController", "jwks_route"]
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class TokenResponse(msgspec.Struct, frozen=True, omit_defaults=True):
+    """RFC 6749 §5.1 (snake_case by the standard)."""
+
+    access_token: str
+    expires_in: int
+    token_type: str
+    scope: str = ""
+    refresh_token: str | None = None
+
+
+def _token_response(issued: IssuedTokens) -> Response[TokenResponse]:
+    body = TokenResponse(
+        access_token=issued.access_token,
+        token_type="Bearer",  # noqa: S106 (the token type's name)
+        expires_in=issued.expires_in,
+        scope=issued.scope,
+        refresh_token=issued.refresh_token,
+    )
+    return Response(body, headers=_NO_STORE)
+
+
+def _oauth_error(_: Request[Any, Any, Any], exc: OAuthError) -> Response[dict[str, str]]:
+    headers = dict(_NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="tila"'
+    return Response(
+        {"error": exc.error, "error_description": exc.description}, status_code=exc.status, headers=headers
+    )
+
+
+def _basic_credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        raise OAuthError("invalid_client", "client authentication (HTTP Basic) required", status=401)
+    try:
+        client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthError("invalid_client", "malformed client credentials", status=401) from None
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+class OAuthController(Controller):
+    path = "/oauth"
+    tags = ["tokens"]
+    exception_handlers = {OAuthError: _oauth_error}
+
+    @post(
+        "/token",
+        operation_id="issueToken",
+        summary="Refresh a login (refresh_token) or authenticate a machine client (client_credentials)",
+        status_code=200,
+    )
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        data: FormBody,
+        pool: NamedDependency[asyncpg.Pool],
+        token_policy: NamedDependency[TokenPolicy],
+    ) -> Response[TokenResponse]:
+        grant_type = data.get("grant_type")
+        if grant_type == "refresh_token":
+            if "refresh_token" not in data:
+                raise OAuthError("invalid_request", "refresh_token is required")
+            return _token_response(await handlers.refresh(pool, token_policy, data["refresh_token"]))
+        if grant_type == "client_credentials":
+            if "client_secret" in data or "client_id" in data:
+                raise OAuthError("invalid_request", "send client credentials with HTTP Basic only")
+            client_id, secret = _basic_credentials(request)
+            issued = await handlers.client_credentials(
+                pool, token_policy, client_id=client_id, client_secret=secret, scope=data.get("scope")
+            )
+            return _token_response(issued)
+        raise OAuthError("unsupported_grant_type", "grant_type must be refresh_token or client_credentials")
+
+    @post(
+        "/revoke",
+        operation_id="revokeToken",
+        summary="Log out: revoke a refresh token's family",
+        status_code=200,
+    )
+    async def revoke(self, data: FormBody, pool: NamedDependency[asyncpg.Pool]) -> Response[None]:
+        if "token" not in data:
+            raise OAuthError("invalid_request", "token is required")
+        await handlers.revoke(pool, data["token"])
+        return Response(None, headers=_NO_STORE)
+
+
+def jwks_route(token_policy: TokenPolicy | None) -> Any:
+    @get(
+        "/.well-known/jwks.json",
+        operation_id="getJwks",
+        tags=["tokens"],
+        summary="Public keys that verify Tila's access tokens: the next, the current and recently retired",
+    )
+    async def jwks() -> dict[str, Any]:
+        if token_policy is None:
+            return {"keys": []}
+        keys = token_policy.keyring.current().published(dt.datetime.now(dt.UTC), token_policy.access_lifetime)
+        return {"keys": [key.as_dict(private=False) for key in keys]}
+
+    return jwks
+
+
+class MachineClientCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="e.g. the HR system's name")]
+    scopes: Annotated[list[str], msgspec.Meta(min_length=1, description="events:read, webhooks:manage")]
+
+
+class MachineClientOut(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    client_id: str
+    name: str
+    scopes: list[str]
+    created_at: dt.datetime
+    revoked: bool
+    client_secret: str | None = None
+    """Only in the answer to the registration; store it now, it is never shown again."""
+
+
+def _client_out(client: RegisteredClient) -> MachineClientOut:
+    return MachineClientOut(
+        client_id=client.client_id,
+        name=client.name,
+        scopes=list(client.scopes),
+        created_at=client.created_at,
+        revoked=client.revoked,
+        client_secret=client.client_secret,
+    )
+
+
+class MachineClientController(Controller):
+    path = "/machine-clients"
+    tags = ["machine clients"]
+    guards = [requires_role(BUYER_ADMIN)]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post(
+        "/",
+        operation_id="registerMachineClient",
+        summary="Register an HR or finance system; the secret is shown once",
+    )
+    async def register(
+        self,
+        data: JSONBody[MachineClientCreate],
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
+    ) -> Response[MachineClientOut]:
+        client = await handlers.register_client(pool, principal, name=data.name, scopes=data.scopes)
+        return Response(_client_out(client), status_code=201, headers=_NO_STORE)
+
+    @get("/", operation_id="listMachineClients", summary="The tenant's machine clients (never their secrets)")
+    async def list_clients(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = 50,
+    ) -> Page[MachineClientOut]:
+        after = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
+        clients = await handlers.list_clients(pool, principal, after=after, limit=limit + 1)
+        more = len(clients) > limit
+        clients = clients[:limit]
+        next_cursor = encode_cursor(clients[-1].client_id.partition(".")[2]) if more else None
+        return Page(items=[_client_out(c) for c in clients], next_cursor=next_cursor)
+
+    @post(
+        "/{client_id:str}/revoke",
+        operation_id="revokeMachineClient",
+        summary="Stop a client's access",
+        status_code=204,
+    )
+    async def revoke(
+        self,
+        client_id: FromPath[str],
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
+    ) -> None:
+        await handlers.revoke_client(pool, principal, client_id)
