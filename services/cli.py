@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import fcntl
+import json
 import os
 import secrets
 import signal
@@ -283,6 +284,32 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def login(args: argparse.Namespace) -> int:
+    """Log in as a user through the tenant's own provider, the way a browser would; print the tokens.
+
+    With the demo providers of `tila run`, ``--tenant`` may be a demo tenant's short name.
+    """
+    base = _base_url(args.host, args.port)
+    tenant = args.tenant
+    demo_file = _data_dir(args) / "demo.json"
+    if demo_file.exists():
+        tenant = json.loads(demo_file.read_text())["tenants"].get(tenant, {}).get("id", tenant)
+    with httpx.Client(timeout=10) as browser:
+        started = browser.get(f"{base}/organisations/login/{tenant}/start")
+        if started.status_code != 302:
+            raise SystemExit(f"could not start the login: {started.status_code} {started.text}")
+        authorize = started.headers["location"]
+        # The provider's login page; the demo providers only ask which user to be.
+        answer = browser.post(authorize, data={"sub": args.user})
+        if answer.status_code != 302:
+            raise SystemExit(f"the identity provider refused: {answer.status_code}")
+        tokens = browser.get(answer.headers["location"])
+    if tokens.status_code != 200:
+        raise SystemExit(f"login failed: {tokens.text}")
+    print(tokens.text if args.json else tokens.json()["access_token"])
+    return 0
+
+
 def rotate_keys(args: argparse.Namespace) -> int:
     """Add a signing key and retire the current one (still published until its tokens expire)."""
     path = Path(args.keyring) if args.keyring else _data_dir(args) / "signing-keys.json"
@@ -314,6 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_parser.add_argument("--subject")
     token_parser.add_argument("--minutes", type=int, default=10)
     token_parser.set_defaults(func=token)
+    login_parser = commands.add_parser(
+        "login", help="log in through a tenant's provider; print the access token"
+    )
+    login_parser.add_argument("--tenant", required=True, help="tenant id, or a demo tenant's name")
+    login_parser.add_argument("--user", required=True, help="the user's subject at the provider")
+    login_parser.add_argument("--json", action="store_true", help="print the whole token response")
+    login_parser.set_defaults(func=login)
     rotate_parser = commands.add_parser("rotate-keys", help="rotate the token signing keyring")
     rotate_parser.add_argument("--keyring", help="the keyring file (default: the local stack's)")
     rotate_parser.add_argument(

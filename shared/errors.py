@@ -17,6 +17,7 @@ __all__ = [
     "InvariantViolated",
     "NotFound",
     "PreconditionFailed",
+    "Unauthenticated",
     "Unavailable",
 ]
 
@@ -39,6 +40,10 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+
+
+class Unauthenticated(DomainError):
+    status, slug, title = 401, "unauthenticated", "Unauthorized"
 
 
 class NotFound(DomainError):

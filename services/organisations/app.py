@@ -7,13 +7,18 @@ from pathlib import Path
 
 import msgspec
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 
 from services.organisations import SERVICE
+from services.organisations.api.directory import DIRECTORY_ROUTES
+from services.organisations.api.login import IdentityProviderController, LoginController
 from services.organisations.api.oauth import MachineClientController, OAuthController, jwks_route
 from services.organisations.api.tenants import TenantController
+from services.organisations.handlers.login import LoginContext
 from services.organisations.handlers.tokens import TokenPolicy
 from services.organisations.keys import KeyringFile
+from services.organisations.oidc import OidcClient
 from services.organisations.settings import OrganisationsSettings
 from shared.config import ServiceSettings, load_settings
 from shared.errors import Unavailable
@@ -40,16 +45,38 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
     elif not isinstance(settings, OrganisationsSettings):
         settings = OrganisationsSettings(**msgspec.structs.asdict(settings))
     policy = _token_policy(settings)
+    public_base_url = settings.public_base_url
+
+    async def open_oidc(app: Litestar) -> None:
+        app.state.oidc = OidcClient()  # on the serving event loop, where its connections live
+
+    async def close_oidc(app: Litestar) -> None:
+        await app.state.oidc.aclose()
 
     async def provide_token_policy() -> TokenPolicy:
         if policy is None:
             raise Unavailable("no signing keys are configured (TILA_ORGANISATIONS_SIGNING_KEYS_FILE)")
         return policy
 
+    async def provide_login(state: State) -> LoginContext:
+        return LoginContext(
+            oidc=state.oidc, policy=await provide_token_policy(), public_base_url=public_base_url
+        )
+
     return create_service_app(
         settings,
-        route_handlers=[TenantController, OAuthController, MachineClientController, jwks_route(policy)],
-        public_paths=["/\\.well-known/jwks\\.json", "/oauth/(token|revoke)"],
-        dependencies={"token_policy": Provide(provide_token_policy)},
+        route_handlers=[
+            TenantController,
+            *DIRECTORY_ROUTES,
+            OAuthController,
+            MachineClientController,
+            LoginController,
+            IdentityProviderController,
+            jwks_route(policy),
+        ],
+        public_paths=["/\\.well-known/jwks\\.json", "/oauth/(token|revoke)", "/login/[^/]+/(start|callback)"],
+        dependencies={"token_policy": Provide(provide_token_policy), "login": Provide(provide_login)},
+        on_startup=[open_oidc],
+        on_shutdown=[close_oidc],
         description="Tenants (buyers and providers), their people, identity providers and Tila's tokens.",
     )

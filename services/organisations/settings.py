@@ -15,5 +15,7 @@ class OrganisationsSettings(ServiceSettings, frozen=True, kw_only=True):
     ``/organisations/.well-known/jwks.json``."""
     access_token_ttl_seconds: int = ACCESS_TOKEN_TTL_SECONDS
     """Access tokens live at most ten minutes; services verify them without calling us."""
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Where browsers reach Tila; login callbacks are ``<this>/organisations/login/<tenant>/callback``."""
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     """The absolute lifetime of a login's refresh-token family, however often it rotates."""

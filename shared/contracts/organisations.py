@@ -21,17 +21,21 @@ __all__ = [
     "ApproverRemoved",
     "CostCentreCreated",
     "CostCentreDeactivated",
+    "CostCentreFacts",
     "CostCentreUpdated",
     "EInvoiceAddress",
     "PersonCreated",
     "PersonDeactivated",
+    "PersonFacts",
     "PersonUpdated",
     "PostalAddress",
     "QualificationFact",
     "SupervisorProfileCreated",
+    "SupervisorProfileFacts",
     "SupervisorProfileUpdated",
     "TenantCreated",
     "TenantDeactivated",
+    "TenantFacts",
     "TenantUpdated",
 ]
 
@@ -72,7 +76,9 @@ class EInvoiceAddress(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     """The e-invoice operator (välittäjätunnus)."""
 
 
-class _TenantFacts(Event, frozen=True, kw_only=True):
+class TenantFacts(Event, frozen=True, kw_only=True):
+    """What a tenant's created and updated events carry (not an event itself)."""
+
     tenant_id: uuid.UUID
     name: str
     kind: TenantKind
@@ -88,7 +94,7 @@ class _TenantFacts(Event, frozen=True, kw_only=True):
 
 
 @register
-class TenantCreated(_TenantFacts, frozen=True, kw_only=True):
+class TenantCreated(TenantFacts, frozen=True, kw_only=True):
     """A buyer (welfare area, municipality, company) or a provider joined Tila."""
 
     event_type: ClassVar[str] = "organisations.tenant.created.v1"
@@ -96,7 +102,7 @@ class TenantCreated(_TenantFacts, frozen=True, kw_only=True):
 
 
 @register
-class TenantUpdated(_TenantFacts, frozen=True, kw_only=True):
+class TenantUpdated(TenantFacts, frozen=True, kw_only=True):
     """A tenant's details changed; the event carries all of them as they are now."""
 
     event_type: ClassVar[str] = "organisations.tenant.updated.v1"
@@ -116,7 +122,9 @@ class TenantDeactivated(Event, frozen=True, kw_only=True):
 # --- a buyer's cost centres and who approves on them ---
 
 
-class _CostCentreFacts(Event, frozen=True, kw_only=True):
+class CostCentreFacts(Event, frozen=True, kw_only=True):
+    """What a cost centre's created and updated events carry (not an event itself)."""
+
     cost_centre_id: uuid.UUID
     org_unit_id: uuid.UUID
     code: str
@@ -126,7 +134,7 @@ class _CostCentreFacts(Event, frozen=True, kw_only=True):
 
 
 @register
-class CostCentreCreated(_CostCentreFacts, frozen=True, kw_only=True):
+class CostCentreCreated(CostCentreFacts, frozen=True, kw_only=True):
     """A buyer opened a cost centre (kustannuspaikka) that orders can be charged to."""
 
     event_type: ClassVar[str] = "organisations.cost_centre.created.v1"
@@ -134,7 +142,7 @@ class CostCentreCreated(_CostCentreFacts, frozen=True, kw_only=True):
 
 
 @register
-class CostCentreUpdated(_CostCentreFacts, frozen=True, kw_only=True):
+class CostCentreUpdated(CostCentreFacts, frozen=True, kw_only=True):
     """A cost centre's code, name, budget or org unit changed; all its facts as they are now."""
 
     event_type: ClassVar[str] = "organisations.cost_centre.updated.v1"
@@ -176,7 +184,9 @@ class ApproverRemoved(Event, frozen=True, kw_only=True):
 # --- people ---
 
 
-class _PersonFacts(Event, frozen=True, kw_only=True):
+class PersonFacts(Event, frozen=True, kw_only=True):
+    """What a person's created and updated events carry (not an event itself)."""
+
     person_id: uuid.UUID
     roles: list[PersonRole]
     hr_employee_number: str | None = None
@@ -185,7 +195,7 @@ class _PersonFacts(Event, frozen=True, kw_only=True):
 
 
 @register
-class PersonCreated(_PersonFacts, frozen=True, kw_only=True):
+class PersonCreated(PersonFacts, frozen=True, kw_only=True):
     """A tenant added a person with roles."""
 
     event_type: ClassVar[str] = "organisations.person.created.v1"
@@ -193,7 +203,7 @@ class PersonCreated(_PersonFacts, frozen=True, kw_only=True):
 
 
 @register
-class PersonUpdated(_PersonFacts, frozen=True, kw_only=True):
+class PersonUpdated(PersonFacts, frozen=True, kw_only=True):
     """A person's roles or HR employee number changed (name and e-mail changes are not announced)."""
 
     event_type: ClassVar[str] = "organisations.person.updated.v1"
@@ -225,7 +235,9 @@ class QualificationFact(msgspec.Struct, frozen=True, kw_only=True, rename="camel
     """Valvira registration: when the provider last verified it."""
 
 
-class _SupervisorProfileFacts(Event, frozen=True, kw_only=True):
+class SupervisorProfileFacts(Event, frozen=True, kw_only=True):
+    """What a supervisor profile's created and updated events carry (not an event itself)."""
+
     person_id: uuid.UUID
     forms: list[SupervisionForm]
     languages: list[str]
@@ -237,7 +249,7 @@ class _SupervisorProfileFacts(Event, frozen=True, kw_only=True):
 
 
 @register
-class SupervisorProfileCreated(_SupervisorProfileFacts, frozen=True, kw_only=True):
+class SupervisorProfileCreated(SupervisorProfileFacts, frozen=True, kw_only=True):
     """A provider described what one of its supervisors offers."""
 
     event_type: ClassVar[str] = "organisations.supervisor_profile.created.v1"
@@ -245,7 +257,7 @@ class SupervisorProfileCreated(_SupervisorProfileFacts, frozen=True, kw_only=Tru
 
 
 @register
-class SupervisorProfileUpdated(_SupervisorProfileFacts, frozen=True, kw_only=True):
+class SupervisorProfileUpdated(SupervisorProfileFacts, frozen=True, kw_only=True):
     """A supervisor's offer, qualifications or availability changed; all of it as it is now."""
 
     event_type: ClassVar[str] = "organisations.supervisor_profile.updated.v1"

@@ -98,6 +98,7 @@ def create_service_app(
     version: str = "0.1.0",
     dependencies: dict[str, Provide] | None = None,
     on_startup: Sequence[Callable[[Litestar], Any]] = (),
+    on_shutdown: Sequence[Callable[[Litestar], Any]] = (),
 ) -> Litestar:
     """Build the app of ``settings.service``; every route lives under ``/<service>``.
 
@@ -142,6 +143,7 @@ def create_service_app(
         route_handlers=[root],
         lifespan=[resources],
         on_startup=list(on_startup),
+        on_shutdown=list(on_shutdown),
         dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
         exception_handlers=exception_handlers,
         middleware=[

@@ -7,14 +7,17 @@ import binascii
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from shared.errors import DomainError, FieldError
 
-__all__ = ["Limit", "Page", "decode_cursor", "encode_cursor"]
+__all__ = ["Page", "PageSize", "decode_cursor", "encode_cursor"]
 
 T = TypeVar("T")
 
-Limit = Annotated[int, msgspec.Meta(ge=1, le=200, description="Page size (1–200)")]
+# The bounds sit on the query parameter itself: Litestar's query parsing does not apply a
+# msgspec Meta through FromQuery[...], so limit=0 or 10_000 would get through.
+PageSize = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1–200)")]
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, rename="camel", omit_defaults=True):

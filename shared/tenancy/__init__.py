@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 
 from shared.auth.guards import principal_of
 from shared.auth.principal import Principal
-from shared.contracts.organisations import TenantCreated, TenantDeactivated
+from shared.contracts.organisations import TenantCreated, TenantDeactivated, TenantUpdated
 from shared.db.migrate import MigrationSource
 from shared.db.tenant import tenant_transaction
 from shared.errors import NotFound
@@ -88,10 +88,31 @@ async def _on_tenant_deactivated(conn: asyncpg.Connection, envelope: Envelope) -
         )
 
 
+async def _on_tenant_updated(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    # Only the name is kept here; kind and business id never change, and a deactivated tenant
+    # is never updated, so applying the newest version is all there is to ordering.
+    event = envelope.event_as(TenantUpdated)
+    if event.tenant_id != envelope.tenant_ids[0]:
+        raise PermanentEventError("tenant event for a tenant other than its envelope's")
+    known_version = await conn.fetchval(
+        "select version from tenant_directory where tenant_id = $1 for update", event.tenant_id
+    )
+    if known_version is None:
+        raise TenantNotYetKnown(str(event.tenant_id))
+    if known_version < envelope.version:
+        await conn.execute(
+            "update tenant_directory set name = $2, version = $3, updated_at = now() where tenant_id = $1",
+            event.tenant_id,
+            event.name,
+            envelope.version,
+        )
+
+
 def tenant_subscription(consumer: str) -> Subscription:
     """The subscription a service adds to its worker to keep its tenant directory current."""
     handlers: dict[str, EventHandler] = {
         TenantCreated.event_type: _on_tenant_created,
+        TenantUpdated.event_type: _on_tenant_updated,
         TenantDeactivated.event_type: _on_tenant_deactivated,
     }
     return Subscription(

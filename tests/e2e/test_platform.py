@@ -185,7 +185,9 @@ def test_an_hr_system_logs_in_with_client_credentials_and_reads_its_feed(platfor
         assert issued.status_code == 200, issued.text
         token = issued.json()["access_token"]
         # Another service verifies the token on its own, against organisations' JWKS.
-        feed = client.get(f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {token}"})
+        feed = client.get(
+            f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {token}"}
+        )
         assert feed.status_code == 200, feed.text
         assert feed.json()["items"] == []
         wrong = client.post(

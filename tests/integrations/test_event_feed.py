@@ -123,3 +123,15 @@ async def test_reading_the_feed_needs_the_events_read_scope(client: Client, issu
     token = issuer.token(tenant_id=uuid.uuid4(), roles=["buyer_admin"])
     response = await client.get("/integrations/events", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("limit", "status"), [("0", 400), ("201", 400), ("-1", 400), ("x", 400), ("1", 200), ("200", 200)]
+)
+async def test_the_page_size_is_between_1_and_200(
+    client: Client, issuer: TestIssuer, limit: str, status: int
+) -> None:
+    response = await client.get(f"/integrations/events?limit={limit}", headers=_reader(issuer, uuid.uuid4()))
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["errors"][0]["field"] == "query.limit"

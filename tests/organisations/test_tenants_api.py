@@ -87,13 +87,21 @@ async def test_platform_admin_creates_a_tenant_and_its_admin_reads_it(
         "id": tenant["id"],
         "name": "Pirkanmaan hyvinvointialue",
         "kind": "buyer",
+        "subtype": None,
         "businessId": new_business_id,
+        "vatId": None,
+        "postalAddress": None,
+        "eInvoiceAddress": None,
+        "iban": None,
+        "bic": None,
         "active": True,
+        "version": 1,
     }
     own = issuer.token(tenant_id=uuid.UUID(tenant["id"]), roles=["buyer_admin"])
     mine = await client.get("/organisations/tenants/me", headers={"Authorization": f"Bearer {own}"})
     assert mine.status_code == 200
     assert mine.json() == tenant
+    assert mine.headers["etag"] == '"1"'
 
 
 # --- what a tenant must be ---

@@ -29,8 +29,11 @@ from shared.auth.tokens import TokenVerifier, new_signing_key
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
+from shared.db.tenant import tenant_transaction
+from shared.ids import new_id
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
+from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
 TOKEN_URL = "/organisations/oauth/token"
@@ -85,14 +88,23 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
-def _grant(**overrides: object) -> Grant:
-    values: dict[str, object] = {
-        "tenant_id": uuid.uuid4(),
-        "subject": str(uuid.uuid4()),
-        "roles": ("buyer_admin",),
-        "scopes": (),
-    }
-    return Grant(**(values | overrides))  # type: ignore[arg-type]
+async def _person(pool: asyncpg.Pool, roles: tuple[str, ...] = ("buyer_admin",)) -> Grant:
+    """A real person in a real tenant: a refresh checks that both may still act."""
+    tenant, person = new_id(), new_id()
+    async with tenant_transaction(pool, tenant) as conn:
+        await conn.execute(
+            "insert into tenants (tenant_id, name, kind, business_id) values ($1, 'Hva', 'buyer', $2)",
+            tenant,
+            business_id(),
+        )
+        await conn.execute(
+            "insert into people (tenant_id, person_id, name, email, roles) values ($1, $2, 'P', $3, $4)",
+            tenant,
+            person,
+            f"{person.hex[:8]}@hva.example",
+            list(roles),
+        )
+    return Grant(tenant_id=tenant, subject=str(person), roles=roles)
 
 
 async def _refresh(client: Client, token: str) -> dict[str, object]:
@@ -108,7 +120,7 @@ async def _refresh(client: Client, token: str) -> dict[str, object]:
 async def test_a_session_gives_a_short_access_token_any_service_accepts(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy
 ) -> None:
-    grant = _grant(roles=("approver", "employee"))
+    grant = await _person(pool, ("approver", "employee"))
     issued = await handlers.start_session(pool, policy, grant)
     principal = await verify(client, issued.access_token)
     assert (principal.tenant_id, principal.subject) == (grant.tenant_id, grant.subject)
@@ -125,7 +137,7 @@ async def test_a_session_gives_a_short_access_token_any_service_accepts(
 async def test_a_refresh_token_rotates_and_the_stored_value_is_only_a_hash(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy, platform_databases: dict[str, DatabaseLayout]
 ) -> None:
-    grant = _grant()
+    grant = await _person(pool)
     first = await handlers.start_session(pool, policy, grant)
     assert first.refresh_token is not None
     second = await _refresh(client, first.refresh_token)
@@ -146,7 +158,7 @@ async def test_a_refresh_token_rotates_and_the_stored_value_is_only_a_hash(
 async def test_reusing_a_spent_refresh_token_revokes_the_whole_family(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy
 ) -> None:
-    issued = await handlers.start_session(pool, policy, _grant())
+    issued = await handlers.start_session(pool, policy, await _person(pool))
     assert issued.refresh_token is not None
     rotated = await _refresh(client, issued.refresh_token)
     replayed = await _refresh(client, issued.refresh_token)  # the thief, or the victim, comes back
@@ -155,10 +167,46 @@ async def test_reusing_a_spent_refresh_token_revokes_the_whole_family(
     assert (descendant["status"], descendant["error"]) == (400, "invalid_grant")
 
 
+async def _set_person(pool: asyncpg.Pool, grant: Grant, sql: str, *args: object) -> None:
+    async with tenant_transaction(pool, grant.tenant_id) as conn:
+        await conn.execute(sql, grant.tenant_id, uuid.UUID(grant.subject), *args)
+
+
+async def test_a_refresh_carries_the_roles_the_person_holds_now(
+    client: Client, pool: asyncpg.Pool, policy: TokenPolicy
+) -> None:
+    grant = await _person(pool, ("approver",))
+    issued = await handlers.start_session(pool, policy, grant)
+    assert issued.refresh_token is not None
+    await _set_person(
+        pool, grant, "update people set roles = $3 where tenant_id = $1 and person_id = $2", ["employee"]
+    )
+    refreshed = await _refresh(client, issued.refresh_token)
+    assert (await verify(client, str(refreshed["access_token"]))).roles == frozenset({"employee"})
+
+
+@pytest.mark.parametrize("who", ["person", "tenant"])
+async def test_a_deactivated_person_or_tenant_cannot_refresh(
+    client: Client, pool: asyncpg.Pool, policy: TokenPolicy, who: str
+) -> None:
+    grant = await _person(pool)
+    issued = await handlers.start_session(pool, policy, grant)
+    assert issued.refresh_token is not None
+    if who == "person":
+        await _set_person(
+            pool, grant, "update people set active = false where tenant_id = $1 and person_id = $2"
+        )
+    else:
+        async with tenant_transaction(pool, grant.tenant_id) as conn:
+            await conn.execute("update tenants set active = false where tenant_id = $1", grant.tenant_id)
+    refused = await _refresh(client, issued.refresh_token)
+    assert (refused["status"], refused["error"]) == (400, "invalid_grant")
+
+
 async def test_logout_revokes_the_refresh_token(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy
 ) -> None:
-    issued = await handlers.start_session(pool, policy, _grant())
+    issued = await handlers.start_session(pool, policy, await _person(pool))
     assert issued.refresh_token is not None
     response = await client.post("/organisations/oauth/revoke", data={"token": issued.refresh_token})
     assert response.status_code == 200
@@ -171,7 +219,7 @@ async def test_logout_revokes_the_refresh_token(
 async def test_an_expired_family_cannot_be_refreshed(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy, platform_databases: dict[str, DatabaseLayout]
 ) -> None:
-    grant = _grant()
+    grant = await _person(pool)
     issued = await handlers.start_session(pool, policy, grant)
     assert issued.refresh_token is not None
     owner = await asyncpg.connect(platform_databases["organisations"].owner_url)
@@ -190,7 +238,7 @@ async def test_an_expired_family_cannot_be_refreshed(
 async def test_a_refresh_token_rewritten_for_another_tenant_is_unknown(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy
 ) -> None:
-    issued = await handlers.start_session(pool, policy, _grant())
+    issued = await handlers.start_session(pool, policy, await _person(pool))
     assert issued.refresh_token is not None
     forged = f"{uuid.uuid4()}.{issued.refresh_token.partition('.')[2]}"
     refused = await _refresh(client, forged)
@@ -348,7 +396,7 @@ async def test_a_new_key_is_published_before_it_signs(
 ) -> None:
     current = Keyring.load(keyring_path).signing_key().kid
     upcoming = rotate_key_file(keyring_path, policy.access_lifetime, activation_delay=dt.timedelta(minutes=5))
-    issued = await handlers.start_session(pool, policy, _grant())
+    issued = await handlers.start_session(pool, policy, await _person(pool))
     assert _kid_of(issued.access_token) == current != upcoming
     assert {current, upcoming} <= await _published_kids(client)
 
@@ -356,9 +404,9 @@ async def test_a_new_key_is_published_before_it_signs(
 async def test_after_the_switch_the_new_key_signs_and_the_retired_one_still_verifies(
     client: Client, pool: asyncpg.Pool, policy: TokenPolicy, keyring_path: Path
 ) -> None:
-    before = await handlers.start_session(pool, policy, _grant())
+    before = await handlers.start_session(pool, policy, await _person(pool))
     new_kid = rotate_key_file(keyring_path, policy.access_lifetime, activation_delay=dt.timedelta(0))
-    after = await handlers.start_session(pool, policy, _grant())
+    after = await handlers.start_session(pool, policy, await _person(pool))
     assert _kid_of(after.access_token) == new_kid != _kid_of(before.access_token)
     assert {_kid_of(before.access_token), new_kid} <= await _published_kids(client)
     assert (await verify(client, before.access_token)).subject  # the retired key still verifies

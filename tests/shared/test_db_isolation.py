@@ -23,8 +23,16 @@ PLATFORM_TABLES = frozenset({"outbox", "inbox", "dead_letter", "schema_migration
 # makes test_every_tenant_table_is_covered fail until it is added here with a row builder.
 TENANT_TABLES = (
     ("organisations", "tenants"),
+    ("organisations", "org_units"),
+    ("organisations", "cost_centres"),
+    ("organisations", "cost_centre_approvers"),
+    ("organisations", "people"),
+    ("organisations", "supervisor_profiles"),
     ("organisations", "refresh_tokens"),
     ("organisations", "machine_clients"),
+    ("organisations", "identity_providers"),
+    ("organisations", "login_attempts"),
+    ("organisations", "identities"),
     ("orders", "tenant_directory"),
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
@@ -57,6 +65,82 @@ def _tenant_row(tenant_id: uuid.UUID) -> Row:
     return Row(
         "insert into tenants (tenant_id, name, kind, business_id) values ($1, $2, 'buyer', $3)",
         (f"Hyvinvointialue {tenant_id.hex[:6]}", business_id()),
+    )
+
+
+# A tenant's inner rows reference their tenant (and each other): each builder inserts what its row
+# needs in common table expressions, so the whole row is still one statement scoped by RLS.
+# Parameters: $1 tenant id, $2 kind, $3 business id, then the builder's own.
+_OWN_TENANT = """
+with t as (
+  insert into tenants (tenant_id, name, kind, business_id) values ($1, 'Tenant', $2, $3) returning tenant_id
+)"""
+_OWN_UNIT = """,
+u as (insert into org_units (tenant_id, org_unit_id, name) select tenant_id, $4, 'Yksikkö' from t
+      returning tenant_id, org_unit_id)"""
+
+
+def _org_unit_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + " insert into org_units (tenant_id, org_unit_id, name) select tenant_id, $4, 'Yksikkö' from t",
+        ("buyer", business_id(), uuid.uuid4()),
+    )
+
+
+def _cost_centre_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + _OWN_UNIT
+        + """
+        insert into cost_centres (tenant_id, cost_centre_id, org_unit_id, code, name, yearly_budget_cents)
+        select tenant_id, $5, org_unit_id, '4100', 'Lastensuojelu', 100000 from u
+        """,
+        ("buyer", business_id(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _person_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + """
+        insert into people (tenant_id, person_id, name, email, roles)
+        select tenant_id, $4, 'Maija Meikäläinen', 'maija@example.fi', array['employee'] from t
+        """,
+        ("buyer", business_id(), uuid.uuid4()),
+    )
+
+
+def _approver_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + _OWN_UNIT
+        + """,
+        p as (insert into people (tenant_id, person_id, name, email, roles)
+              select tenant_id, $5, 'Esihenkilö', 'e@example.fi', array['approver'] from t
+              returning person_id),
+        c as (insert into cost_centres
+                (tenant_id, cost_centre_id, org_unit_id, code, name, yearly_budget_cents)
+              select tenant_id, $6, org_unit_id, '4100', 'Lastensuojelu', 100000 from u
+              returning tenant_id, cost_centre_id)
+        insert into cost_centre_approvers (tenant_id, cost_centre_id, person_id)
+        select c.tenant_id, c.cost_centre_id, p.person_id from c, p
+        """,
+        ("buyer", business_id(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _supervisor_profile_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + """,
+        p as (insert into people (tenant_id, person_id, name, email, roles)
+              select tenant_id, $4, 'Ohjaaja', 'o@example.fi', array['supervisor'] from t
+              returning tenant_id, person_id)
+        insert into supervisor_profiles (tenant_id, person_id, languages)
+        select tenant_id, person_id, '{fi}' from p
+        """,
+        ("provider", business_id(), uuid.uuid4()),
     )
 
 
@@ -105,10 +189,50 @@ def _machine_client_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _identity_provider_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into identity_providers"
+        " (tenant_id, issuer, client_id, client_secret_ref, scopes, provisioning)"
+        " values ($1, $2, 'tila', 'env:X', array['openid'], 'pre_provisioned') on conflict do nothing",
+        (f"https://idp.example/{uuid.uuid4().hex[:6]}",),
+    )
+
+
+def _login_attempt_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into login_attempts"
+        " (tenant_id, state, issuer, nonce, code_verifier, redirect_uri, expires_at) values"
+        " ($1, $2, 'https://idp.example', 'n', 'v', 'https://tila.example/cb', now() + interval '5 minutes')",
+        (uuid.uuid4().hex,),
+    )
+
+
+def _identity_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + """,
+        p as (insert into people (tenant_id, person_id, name, email, roles)
+              select tenant_id, $4, 'Liisa', 'liisa@example.fi', array['employee'] from t
+              returning tenant_id, person_id)
+        insert into identities (tenant_id, issuer, subject, person_id)
+        select tenant_id, 'https://idp.example', $5, person_id from p
+        """,
+        ("buyer", business_id(), uuid.uuid4(), uuid.uuid4().hex),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
+    "identity_providers": _identity_provider_row,
+    "login_attempts": _login_attempt_row,
+    "identities": _identity_row,
     "refresh_tokens": _refresh_token_row,
     "machine_clients": _machine_client_row,
     "tenants": _tenant_row,
+    "org_units": _org_unit_row,
+    "cost_centres": _cost_centre_row,
+    "cost_centre_approvers": _approver_row,
+    "people": _person_row,
+    "supervisor_profiles": _supervisor_profile_row,
     "tenant_directory": _directory_row,
     "event_feed": _event_feed_row,
     "feed_heads": _feed_head_row,

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from shared.errors import DomainError, FieldError
-from shared.http.pagination import Limit, Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, decode_cursor, encode_cursor
 
 
 class Item(msgspec.Struct, frozen=True, rename="camel"):
@@ -82,12 +82,3 @@ def test_the_last_page_has_no_next_cursor() -> None:
 def test_a_page_decodes_from_its_wire_form() -> None:
     page = msgspec.json.decode(b'{"items": [{"itemId": 7}], "nextCursor": "abc"}', type=Page[Item])
     assert page == Page(items=[Item(7)], next_cursor="abc")
-
-
-@pytest.mark.parametrize(("value", "valid"), [(0, False), (1, True), (200, True), (201, False)])
-def test_a_page_size_is_between_1_and_200(value: int, valid: bool) -> None:
-    if valid:
-        assert msgspec.convert(value, Limit) == value
-    else:
-        with pytest.raises(msgspec.ValidationError):
-            msgspec.convert(value, Limit)

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from shared.contracts.organisations import TenantCreated, TenantDeactivated
+from shared.contracts.organisations import TenantCreated, TenantDeactivated, TenantUpdated
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
@@ -66,6 +66,27 @@ async def test_an_older_event_never_overwrites_a_newer_state(orders_pool: asyncp
         known = await fetch_known_tenant(conn, tenant)
     assert known is not None
     assert known.name == "Uusi nimi"
+
+
+def _renamed(tenant: uuid.UUID, name: str, version: int) -> Envelope:
+    event = TenantUpdated(tenant_id=tenant, name=name, kind="buyer", business_id=business_id())
+    return envelope_for(event, source="organisations", subject=tenant, version=version, tenant_ids=[tenant])
+
+
+async def test_a_renamed_tenant_is_known_by_its_newest_name_in_any_arrival_order(
+    orders_pool: asyncpg.Pool,
+) -> None:
+    tenant = uuid.uuid4()
+    with pytest.raises(TenantNotYetKnown):
+        await _apply(orders_pool, tenant, _renamed(tenant, "Ennen luontia", version=2))
+    await _apply(orders_pool, tenant, _created(tenant, name="Alkuperäinen"))
+    await _apply(orders_pool, tenant, _renamed(tenant, "Uusin", version=3))
+    await _apply(orders_pool, tenant, _renamed(tenant, "Välissä", version=2))
+    await _apply(orders_pool, tenant, _deactivated(tenant, version=4))
+    async with tenant_transaction(orders_pool, tenant) as conn:
+        known = await fetch_known_tenant(conn, tenant)
+    assert known is not None
+    assert (known.name, known.active) == ("Uusin", False)
 
 
 async def test_a_deactivation_before_the_creation_waits_for_it(orders_pool: asyncpg.Pool) -> None:

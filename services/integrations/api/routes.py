@@ -14,7 +14,7 @@ from litestar.params import FromQuery
 from services.integrations import handlers
 from shared.auth.guards import provide_principal, requires_scope
 from shared.auth.principal import Principal
-from shared.http.pagination import Limit, Page
+from shared.http.pagination import Page, PageSize
 
 __all__ = ["FeedEntryOut", "list_events"]
 
@@ -41,7 +41,7 @@ async def list_events(
     pool: NamedDependency[asyncpg.Pool],
     principal: NamedDependency[Principal],
     cursor: FromQuery[str | None] = None,
-    limit: FromQuery[Limit] = 50,
+    limit: PageSize = 50,
 ) -> Page[FeedEntryOut]:
     rows, next_cursor = await handlers.read_feed(pool, principal, cursor=cursor, limit=limit)
     items = [

@@ -21,9 +21,9 @@ from services.organisations.handlers import tokens as handlers
 from services.organisations.handlers.tokens import IssuedTokens, RegisteredClient, TokenPolicy
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import BUYER_ADMIN, Principal
-from shared.http.pagination import Limit, Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
 
-__all__ = ["MachineClientController", "OAuthController", "jwks_route"]
+__all__ = ["MachineClientController", "OAuthController", "TokenResponse", "jwks_route", "token_response"]
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -40,7 +40,7 @@ class TokenResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     refresh_token: str | None = None
 
 
-def _token_response(issued: IssuedTokens) -> Response[TokenResponse]:
+def token_response(issued: IssuedTokens) -> Response[TokenResponse]:
     body = TokenResponse(
         access_token=issued.access_token,
         token_type="Bearer",  # noqa: S106 (the token type's name)
@@ -94,7 +94,7 @@ class OAuthController(Controller):
         if grant_type == "refresh_token":
             if "refresh_token" not in data:
                 raise OAuthError("invalid_request", "refresh_token is required")
-            return _token_response(await handlers.refresh(pool, token_policy, data["refresh_token"]))
+            return token_response(await handlers.refresh(pool, token_policy, data["refresh_token"]))
         if grant_type == "client_credentials":
             if "client_secret" in data or "client_id" in data:
                 raise OAuthError("invalid_request", "send client credentials with HTTP Basic only")
@@ -102,7 +102,7 @@ class OAuthController(Controller):
             issued = await handlers.client_credentials(
                 pool, token_policy, client_id=client_id, client_secret=secret, scope=data.get("scope")
             )
-            return _token_response(issued)
+            return token_response(issued)
         raise OAuthError("unsupported_grant_type", "grant_type must be refresh_token or client_credentials")
 
     @post(
@@ -186,7 +186,7 @@ class MachineClientController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         principal: NamedDependency[Principal],
         cursor: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = 50,
+        limit: PageSize = 50,
     ) -> Page[MachineClientOut]:
         after = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
         clients = await handlers.list_clients(pool, principal, after=after, limit=limit + 1)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
+import msgspec
 
 from services.organisations.domain.tokens import (
     Grant,
@@ -115,6 +116,15 @@ async def refresh(pool: asyncpg.Pool, policy: TokenPolicy, refresh_token: str) -
             log.warning("refresh_token_reused", family_id=str(found[0].family_id), revoked=revoked)
         if verdict is RefreshVerdict.VALID and found is not None:
             state, grant = found
+            standing = await _standing(conn, grant)
+            if standing is None:
+                # The person or their tenant was deactivated: the login ends here, for good.
+                await store.revoke_family(conn, tenant_id, state.family_id)
+                verdict = RefreshVerdict.REVOKED
+        if verdict is RefreshVerdict.VALID and found is not None:
+            state, grant = found
+            assert standing is not None
+            grant = msgspec.structs.replace(grant, roles=standing)
             await store.mark_refresh_used(conn, tenant_id, token_hash)
             token, next_hash = new_refresh_token(tenant_id)
             await store.insert_refresh(
@@ -126,6 +136,18 @@ async def refresh(pool: asyncpg.Pool, policy: TokenPolicy, refresh_token: str) -
             )
             return _issued(policy, grant, now, token)
     raise OAuthError("invalid_grant", f"refresh token {verdict.value}")
+
+
+async def _standing(conn: asyncpg.Connection, grant: Grant) -> tuple[str, ...] | None:
+    """The person's roles today (a refresh picks up role changes), or None if they may not act."""
+    try:
+        person_id = uuid.UUID(grant.subject)
+    except ValueError:
+        return None
+    standing = await store.fetch_standing(conn, grant.tenant_id, person_id)
+    if standing is None or not standing[0]:
+        return None
+    return standing[1]
 
 
 async def revoke(pool: asyncpg.Pool, refresh_token: str) -> None:

@@ -12,6 +12,7 @@ from services.organisations.domain.tokens import Grant, RefreshState
 __all__ = [
     "fetch_client",
     "fetch_refresh",
+    "fetch_standing",
     "insert_client",
     "insert_refresh",
     "list_clients",
@@ -69,6 +70,22 @@ async def fetch_refresh(
         tenant_id=tenant_id, subject=row["subject"], roles=tuple(row["roles"]), scopes=tuple(row["scopes"])
     )
     return state, grant
+
+
+async def fetch_standing(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> tuple[bool, tuple[str, ...]] | None:
+    """Whether the person (and their tenant) may still act, and the roles they hold now."""
+    row = await conn.fetchrow(
+        """
+        select t.active and p.active as active, p.roles from people p
+        join tenants t on t.tenant_id = p.tenant_id
+        where p.tenant_id = $1 and p.person_id = $2
+        """,
+        tenant_id,
+        person_id,
+    )
+    return (bool(row["active"]), tuple(row["roles"])) if row else None
 
 
 async def mark_refresh_used(conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes) -> None:

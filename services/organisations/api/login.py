@@ -1,0 +1,138 @@
+"""Login routes: start at a tenant's provider, come back with Tila's tokens; configure the provider."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Redirect
+
+from services.organisations.api.oauth import TokenResponse, token_response
+from services.organisations.domain.login import IdentityProviderConfig
+from services.organisations.handlers import login as handlers
+from services.organisations.handlers.login import LoginContext
+from shared.auth.guards import provide_principal
+from shared.auth.principal import Principal
+
+__all__ = ["IdentityProviderController", "LoginController"]
+
+
+class LoginController(Controller):
+    path = "/login/{tenant_id:uuid}"
+    tags = ["login"]
+
+    @get("/start", operation_id="startLogin", summary="Go to the tenant's own identity provider (302)")
+    async def start(
+        self,
+        tenant_id: FromPath[uuid.UUID],
+        pool: NamedDependency[asyncpg.Pool],
+        login: NamedDependency[LoginContext],
+    ) -> Redirect:
+        return Redirect(await handlers.start_login(pool, login, tenant_id), status_code=302)
+
+    @get(
+        "/callback",
+        operation_id="finishLogin",
+        summary="Where the identity provider sends the browser back; answers with Tila's tokens",
+    )
+    async def callback(
+        self,
+        tenant_id: FromPath[uuid.UUID],
+        pool: NamedDependency[asyncpg.Pool],
+        login: NamedDependency[LoginContext],
+        # "state" is a reserved name in Litestar handlers; the query parameter keeps the OAuth name.
+        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        code: FromQuery[str | None] = None,
+        iss: FromQuery[str | None] = None,
+        error: FromQuery[str | None] = None,
+    ) -> Response[TokenResponse]:
+        issued = await handlers.finish_login(
+            pool, login, tenant_id, state=oauth_state, code=code, issuer_param=iss, error=error
+        )
+        return token_response(issued)
+
+
+class IdentityProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    issuer: Annotated[
+        str, msgspec.Meta(min_length=8, max_length=500, description="exactly as the provider names itself")
+    ]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    client_secret_ref: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^env:[A-Z][A-Z0-9_]*$", description="where the secret is, e.g. env:TILA_IDP_SECRET"
+        ),
+    ]
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    allowed_email_domains: tuple[str, ...] = ()
+    provisioning: Literal["pre_provisioned", "claims"] = "pre_provisioned"
+    role_claim: str | None = None
+    role_map: dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]] = {}
+
+
+class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
+    issuer: str
+    client_id: str
+    client_secret_ref: str
+    scopes: tuple[str, ...]
+    allowed_email_domains: tuple[str, ...]
+    provisioning: str
+    role_claim: str | None
+    role_map: dict[str, str]
+    login_url: str
+
+
+def _out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
+    return IdentityProviderOut(
+        issuer=config.issuer,
+        client_id=config.client_id,
+        client_secret_ref=config.client_secret_ref,
+        scopes=config.scopes,
+        allowed_email_domains=config.allowed_email_domains,
+        provisioning=config.provisioning,
+        role_claim=config.role_claim,
+        role_map=dict(config.role_map),
+        login_url=f"{login.public_base_url.rstrip('/')}/organisations/login/{config.tenant_id}/start",
+    )
+
+
+class IdentityProviderController(Controller):
+    path = "/identity-provider"
+    tags = ["login"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @put("/", operation_id="configureIdentityProvider", summary="Set the tenant's own OpenID provider")
+    async def configure(
+        self,
+        data: JSONBody[IdentityProviderIn],
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
+        login: NamedDependency[LoginContext],
+    ) -> IdentityProviderOut:
+        config = await handlers.configure_provider(
+            pool,
+            principal,
+            issuer=data.issuer,
+            client_id=data.client_id,
+            client_secret_ref=data.client_secret_ref,
+            scopes=data.scopes,
+            allowed_email_domains=data.allowed_email_domains,
+            provisioning=data.provisioning,
+            role_claim=data.role_claim,
+            role_map=data.role_map,
+        )
+        return _out(config, login)
+
+    @get("/", operation_id="getIdentityProvider", summary="The tenant's OpenID provider and its login URL")
+    async def read(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        principal: NamedDependency[Principal],
+        login: NamedDependency[LoginContext],
+    ) -> IdentityProviderOut:
+        return _out(await handlers.get_provider(pool, principal), login)

@@ -1,0 +1,208 @@
+"""Use cases of login through a tenant's own OpenID provider, ending in Tila's own tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import asyncpg
+
+from services.organisations.domain.login import (
+    IdentityProviderConfig,
+    LoginRefused,
+    check_callback,
+    check_email,
+    check_id_token_claims,
+    code_challenge,
+    new_attempt,
+)
+from services.organisations.domain.tokens import Grant
+from services.organisations.handlers.tokens import IssuedTokens, TokenPolicy, start_session
+from services.organisations.oidc import OidcClient
+from services.organisations.store import login as store
+from shared.auth.principal import BUYER_ADMIN, PROVIDER_ADMIN, Principal
+from shared.db.tenant import tenant_transaction
+from shared.errors import FieldError, Forbidden, InvariantViolated, NotFound, Unauthenticated
+from shared.logging import bind_context, get_logger
+
+__all__ = ["LoginContext", "configure_provider", "finish_login", "get_provider", "start_login"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LoginContext:
+    oidc: OidcClient
+    policy: TokenPolicy
+    public_base_url: str
+
+    def redirect_uri(self, tenant_id: uuid.UUID) -> str:
+        # One redirect URI per tenant: the callback knows whose login it finishes (and RLS agrees).
+        return f"{self.public_base_url.rstrip('/')}/organisations/login/{tenant_id}/callback"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.has_role(BUYER_ADMIN, PROVIDER_ADMIN):
+        raise Forbidden("only the tenant's admins configure its login")
+
+
+async def configure_provider(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret_ref: str,
+    scopes: tuple[str, ...],
+    allowed_email_domains: tuple[str, ...],
+    provisioning: str,
+    role_claim: str | None,
+    role_map: Mapping[str, str],
+) -> IdentityProviderConfig:
+    _require_admin(principal)
+    if "openid" not in scopes:
+        raise InvariantViolated(
+            "the scopes must include openid", errors=[FieldError("body.scopes", "add openid")]
+        )
+    if not issuer.startswith("https://") and not issuer.startswith("http://127.0.0.1"):
+        raise InvariantViolated(
+            "an issuer is an https URL", errors=[FieldError("body.issuer", "must start with https://")]
+        )
+    config = IdentityProviderConfig(
+        tenant_id=principal.tenant_id,
+        issuer=issuer.rstrip("/") if issuer.count("/") > 2 else issuer,
+        client_id=client_id,
+        client_secret_ref=client_secret_ref,
+        scopes=scopes,
+        allowed_email_domains=tuple(d.lower() for d in allowed_email_domains),
+        provisioning="claims" if provisioning == "claims" else "pre_provisioned",
+        role_claim=role_claim,
+        role_map=dict(role_map),
+    )
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        await store.upsert_provider(conn, config)
+    return config
+
+
+async def get_provider(pool: asyncpg.Pool, principal: Principal) -> IdentityProviderConfig:
+    _require_admin(principal)
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        config = await store.fetch_provider(conn, principal.tenant_id)
+    if config is None:
+        raise NotFound("no identity provider is configured")
+    return config
+
+
+async def start_login(pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid.UUID) -> str:
+    """Begin a login: remember state, nonce and verifier; return where to send the browser."""
+    async with tenant_transaction(pool, tenant_id) as conn:
+        config = await store.fetch_provider(conn, tenant_id)
+    if config is None:
+        raise NotFound("this tenant has no login configured")
+    try:
+        metadata = await context.oidc.metadata(config.issuer)
+    except LoginRefused as refused:
+        raise Unauthenticated(f"login failed: {refused.reason}") from None
+    attempt = new_attempt(config, redirect_uri=context.redirect_uri(tenant_id), now=_now())
+    async with tenant_transaction(pool, tenant_id) as conn:
+        await store.insert_attempt(conn, attempt)
+    query = {
+        "response_type": "code",
+        "client_id": config.client_id,
+        "redirect_uri": attempt.redirect_uri,
+        "scope": " ".join(config.scopes),
+        "state": attempt.state,
+        "nonce": attempt.nonce,
+        "code_challenge": code_challenge(attempt.code_verifier),
+        "code_challenge_method": "S256",
+    }
+    return f"{metadata.authorization_endpoint}?{urlencode(query)}"
+
+
+async def finish_login(
+    pool: asyncpg.Pool,
+    context: LoginContext,
+    tenant_id: uuid.UUID,
+    *,
+    state: str | None,
+    code: str | None,
+    issuer_param: str | None,
+    error: str | None,
+) -> IssuedTokens:
+    """The provider sent the browser back: check everything, then issue Tila's tokens."""
+    bind_context(tenant_id=str(tenant_id))
+    try:
+        return await _finish(pool, context, tenant_id, state, code, issuer_param, error)
+    except LoginRefused as refused:
+        log.warning("login_refused", reason=refused.reason)
+        raise Unauthenticated(f"login failed: {refused.reason}") from None
+
+
+async def _finish(
+    pool: asyncpg.Pool,
+    context: LoginContext,
+    tenant_id: uuid.UUID,
+    state: str | None,
+    code: str | None,
+    issuer_param: str | None,
+    error: str | None,
+) -> IssuedTokens:
+    if error is not None:
+        raise LoginRefused("provider_refused")
+    if not state or not code:
+        raise LoginRefused("incomplete_callback")
+    # Spend the state first, in its own transaction: whatever happens next, it is single-use.
+    async with tenant_transaction(pool, tenant_id) as conn:
+        found = await store.fetch_attempt(conn, tenant_id, state)
+        if found is not None and found.used_at is None:
+            await store.mark_attempt_used(conn, tenant_id, state)
+        config = await store.fetch_provider(conn, tenant_id)
+    attempt = check_callback(found, issuer_param=issuer_param, now=_now())
+    if config is None or config.issuer != attempt.issuer:
+        raise LoginRefused("provider_changed")
+    metadata = await context.oidc.metadata(config.issuer)
+    id_token = await context.oidc.exchange_code(config, metadata, attempt, code)
+    claims = await context.oidc.verified_claims(metadata, id_token)
+    check_id_token_claims(
+        claims, issuer=config.issuer, client_id=config.client_id, nonce=attempt.nonce, now=_now()
+    )
+    email = check_email(claims, config.allowed_email_domains)
+    subject = str(claims["sub"])
+    async with tenant_transaction(pool, tenant_id) as conn:
+        person_id = await store.fetch_identity_person(conn, tenant_id, config.issuer, subject)
+        if person_id is None:
+            person_id = await _first_login(conn, config, subject, email)
+        else:
+            await store.touch_identity(conn, tenant_id, config.issuer, subject)
+        person = await store.fetch_person_at_login(conn, tenant_id, person_id)
+        if person is None or not person[1]:
+            raise LoginRefused("person_disabled")
+        if not person[2]:
+            raise LoginRefused("tenant_deactivated")
+        roles = person[0]
+    log.info("login_succeeded", person_id=str(person_id))
+    return await start_session(
+        pool, context.policy, Grant(tenant_id=tenant_id, subject=str(person_id), roles=roles)
+    )
+
+
+async def _first_login(
+    conn: asyncpg.Connection, config: IdentityProviderConfig, subject: str, email: str | None
+) -> uuid.UUID:
+    """Link a new (issuer, subject) to a person, once; afterwards the link alone finds them."""
+    if config.provisioning != "pre_provisioned":
+        raise LoginRefused("claims_provisioning_not_available")
+    if email is None:
+        raise LoginRefused("not_provisioned")  # no verified e-mail to match a pre-provisioned person
+    person_id = await store.find_unlinked_person_by_email(conn, config.tenant_id, email, config.issuer)
+    if person_id is None:
+        raise LoginRefused("not_provisioned")
+    await store.link_identity(conn, config.tenant_id, config.issuer, subject, person_id)
+    return person_id

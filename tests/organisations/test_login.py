@@ -1,0 +1,428 @@
+"""Login through each tenant's own OpenID provider, against real provider processes.
+
+Two tenants, two providers: each login runs over HTTP (start, the provider's login form, the
+callback) and ends in Tila's tokens, which verify as every service verifies them. Every way
+a login can go wrong fails closed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from services.organisations.app import create_app
+from services.organisations.domain.login import LoginRefused, check_id_token_claims
+from services.organisations.keys import Keyring, ensure_key_file
+from services.organisations.oidc import OidcClient, ProviderMetadata
+from services.organisations.settings import OrganisationsSettings
+from shared.auth.jwks import JwksClient
+from shared.auth.principal import Principal
+from shared.auth.tokens import TokenVerifier, sign_token
+from shared.config import ServiceSettings
+from shared.db.pool import create_pool
+from shared.db.provision import DatabaseLayout
+from shared.db.tenant import tenant_transaction
+from shared.embedded.oidc import EmbeddedOidcProvider
+from shared.ids import new_id
+from shared.testing.issuer import TestIssuer
+from shared.testing.plugin import Stack, free_port
+from tests.factories import business_id
+
+Client = AsyncTestClient[Litestar]
+BASE = "http://testserver.local"
+SECRET_ENV = "TILA_TEST_IDP_SECRET"
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    provider: EmbeddedOidcProvider
+    people: dict[str, uuid.UUID]
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[dict[str, EmbeddedOidcProvider]]:
+    users_a = [
+        {"sub": "pirha-anna", "email": "anna.admin@pirha.example", "email_verified": True, "name": "Anna"},
+        {"sub": "pirha-eero", "email": "eero@pirha.example", "email_verified": True},
+        {"sub": "pirha-gmail", "email": "someone@gmail.example", "email_verified": True},
+        {"sub": "pirha-unverified", "email": "ulla@pirha.example", "email_verified": False},
+        {"sub": "pirha-stranger", "email": "stranger@pirha.example", "email_verified": True},
+    ]
+    users_b = [{"sub": "tyo-sanna", "email": "sanna@tyonohjaus.example", "email_verified": True}]
+    started = {
+        "a": EmbeddedOidcProvider(free_port(), users_a),
+        "b": EmbeddedOidcProvider(free_port(), users_b),
+    }
+    for provider in started.values():
+        provider.start()
+    yield started
+    for provider in started.values():
+        provider.stop()
+
+
+@pytest.fixture(scope="module")
+async def client(
+    settings_for: Callable[[str], ServiceSettings], stack: Stack, providers: object, issuer: TestIssuer
+) -> AsyncIterator[Client]:
+    keyring = stack.root / f"login-keyring-{uuid.uuid4().hex[:6]}.json"
+    ensure_key_file(keyring)
+    # The app verifies bearer tokens against the test issuer's JWKS (as services use
+    # organisations' JWKS): publish our keyring's key there, so logins' tokens work on routes.
+    issuer.publish(Keyring.load(keyring).signing_key())
+    base = msgspec.structs.asdict(settings_for("organisations"))
+    settings = OrganisationsSettings(**base | {"signing_keys_file": str(keyring), "public_base_url": BASE})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SECRET_ENV, "any-secret-the-mock-accepts")
+        async with AsyncTestClient(create_app(settings)) as test_client:
+            yield test_client
+
+
+@pytest.fixture(scope="module")
+async def pool(platform_databases: dict[str, DatabaseLayout]) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(platform_databases["organisations"].app_url, max_size=4)
+    yield created
+    await created.close()
+
+
+async def _tenant(
+    client: Client,
+    issuer: TestIssuer,
+    pool: asyncpg.Pool,
+    provider: EmbeddedOidcProvider,
+    kind: str,
+    people: dict[str, tuple[str, list[str], bool]],
+    allowed_domains: list[str],
+) -> Tenant:
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['platform_admin'])}"}
+    created = await client.post(
+        "/organisations/tenants",
+        json={"name": f"Tenant {uuid.uuid4().hex[:6]}", "kind": kind, "businessId": business_id()},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    tenant_id = uuid.UUID(created.json()["id"])
+    ids = {}
+    async with tenant_transaction(pool, tenant_id) as conn:
+        for key, (email, roles, active) in people.items():
+            ids[key] = new_id()
+            await conn.execute(
+                "insert into people (tenant_id, person_id, name, email, roles, active)"
+                " values ($1, $2, $3, $4, $5, $6)",
+                tenant_id,
+                ids[key],
+                key,
+                email,
+                roles,
+                active,
+            )
+    role = "buyer_admin" if kind == "buyer" else "provider_admin"
+    own_admin = {"Authorization": f"Bearer {issuer.token(tenant_id=tenant_id, roles=[role])}"}
+    configured = await client.put(
+        "/organisations/identity-provider",
+        json={
+            "issuer": provider.issuer,
+            "clientId": f"tila-{tenant_id}",
+            "clientSecretRef": f"env:{SECRET_ENV}",
+            "allowedEmailDomains": allowed_domains,
+        },
+        headers=own_admin,
+    )
+    assert configured.status_code == 200, configured.text
+    assert configured.json()["loginUrl"] == f"{BASE}/organisations/login/{tenant_id}/start"
+    return Tenant(tenant_id, provider, ids)
+
+
+@pytest.fixture(scope="module")
+async def tenants(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, providers: dict[str, EmbeddedOidcProvider]
+) -> dict[str, Tenant]:
+    buyer = await _tenant(
+        client,
+        issuer,
+        pool,
+        providers["a"],
+        "buyer",
+        {
+            "anna": ("anna.admin@pirha.example", ["buyer_admin"], True),
+            "eero": ("eero@pirha.example", ["employee"], False),
+            "gmail": ("someone@gmail.example", ["employee"], True),
+            "ulla": ("ulla@pirha.example", ["employee"], True),
+        },
+        ["pirha.example"],
+    )
+    provider = await _tenant(
+        client,
+        issuer,
+        pool,
+        providers["b"],
+        "provider",
+        {"sanna": ("sanna@tyonohjaus.example", ["supervisor"], True)},
+        [],
+    )
+    return {"buyer": buyer, "provider": provider}
+
+
+@dataclass
+class Redirect:
+    state: str
+    code: str
+    callback: str
+
+
+async def _through_provider(client: Client, tenant: Tenant, subject: str) -> Redirect:
+    """Start at Tila, log in at the provider as ``subject``, stop before the callback."""
+    started = await client.get(f"/organisations/login/{tenant.id}/start", follow_redirects=False)
+    assert started.status_code == 302, started.text
+    authorize = started.headers["location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["nonce"]
+    assert query["state"]
+    async with httpx.AsyncClient() as browser:
+        form = await browser.get(authorize)
+        assert form.status_code == 200
+        answer = await browser.post(authorize, data={"sub": subject})
+    assert answer.status_code == 302, answer.text
+    callback = answer.headers["location"]
+    returned = parse_qs(urlsplit(callback).query)
+    assert returned["state"] == query["state"]
+    return Redirect(state=returned["state"][0], code=returned["code"][0], callback=callback)
+
+
+async def _callback(client: Client, tenant: Tenant, **params: str) -> httpx.Response:
+    return await client.get(f"/organisations/login/{tenant.id}/callback", params=params)
+
+
+async def _verify(client: Client, token: str) -> Principal:
+    jwks = JwksClient(
+        f"{BASE}/organisations/.well-known/jwks.json", http_client=client, min_refresh_interval=0
+    )
+    return await TokenVerifier(jwks, issuer=TestIssuer().issuer, audience="tila").verify(token)
+
+
+async def test_a_buyer_admin_logs_in_through_the_welfare_areas_own_provider(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    redirect = await _through_provider(client, buyer, "pirha-anna")
+    assert redirect.callback.startswith(f"{BASE}/organisations/login/{buyer.id}/callback?")
+    response = await client.get(redirect.callback.removeprefix(BASE))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    principal = await _verify(client, response.json()["access_token"])
+    assert (principal.tenant_id, principal.subject) == (buyer.id, str(buyer.people["anna"]))
+    assert principal.roles == frozenset({"buyer_admin"})
+    refreshed = await client.post(
+        "/organisations/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": response.json()["refresh_token"]},
+    )
+    assert refreshed.status_code == 200
+
+
+async def test_a_supervisor_logs_in_through_the_networks_provider_and_again_by_subject(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    provider = tenants["provider"]
+    for _ in range(2):  # the second time the link (issuer, subject) finds her, not her e-mail
+        redirect = await _through_provider(client, provider, "tyo-sanna")
+        response = await client.get(redirect.callback.removeprefix(BASE))
+        assert response.status_code == 200, response.text
+        principal = await _verify(client, response.json()["access_token"])
+        assert (principal.tenant_id, principal.roles) == (provider.id, frozenset({"supervisor"}))
+
+
+async def _refused(response: httpx.Response, reason: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["detail"] == f"login failed: {reason}"
+    assert "access_token" not in response.text
+
+
+async def test_a_state_issued_for_another_tenant_is_refused(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    redirect = await _through_provider(client, tenants["buyer"], "pirha-anna")
+    response = await _callback(client, tenants["provider"], state=redirect.state, code=redirect.code)
+    await _refused(response, "unknown_state")
+
+
+async def test_a_replayed_callback_is_refused(client: Client, tenants: dict[str, Tenant]) -> None:
+    redirect = await _through_provider(client, tenants["buyer"], "pirha-anna")
+    assert (await client.get(redirect.callback.removeprefix(BASE))).status_code == 200
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), "state_already_used")
+
+
+async def test_a_replayed_authorization_code_is_refused_by_the_provider(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    first = await _through_provider(client, buyer, "pirha-anna")
+    assert (await client.get(first.callback.removeprefix(BASE))).status_code == 200
+    second = await _through_provider(client, buyer, "pirha-anna")
+    response = await _callback(client, buyer, state=second.state, code=first.code)  # the spent code
+    await _refused(response, "code_exchange_failed")
+
+
+async def test_a_callback_naming_the_other_tenants_issuer_is_refused(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    buyer, other = tenants["buyer"], tenants["provider"]
+    redirect = await _through_provider(client, buyer, "pirha-anna")
+    response = await _callback(
+        client, buyer, state=redirect.state, code=redirect.code, iss=other.provider.issuer
+    )
+    await _refused(response, "issuer_mismatch")
+
+
+async def test_an_unknown_state_is_refused(client: Client, tenants: dict[str, Tenant]) -> None:
+    await _refused(await _callback(client, tenants["buyer"], state="forged", code="forged"), "unknown_state")
+
+
+async def test_the_provider_refusing_is_a_refused_login(client: Client, tenants: dict[str, Tenant]) -> None:
+    await _refused(
+        await _callback(client, tenants["buyer"], error="access_denied", state="x"), "provider_refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "reason"),
+    [
+        ("pirha-eero", "person_disabled"),
+        ("pirha-gmail", "email_domain_not_allowed"),
+        ("pirha-unverified", "email_domain_not_allowed"),
+        ("pirha-stranger", "not_provisioned"),
+    ],
+)
+async def test_who_may_not_log_in_does_not(
+    client: Client, tenants: dict[str, Tenant], subject: str, reason: str
+) -> None:
+    redirect = await _through_provider(client, tenants["buyer"], subject)
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), reason)
+
+
+async def test_a_token_of_tenant_a_reads_only_tenant_a(client: Client, tenants: dict[str, Tenant]) -> None:
+    buyer, provider = tenants["buyer"], tenants["provider"]
+    redirect = await _through_provider(client, buyer, "pirha-anna")
+    token = (await client.get(redirect.callback.removeprefix(BASE))).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    mine = await client.get("/organisations/tenants/me", headers=headers)
+    assert mine.status_code == 200
+    assert mine.json()["id"] == str(buyer.id)
+    config = await client.get("/organisations/identity-provider", headers=headers)
+    assert config.json()["issuer"] == buyer.provider.issuer != provider.provider.issuer
+    listed = await client.get("/organisations/machine-clients", headers=headers)
+    assert listed.status_code == 200
+    assert listed.json()["items"] == []
+
+
+async def test_login_for_a_tenant_without_a_provider_is_not_found(client: Client) -> None:
+    response = await client.get(f"/organisations/login/{uuid.uuid4()}/start", follow_redirects=False)
+    assert response.status_code == 404
+
+
+# --- the ID token itself: signatures against a provider's real JWKS, and every claim ---
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _claims(**changes: object) -> dict[str, object]:
+    claims: dict[str, object] = {
+        "iss": "https://idp.example",
+        "aud": "tila-client",
+        "sub": "someone",
+        "nonce": "n-0123456789",
+        "iat": int(NOW.timestamp()),
+        "exp": int(NOW.timestamp()) + 300,
+    }
+    return {k: v for k, v in (claims | changes).items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"iss": "https://evil.example"}, "id_token_issuer"),
+        ({"aud": "someone-else"}, "id_token_audience"),
+        ({"aud": ["tila-client", "someone-else"]}, "id_token_audience"),
+        ({"exp": int(NOW.timestamp()) - 120}, "id_token_expired"),
+        ({"iat": int(NOW.timestamp()) + 3600}, "id_token_issued_in_future"),
+        ({"iat": int(NOW.timestamp()) - 3600}, "id_token_stale"),
+        ({"nonce": None}, "id_token_nonce"),
+        ({"nonce": "a-replayed-nonce"}, "id_token_nonce"),
+        ({"sub": None}, "id_token_subject"),
+    ],
+)
+def test_an_id_token_with_a_wrong_claim_is_refused(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(LoginRefused) as refused:
+        check_id_token_claims(
+            _claims(**changes),
+            issuer="https://idp.example",
+            client_id="tila-client",
+            nonce="n-0123456789",
+            now=NOW,
+        )
+    assert refused.value.reason == reason
+
+
+def test_a_well_formed_id_token_passes() -> None:
+    check_id_token_claims(
+        _claims(), issuer="https://idp.example", client_id="tila-client", nonce="n-0123456789", now=NOW
+    )
+    check_id_token_claims(
+        _claims(aud=["tila-client", "x"], azp="tila-client"),
+        issuer="https://idp.example",
+        client_id="tila-client",
+        nonce="n-0123456789",
+        now=NOW,
+    )
+
+
+def _segments(header: dict[str, object], claims: dict[str, object]) -> str:
+    def encode(part: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+    return f"{encode(header)}.{encode(claims)}"
+
+
+async def test_id_token_signatures_are_checked_against_the_providers_keys(issuer: TestIssuer) -> None:
+    metadata = ProviderMetadata(
+        issuer="https://idp.example", authorization_endpoint="-", token_endpoint="-", jwks_uri=issuer.jwks_url
+    )
+    oidc = OidcClient()
+    try:
+        good = sign_token(issuer.signing_key, _claims())
+        assert (await oidc.verified_claims(metadata, good))["sub"] == "someone"
+
+        tampered = good.rsplit(".", 1)[0] + "." + good.rsplit(".", 1)[1][::-1]
+        unsigned = _segments({"alg": "none", "kid": issuer.signing_key.kid}, _claims()) + "."
+        # "Signed" with the provider's public key as an HMAC secret: the classic confusion.
+        public_key = json.dumps(issuer.signing_key.as_dict(private=False)).encode()
+        body = _segments({"alg": "HS256", "kid": issuer.signing_key.kid}, _claims())
+        mac = hmac.new(public_key, body.encode(), hashlib.sha256).digest()
+        confused = body + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        stranger = TestIssuer()
+        foreign = sign_token(stranger.signing_key, _claims())
+        for token, reason in [
+            (tampered, "id_token_signature"),
+            (unsigned, "id_token_algorithm"),
+            (confused, "id_token_algorithm"),
+            (foreign, "id_token_signature"),
+        ]:
+            with pytest.raises(LoginRefused) as refused:
+                await oidc.verified_claims(metadata, token)
+            assert refused.value.reason == reason
+    finally:
+        await oidc.aclose()
