@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from services.demo import DEMO_SECRET_ENV, DEMO_TENANTS, seed
 from services.organisations.domain.tokens import Grant, access_claims
 from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
 from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
@@ -34,6 +35,7 @@ from services.platform import SERVICES, create_service_worker, prepare_databases
 from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
 from shared.embedded import servers
+from shared.embedded.oidc import EmbeddedOidcProvider
 from shared.logging import configure_logging
 
 __all__ = ["main"]
@@ -106,17 +108,29 @@ def run(args: argparse.Namespace) -> int:
                     ),
                 }
 
-            api_env = environment(worker=False) | {"TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file)}
+            api_env = environment(worker=False) | {
+                "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
+                "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
+                DEMO_SECRET_ENV: "demo-secret",
+            }
             worker_env = environment(worker=True)
             children: list[subprocess.Popen[bytes]] = []
+            providers: list[EmbeddedOidcProvider] = []
             try:
+                if os.environ.get("TILA_DEMO", "1") != "0":
+                    providers = _start_demo_providers(data)
+                    issuers = {demo.key: p.issuer for demo, p in zip(DEMO_TENANTS, providers, strict=True)}
+                    _say("seeding the demo tenants, people and their identity providers")
+                    asyncio.run(seed(layouts["organisations"].app_url, issuers, data / "demo.json"))
                 children.append(_serve_http(args, api_env))
                 children.append(_spawn([str(_BIN / "tila"), "worker"], worker_env))
                 _wait_ready(base, children)
-                _say(_banner(base, key_file, args))
+                _say(_banner(base, key_file, args, data if providers else None))
                 return _wait_for_stop(children)
             finally:
                 _stop(children)
+                for provider in providers:
+                    provider.stop()
     except (_Stop, KeyboardInterrupt):
         return 0
     finally:
@@ -179,7 +193,21 @@ def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout:
         raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
 
 
-def _banner(base: str, key_file: Path, args: argparse.Namespace) -> str:
+def _start_demo_providers(data: Path) -> list[EmbeddedOidcProvider]:
+    """One OpenID provider process per demo tenant, on TILA_DEMO_IDP_PORTS (default 54401,54402)."""
+    ports = [int(p) for p in os.environ.get("TILA_DEMO_IDP_PORTS", "54401,54402").split(",")]
+    providers = []
+    for demo, port in zip(DEMO_TENANTS, ports, strict=True):
+        provider = EmbeddedOidcProvider(
+            port, [user.claims() for user in demo.users], log_file=data / f"idp-{demo.key}.log"
+        )
+        _say(f"starting the identity provider of {demo.name} at {provider.issuer}")
+        provider.start()
+        providers.append(provider)
+    return providers
+
+
+def _banner(base: str, key_file: Path, args: argparse.Namespace, demo_data: Path | None = None) -> str:
     lines = ["", f"Tila is running at {base}", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
@@ -187,8 +215,18 @@ def _banner(base: str, key_file: Path, args: argparse.Namespace) -> str:
         "",
         "A platform-admin token for the local stack:",
         f"  TOKEN=$(.venv/bin/tila{_where(args)} token --role platform_admin)   # signed with {key_file}",
-        "Press Ctrl-C to stop.",
     ]
+    if demo_data is not None:
+        lines += ["", "Demo logins, each through its tenant's own identity provider:"]
+        for demo in DEMO_TENANTS:
+            users = ", ".join(user.subject for user in demo.users)
+            lines.append(f"  {demo.key:<14} {demo.name}: {users}")
+        lines += [
+            f"  TOKEN=$(.venv/bin/tila{_where(args)} login --tenant demo-buyer --user aino.admin)",
+            f'  curl -s {base}/organisations/cost-centres -H "Authorization: Bearer $TOKEN"',
+            f"  in a browser: {base}/organisations/login/<tenant id from {demo_data / 'demo.json'}>/start",
+        ]
+    lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
 

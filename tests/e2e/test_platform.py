@@ -31,6 +31,7 @@ class Platform:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.http_port, self.pg_port, self.nats_port = free_port(), free_port(), free_port()
+        self.idp_ports = f"{free_port()},{free_port()}"
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
@@ -40,6 +41,7 @@ class Platform:
         env |= {
             "TILA_PG_PORT": str(self.pg_port),
             "TILA_NATS_PORT": str(self.nats_port),
+            "TILA_DEMO_IDP_PORTS": self.idp_ports,
             "TILA_LOG_LEVEL": "warning",
         }
         return env
@@ -77,9 +79,15 @@ class Platform:
                 self.process.kill()
         return code
 
+    def token_from_login(self, tenant: str, user: str) -> str:
+        return self._tila("login", "--tenant", tenant, "--user", user)
+
     def token(self, *args: str) -> str:
+        return self._tila("token", *args)
+
+    def _tila(self, *args: str) -> str:
         out = subprocess.run(
-            [TILA, "--data-dir", str(self.data_dir), "--port", str(self.http_port), "token", *args],
+            [TILA, "--data-dir", str(self.data_dir), "--port", str(self.http_port), *args],
             capture_output=True,
             text=True,
             check=True,
@@ -196,6 +204,33 @@ def test_an_hr_system_logs_in_with_client_credentials_and_reads_its_feed(platfor
             auth=(body["clientId"], "not-the-secret"),
         )
         assert wrong.status_code == 401
+
+
+def test_demo_users_log_in_through_their_own_providers_and_every_service_accepts_them(
+    platform: Platform,
+) -> None:
+    buyer_admin = platform.token_from_login("demo-buyer", "aino.admin")
+    supervisor = platform.token_from_login("demo-provider", "sami.supervisor")
+    with httpx.Client(timeout=5) as client:
+        centres = client.get(
+            f"{platform.base}/organisations/cost-centres", headers={"Authorization": f"Bearer {buyer_admin}"}
+        )
+        assert centres.status_code == 200, centres.text
+        assert sorted(c["code"] for c in centres.json()["items"]) == ["4100", "4200"]
+        profile = client.get(
+            f"{platform.base}/organisations/supervisor-profiles/me",
+            headers={"Authorization": f"Bearer {supervisor}"},
+        )
+        assert profile.status_code == 200, profile.text
+        # Orders verifies the login's token on its own and knows the tenant from events.
+        known = _poll(client, f"{platform.base}/orders/tenants/me", buyer_admin)
+        assert known.status_code == 200, known.text
+        assert known.json()["name"] == "Demo-hyvinvointialue"
+        # The supervisor's token is the provider's: it never reads the buyer's cost centres.
+        theirs = client.get(
+            f"{platform.base}/organisations/cost-centres", headers={"Authorization": f"Bearer {supervisor}"}
+        )
+        assert theirs.status_code in (403, 404)
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
