@@ -62,6 +62,14 @@ def providers() -> Iterator[dict[str, EmbeddedOidcProvider]]:
         {"sub": "pirha-gmail", "email": "someone@gmail.example", "email_verified": True},
         {"sub": "pirha-unverified", "email": "ulla@pirha.example", "email_verified": False},
         {"sub": "pirha-stranger", "email": "stranger@pirha.example", "email_verified": True},
+        {
+            "sub": "kaisa",
+            "email": "kaisa@claims.example",
+            "email_verified": True,
+            "name": "Kaisa",
+            "groups": ["sup"],
+        },
+        {"sub": "olli", "email": "olli@claims.example", "email_verified": True, "groups": ["other"]},
     ]
     users_b = [{"sub": "tyo-sanna", "email": "sanna@tyonohjaus.example", "email_verified": True}]
     started = {
@@ -107,6 +115,7 @@ async def _tenant(
     kind: str,
     people: dict[str, tuple[str, list[str], bool]],
     allowed_domains: list[str],
+    **login: object,
 ) -> Tenant:
     admin = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['platform_admin'])}"}
     created = await client.post(
@@ -139,6 +148,7 @@ async def _tenant(
             "clientId": f"tila-{tenant_id}",
             "clientSecretRef": f"env:{SECRET_ENV}",
             "allowedEmailDomains": allowed_domains,
+            **login,
         },
         headers=own_admin,
     )
@@ -174,7 +184,19 @@ async def tenants(
         {"sanna": ("sanna@tyonohjaus.example", ["supervisor"], True)},
         [],
     )
-    return {"buyer": buyer, "provider": provider}
+    by_claims = await _tenant(
+        client,
+        issuer,
+        pool,
+        providers["a"],
+        "provider",
+        {},
+        ["claims.example"],
+        provisioning="claims",
+        roleClaim="groups",
+        roleMap={"sup": "supervisor"},
+    )
+    return {"buyer": buyer, "provider": provider, "claims": by_claims}
 
 
 @dataclass
@@ -327,6 +349,29 @@ async def test_a_token_of_tenant_a_reads_only_tenant_a(client: Client, tenants: 
     listed = await client.get("/organisations/machine-clients", headers=headers)
     assert listed.status_code == 200
     assert listed.json()["items"] == []
+
+
+async def test_with_claims_provisioning_the_providers_groups_decide_the_roles(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    tenant = tenants["claims"]
+    first = await client.get((await _through_provider(client, tenant, "kaisa")).callback.removeprefix(BASE))
+    assert first.status_code == 200, first.text
+    principal = await _verify(client, first.json()["access_token"])
+    assert (principal.tenant_id, principal.roles) == (tenant.id, frozenset({"supervisor"}))
+    headers = {"Authorization": f"Bearer {first.json()['access_token']}"}
+    me = await client.get("/organisations/people/me", headers=headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "kaisa@claims.example"
+    again = await client.get((await _through_provider(client, tenant, "kaisa")).callback.removeprefix(BASE))
+    assert (await _verify(client, again.json()["access_token"])).subject == principal.subject
+
+
+async def test_with_claims_provisioning_no_mapped_group_means_no_login(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    redirect = await _through_provider(client, tenants["claims"], "olli")
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), "no_role_granted")
 
 
 async def test_login_for_a_tenant_without_a_provider_is_not_found(client: Client) -> None:

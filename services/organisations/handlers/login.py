@@ -6,10 +6,12 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
 
+from services.organisations.domain.directory import Role
 from services.organisations.domain.login import (
     IdentityProviderConfig,
     LoginRefused,
@@ -18,14 +20,16 @@ from services.organisations.domain.login import (
     check_id_token_claims,
     code_challenge,
     new_attempt,
+    roles_from_claims,
 )
 from services.organisations.domain.tokens import Grant
+from services.organisations.handlers import directory
 from services.organisations.handlers.tokens import IssuedTokens, TokenPolicy, start_session
 from services.organisations.oidc import OidcClient
 from services.organisations.store import login as store
 from shared.auth.principal import BUYER_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
-from shared.errors import FieldError, Forbidden, InvariantViolated, NotFound, Unauthenticated
+from shared.errors import DomainError, FieldError, Forbidden, InvariantViolated, NotFound, Unauthenticated
 from shared.logging import bind_context, get_logger
 
 __all__ = ["LoginContext", "configure_provider", "finish_login", "get_provider", "start_login"]
@@ -178,7 +182,7 @@ async def _finish(
     async with tenant_transaction(pool, tenant_id) as conn:
         person_id = await store.fetch_identity_person(conn, tenant_id, config.issuer, subject)
         if person_id is None:
-            person_id = await _first_login(conn, config, subject, email)
+            person_id = await _first_login(pool, conn, config, claims, email)
         else:
             await store.touch_identity(conn, tenant_id, config.issuer, subject)
         person = await store.fetch_person_at_login(conn, tenant_id, person_id)
@@ -194,15 +198,58 @@ async def _finish(
 
 
 async def _first_login(
-    conn: asyncpg.Connection, config: IdentityProviderConfig, subject: str, email: str | None
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    config: IdentityProviderConfig,
+    claims: Mapping[str, Any],
+    email: str | None,
 ) -> uuid.UUID:
-    """Link a new (issuer, subject) to a person, once; afterwards the link alone finds them."""
-    if config.provisioning != "pre_provisioned":
-        raise LoginRefused("claims_provisioning_not_available")
+    """Link a new (issuer, subject) to a person, once; afterwards the link alone finds them.
+
+    Pre-provisioned: an admin created the person; their verified e-mail matches them once.
+    Claims: the provider's group claim decides the roles, and the person is created here
+    through the directory's own use case (so the other services hear of them).
+    """
     if email is None:
-        raise LoginRefused("not_provisioned")  # no verified e-mail to match a pre-provisioned person
+        raise LoginRefused("not_provisioned")  # no verified e-mail to match or create a person by
     person_id = await store.find_unlinked_person_by_email(conn, config.tenant_id, email, config.issuer)
+    if person_id is None and config.provisioning == "claims":
+        roles = roles_from_claims(claims, config)
+        if not roles:
+            raise LoginRefused("no_role_granted")
+        person_id = await _create_person_from_claims(pool, config, claims, email, roles)
     if person_id is None:
         raise LoginRefused("not_provisioned")
-    await store.link_identity(conn, config.tenant_id, config.issuer, subject, person_id)
+    await store.link_identity(conn, config.tenant_id, config.issuer, str(claims["sub"]), person_id)
     return person_id
+
+
+async def _create_person_from_claims(
+    pool: asyncpg.Pool,
+    config: IdentityProviderConfig,
+    claims: Mapping[str, Any],
+    email: str,
+    roles: tuple[str, ...],
+) -> uuid.UUID:
+    name = claims.get("name")
+    acting = Principal(
+        subject=f"login:{config.issuer}",
+        tenant_id=config.tenant_id,
+        roles=frozenset({BUYER_ADMIN, PROVIDER_ADMIN}),  # the directory picks what the tenant's kind allows
+        scopes=frozenset(),
+        token_id="login",  # noqa: S106 (an id, not a secret)
+        is_client=False,
+    )
+    try:
+        person = await directory.create_person(
+            pool,
+            acting,
+            name=name if isinstance(name, str) and name.strip() else email,
+            email=email,
+            roles=[Role(role) for role in roles],
+            hr_employee_number=None,
+        )
+    except DomainError as refused:
+        log.warning("login_provisioning_refused", error=refused.detail)
+        raise LoginRefused("provisioning_refused") from None
+    return person.person_id
