@@ -30,7 +30,10 @@ from shared.http.context import HttpMetrics, RequestContextMiddleware
 from shared.http.errors import exception_handlers
 from shared.logging import configure_logging
 
-__all__ = ["create_service_app", "provide_pool"]
+__all__ = ["NO_AUTH", "create_service_app", "provide_pool"]
+
+NO_AUTH: list[dict[str, list[str]]] = [{}]
+"""``security=NO_AUTH`` on a public route: the OpenAPI document then says it needs no token."""
 
 _READY_TIMEOUT = 2.0
 
@@ -41,7 +44,13 @@ async def provide_pool(state: State) -> asyncpg.Pool:
 
 
 def _health_router(service: str) -> Router:
-    @get("/live", operation_id=f"{service}_health_live", tags=["health"], summary="The process is up")
+    @get(
+        "/live",
+        operation_id=f"{service}_health_live",
+        tags=["health"],
+        summary="The process is up",
+        security=NO_AUTH,
+    )
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -50,6 +59,7 @@ def _health_router(service: str) -> Router:
         operation_id=f"{service}_health_ready",
         tags=["health"],
         summary="Database and NATS reachable",
+        security=NO_AUTH,
     )
     async def ready(state: State) -> Response[Any]:
         checks = {"database": await _check_database(state.pool), "nats": await _check_nats(state.nats)}
@@ -82,7 +92,13 @@ async def _check_nats(nc: NATS) -> str:
 
 
 def _metrics_route(service: str, metrics: HttpMetrics) -> Any:
-    @get("/metrics", operation_id=f"{service}_metrics", tags=["health"], summary="Prometheus metrics")
+    @get(
+        "/metrics",
+        operation_id=f"{service}_metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        security=NO_AUTH,
+    )
     async def serve_metrics() -> Response[bytes]:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

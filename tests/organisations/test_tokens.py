@@ -427,3 +427,17 @@ async def test_a_token_signed_by_an_unknown_key_is_refused(client: Client, issue
     foreign = issuer.token(tenant_id=uuid.uuid4(), roles=["buyer_admin"])  # right shape, not our key
     with pytest.raises(InvalidToken):
         await verify(client, foreign)
+
+
+async def test_the_openapi_document_says_which_routes_need_no_token(client: Client) -> None:
+    document = (await client.get("/organisations/schema/openapi.json")).json()
+    assert document["security"] == [{"bearer": []}]
+    paths = document["paths"]
+    for path, method in [
+        ("/organisations/oauth/token", "post"),
+        ("/organisations/.well-known/jwks.json", "get"),
+        ("/organisations/login/{tenant_id}/start", "get"),
+        ("/organisations/health/ready", "get"),
+    ]:
+        assert paths[path][method]["security"] == [{}], path
+    assert "security" not in paths["/organisations/machine-clients"]["post"]  # the bearer default

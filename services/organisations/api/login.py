@@ -18,6 +18,7 @@ from services.organisations.handlers import login as handlers
 from services.organisations.handlers.login import LoginContext
 from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
+from shared.http.app import NO_AUTH
 
 __all__ = ["IdentityProviderController", "LoginController"]
 
@@ -25,6 +26,7 @@ __all__ = ["IdentityProviderController", "LoginController"]
 class LoginController(Controller):
     path = "/login/{tenant_id:uuid}"
     tags = ["login"]
+    security = NO_AUTH
 
     @get("/start", operation_id="startLogin", summary="Go to the tenant's own identity provider (302)")
     async def start(

@@ -21,6 +21,7 @@ from services.organisations.handlers import tokens as handlers
 from services.organisations.handlers.tokens import IssuedTokens, RegisteredClient, TokenPolicy
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import BUYER_ADMIN, Principal
+from shared.http.app import NO_AUTH
 from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
 
 __all__ = ["MachineClientController", "OAuthController", "TokenResponse", "jwks_route", "token_response"]
@@ -75,6 +76,7 @@ def _basic_credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
 class OAuthController(Controller):
     path = "/oauth"
     tags = ["tokens"]
+    security = NO_AUTH  # clients authenticate inside the grant, not with a bearer token
     exception_handlers = {OAuthError: _oauth_error}
 
     @post(
@@ -124,6 +126,7 @@ def jwks_route(token_policy: TokenPolicy | None) -> Any:
         operation_id="getJwks",
         tags=["tokens"],
         summary="Public keys that verify Tila's access tokens: the next, the current and recently retired",
+        security=NO_AUTH,
     )
     async def jwks() -> dict[str, Any]:
         if token_policy is None:
