@@ -27,7 +27,8 @@ from pathlib import Path
 
 import httpx
 
-from services.demo import DEMO_SECRET_ENV, DEMO_TENANTS, seed
+from services.demo import DEMO_TENANTS, seed
+from services.organisations.domain.login import secret_reference
 from services.organisations.domain.tokens import Grant, access_claims
 from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
 from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             api_env = environment(worker=False) | {
                 "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
                 "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
-                DEMO_SECRET_ENV: "demo-secret",
+                "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "true",
             }
             worker_env = environment(worker=True)
             children: list[subprocess.Popen[bytes]] = []
@@ -121,7 +122,13 @@ def run(args: argparse.Namespace) -> int:
                     providers = _start_demo_providers(data)
                     issuers = {demo.key: p.issuer for demo, p in zip(DEMO_TENANTS, providers, strict=True)}
                     _say("seeding the demo tenants, people and their identity providers")
-                    asyncio.run(seed(layouts["organisations"].app_url, issuers, data / "demo.json"))
+                    demo = asyncio.run(seed(layouts["organisations"].app_url, issuers, data / "demo.json"))
+                    # Each tenant's client secret sits where Tila looks for it (the demo providers
+                    # accept any secret; real ones come from the deployment's secret store).
+                    for tenant in demo["tenants"].values():
+                        api_env[secret_reference(uuid.UUID(tenant["id"])).removeprefix("env:")] = (
+                            "demo-secret"
+                        )
                 children.append(_serve_http(args, api_env))
                 children.append(_spawn([str(_BIN / "tila"), "worker"], worker_env))
                 _wait_ready(base, children)

@@ -23,10 +23,7 @@ from services.organisations.handlers import directory, login, tenants
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.pool import create_pool
 
-__all__ = ["DEMO_SECRET_ENV", "DEMO_TENANTS", "DemoTenant", "DemoUser", "seed"]
-
-DEMO_SECRET_ENV = "TILA_DEMO_IDP_SECRET"  # noqa: S105 (the name of a variable)
-"""The demo providers accept any client secret; the organisations service still needs one."""
+__all__ = ["DEMO_TENANTS", "DemoTenant", "DemoUser", "seed"]
 
 
 @dataclass(frozen=True)
@@ -117,9 +114,9 @@ async def seed(database_url: str, issuers: dict[str, str], state_file: Path) -> 
             await login.configure_provider(
                 pool,
                 _acting(uuid.UUID(known["id"]), admin_role),
+                allow_loopback_http=True,  # the demo providers run on this machine
                 issuer=issuers[demo.key],
                 client_id=f"tila-{demo.key}",
-                client_secret_ref=f"env:{DEMO_SECRET_ENV}",
                 scopes=("openid", "email", "profile"),
                 allowed_email_domains=(demo.domain,),
                 provisioning="pre_provisioned",

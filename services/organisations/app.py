@@ -46,6 +46,7 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
         settings = OrganisationsSettings(**msgspec.structs.asdict(settings))
     policy = _token_policy(settings)
     public_base_url = settings.public_base_url
+    loopback = settings.allow_loopback_http_issuers
 
     async def open_oidc(app: Litestar) -> None:
         app.state.oidc = OidcClient()  # on the serving event loop, where its connections live
@@ -60,7 +61,10 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
 
     async def provide_login(state: State) -> LoginContext:
         return LoginContext(
-            oidc=state.oidc, policy=await provide_token_policy(), public_base_url=public_base_url
+            oidc=state.oidc,
+            policy=await provide_token_policy(),
+            public_base_url=public_base_url,
+            allow_loopback_http=loopback,
         )
 
     return create_service_app(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,12 @@ class Keyring:
         return cls(tuple(KeyringEntry.from_json(entry) for entry in data["keys"]))
 
     def save(self, path: Path) -> None:
-        # Write beside and rename, so a reader never sees half a keyring.
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"keys": [entry.to_json() for entry in self.entries]}, indent=1))
-        temporary.chmod(0o600)
+        # Write beside and rename, so a reader never sees half a keyring; the new file is the
+        # owner's alone from its first byte.
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps({"keys": [entry.to_json() for entry in self.entries]}, indent=1))
         os.replace(temporary, path)
 
     def signing_key(self, now: dt.datetime | None = None) -> OKPKey:

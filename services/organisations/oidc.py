@@ -17,7 +17,13 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 
-from services.organisations.domain.login import IdentityProviderConfig, LoginAttempt, LoginRefused
+from services.organisations.domain.login import (
+    IdentityProviderConfig,
+    LoginAttempt,
+    LoginRefused,
+    issuer_allowed,
+    secret_reference,
+)
 from shared.auth.errors import JwksUnavailable
 from shared.auth.jwks import JwksClient
 from shared.logging import get_logger
@@ -36,14 +42,14 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    iss_parameter_supported: bool = False
 
 
-def resolve_secret(reference: str) -> str:
-    """A client secret from its reference; only ``env:NAME`` exists so far (a vault later)."""
-    kind, _, name = reference.partition(":")
-    if kind != "env" or not name:
+def resolve_secret(config: IdentityProviderConfig) -> str:
+    """The tenant's client secret: only from the reference Tila derived for that tenant."""
+    if config.client_secret_ref != secret_reference(config.tenant_id):
         raise LoginRefused("client_secret_reference_unsupported")
-    value = os.environ.get(name)
+    value = os.environ.get(config.client_secret_ref.removeprefix("env:"))
     if value is None:
         raise LoginRefused("client_secret_missing")
     return value
@@ -52,44 +58,72 @@ def resolve_secret(reference: str) -> str:
 class OidcClient:
     """Discovery documents and key sets per issuer, cached; one HTTP client for all."""
 
-    def __init__(self, *, timeout: float = 5.0, metadata_ttl: float = 3600.0) -> None:
+    def __init__(
+        self, *, timeout: float = 5.0, metadata_ttl: float = 3600.0, failure_ttl: float = 30.0
+    ) -> None:
         self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-        self._metadata: dict[str, tuple[float, ProviderMetadata]] = {}
+        self._timeout = timeout
+        self._metadata: dict[str, tuple[float, ProviderMetadata | LoginRefused]] = {}
         self._jwks: dict[str, JwksClient] = {}
         self._ttl = metadata_ttl
-        self._lock = asyncio.Lock()
+        self._failure_ttl = failure_ttl
+        # One lock per issuer: a slow provider delays only its own tenant's logins.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def aclose(self) -> None:
         for client in self._jwks.values():
             await client.aclose()
         await self._http.aclose()
 
-    async def metadata(self, issuer: str) -> ProviderMetadata:
-        cached = self._metadata.get(issuer)
-        if cached and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        async with self._lock:
+    async def metadata(self, issuer: str, *, allow_loopback_http: bool = False) -> ProviderMetadata:
+        lock = self._locks.setdefault(issuer, asyncio.Lock())
+        async with lock:
+            cached = self._metadata.get(issuer)
+            if cached is not None:
+                age = time.monotonic() - cached[0]
+                if isinstance(cached[1], ProviderMetadata) and age < self._ttl:
+                    return cached[1]
+                if isinstance(cached[1], LoginRefused) and age < self._failure_ttl:
+                    raise cached[1]
             try:
-                response = await self._http.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
-                response.raise_for_status()
-                document = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("oidc_discovery_failed", issuer=issuer, error=type(exc).__name__)
-                raise LoginRefused("provider_unreachable") from None
-            # ASVS 10.5.3: metadata that names another issuer is not this provider's.
-            if document.get("issuer") != issuer:
-                raise LoginRefused("provider_metadata_issuer_mismatch")
-            try:
-                metadata = ProviderMetadata(
-                    issuer=issuer,
-                    authorization_endpoint=document["authorization_endpoint"],
-                    token_endpoint=document["token_endpoint"],
-                    jwks_uri=document["jwks_uri"],
-                )
-            except KeyError:
-                raise LoginRefused("provider_metadata_incomplete") from None
-            self._metadata[issuer] = (time.monotonic(), metadata)
-            return metadata
+                found = await self._discover(issuer, allow_loopback_http)
+            except LoginRefused as refused:
+                self._metadata[issuer] = (time.monotonic(), refused)
+                raise
+            self._metadata[issuer] = (time.monotonic(), found)
+            return found
+
+    async def _discover(self, issuer: str, allow_loopback_http: bool) -> ProviderMetadata:
+        if not issuer_allowed(issuer, allow_loopback_http=allow_loopback_http):
+            raise LoginRefused("provider_unavailable")
+        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            async with asyncio.timeout(self._timeout * 2):  # the whole exchange, not each read
+                response = await self._http.get(url)
+            response.raise_for_status()
+            if len(response.content) > 256 * 1024:
+                raise ValueError("discovery document too large")
+            document = response.json()
+        except (httpx.HTTPError, ValueError, TimeoutError) as exc:
+            log.warning("oidc_discovery_failed", issuer=issuer, error=type(exc).__name__)
+            raise LoginRefused("provider_unavailable") from None
+        # ASVS 10.5.3: metadata that names another issuer is not this provider's. One reason for
+        # every failure, so the answer says nothing about what listens where.
+        if not isinstance(document, dict) or document.get("issuer") != issuer:
+            raise LoginRefused("provider_unavailable")
+        endpoints = [document.get(k) for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")]
+        if not all(
+            isinstance(e, str) and issuer_allowed(e, allow_loopback_http=allow_loopback_http)
+            for e in endpoints
+        ):
+            raise LoginRefused("provider_unavailable")
+        return ProviderMetadata(
+            issuer=issuer,
+            authorization_endpoint=document["authorization_endpoint"],
+            token_endpoint=document["token_endpoint"],
+            jwks_uri=document["jwks_uri"],
+            iss_parameter_supported=document.get("authorization_response_iss_parameter_supported") is True,
+        )
 
     async def exchange_code(
         self, config: IdentityProviderConfig, metadata: ProviderMetadata, attempt: LoginAttempt, code: str
@@ -97,7 +131,7 @@ class OidcClient:
         """Trade the code (with the PKCE verifier) for tokens; return the raw ID token."""
         client = AsyncOAuth2Client(
             client_id=config.client_id,
-            client_secret=resolve_secret(config.client_secret_ref),
+            client_secret=resolve_secret(config),
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method's name)
             redirect_uri=attempt.redirect_uri,
             timeout=5.0,

@@ -135,6 +135,17 @@ def _on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response
     return _response(request, problem, headers={"Retry-After": "2"})
 
 
+def _on_bad_data(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Text PostgreSQL cannot store (a NUL byte, say) or a value out of a column's range.
+    problem = Problem(
+        type=_type_uri("invalid-data"),
+        title="Invalid request",
+        status=400,
+        detail="The request carries a value that cannot be stored (control characters, out of range).",
+    )
+    return _response(request, problem)
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     log.error(
@@ -159,5 +170,6 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ConnectionError: _on_unavailable,
     asyncpg.PostgresConnectionError: _on_unavailable,
     asyncpg.CannotConnectNowError: _on_unavailable,
+    asyncpg.DataError: _on_bad_data,
     Exception: _on_unexpected,
 }

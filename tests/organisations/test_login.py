@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.organisations.app import create_app
-from services.organisations.domain.login import LoginRefused, check_id_token_claims
+from services.organisations.domain.login import LoginRefused, check_id_token_claims, issuer_allowed
 from services.organisations.keys import Keyring, ensure_key_file
 from services.organisations.oidc import OidcClient, ProviderMetadata
 from services.organisations.settings import OrganisationsSettings
@@ -44,7 +45,6 @@ from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
 BASE = "http://testserver.local"
-SECRET_ENV = "TILA_TEST_IDP_SECRET"
 
 
 @dataclass
@@ -93,11 +93,12 @@ async def client(
     # organisations' JWKS): publish our keyring's key there, so logins' tokens work on routes.
     issuer.publish(Keyring.load(keyring).signing_key())
     base = msgspec.structs.asdict(settings_for("organisations"))
-    settings = OrganisationsSettings(**base | {"signing_keys_file": str(keyring), "public_base_url": BASE})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(SECRET_ENV, "any-secret-the-mock-accepts")
-        async with AsyncTestClient(create_app(settings)) as test_client:
-            yield test_client
+    settings = OrganisationsSettings(
+        **base
+        | {"signing_keys_file": str(keyring), "public_base_url": BASE, "allow_loopback_http_issuers": True}
+    )
+    async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +147,16 @@ async def _tenant(
         json={
             "issuer": provider.issuer,
             "clientId": f"tila-{tenant_id}",
-            "clientSecretRef": f"env:{SECRET_ENV}",
             "allowedEmailDomains": allowed_domains,
             **login,
         },
         headers=own_admin,
     )
     assert configured.status_code == 200, configured.text
+    # The secret's place is Tila's choice, not the tenant's; the operator puts it there.
+    reference = configured.json()["clientSecretRef"]
+    assert reference == f"env:TILA_IDP_SECRET_{tenant_id.hex.upper()}"
+    os.environ[reference.removeprefix("env:")] = "any-secret-the-mock-accepts"
     assert configured.json()["loginUrl"] == f"{BASE}/organisations/login/{tenant_id}/start"
     return Tenant(tenant_id, provider, ids)
 
@@ -325,7 +329,7 @@ async def test_the_provider_refusing_is_a_refused_login(client: Client, tenants:
     [
         ("pirha-eero", "person_disabled"),
         ("pirha-gmail", "email_domain_not_allowed"),
-        ("pirha-unverified", "email_domain_not_allowed"),
+        ("pirha-unverified", "email_not_verified"),
         ("pirha-stranger", "not_provisioned"),
     ],
 )
@@ -372,6 +376,67 @@ async def test_with_claims_provisioning_no_mapped_group_means_no_login(
 ) -> None:
     redirect = await _through_provider(client, tenants["claims"], "olli")
     await _refused(await client.get(redirect.callback.removeprefix(BASE)), "no_role_granted")
+
+
+async def test_a_callback_in_another_browser_is_refused(client: Client, tenants: dict[str, Tenant]) -> None:
+    redirect = await _through_provider(client, tenants["buyer"], "pirha-anna")
+    client.cookies.clear()  # the victim's browser never started this login
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), "browser_mismatch")
+
+
+async def test_a_tenant_admin_cannot_re_point_the_login_to_another_provider(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant]
+) -> None:
+    buyer, other = tenants["buyer"], tenants["provider"]
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=buyer.id, roles=['buyer_admin'])}"}
+    response = await client.put(
+        "/organisations/identity-provider",
+        json={"issuer": other.provider.issuer, "clientId": "attacker"},
+        headers=admin,
+    )
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "body.issuer"
+    config = await client.get("/organisations/identity-provider", headers=admin)
+    assert config.json()["issuer"] == buyer.provider.issuer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"issuer": "http://127.0.0.1:1", "clientId": "x", "clientSecretRef": "env:PATH"},  # unknown field
+        {"issuer": "ftp://idp.example", "clientId": "x"},
+        {"issuer": "https://idp.example", "clientId": "x", "scopes": ["email"]},
+        {"issuer": "https://idp\u0000.example", "clientId": "x"},
+    ],
+)
+async def test_a_provider_configuration_that_is_not_safe_is_refused(
+    client: Client, issuer: TestIssuer, body: dict[str, object]
+) -> None:
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['buyer_admin'])}"}
+    response = await client.put("/organisations/identity-provider", json=body, headers=admin)
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["errors"]
+
+
+async def test_only_the_tenants_admins_see_or_set_its_login(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant]
+) -> None:
+    employee = {"Authorization": f"Bearer {issuer.token(tenant_id=tenants['buyer'].id, roles=['employee'])}"}
+    assert (await client.get("/organisations/identity-provider", headers=employee)).status_code == 403
+    response = await client.put(
+        "/organisations/identity-provider",
+        json={"issuer": "https://idp.example", "clientId": "x"},
+        headers=employee,
+    )
+    assert response.status_code == 403
+
+
+async def test_a_nul_byte_in_a_callback_is_a_clean_refusal(
+    client: Client, tenants: dict[str, Tenant]
+) -> None:
+    response = await client.get(f"/organisations/login/{tenants['buyer'].id}/callback?state=a%00b&code=c")
+    assert response.status_code in (400, 401)
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_login_for_a_tenant_without_a_provider_is_not_found(client: Client) -> None:
@@ -471,3 +536,23 @@ async def test_id_token_signatures_are_checked_against_the_providers_keys(issuer
             assert refused.value.reason == reason
     finally:
         await oidc.aclose()
+
+
+@pytest.mark.parametrize(
+    ("issuer_url", "loopback", "allowed"),
+    [
+        ("https://login.pirha.example", False, True),
+        ("https://login.example/tenant-1/v2.0", False, True),
+        ("http://login.pirha.example", False, False),
+        ("http://127.0.0.1:9400", False, False),
+        ("http://127.0.0.1:9400", True, True),
+        ("http://127.0.0.1.evil.example", True, False),
+        ("https://user:pw@login.example", False, False),
+        ("https://login.example?x=1", False, False),
+        ("ftp://login.example", True, False),
+    ],
+)
+def test_only_https_issuers_are_trusted_and_plain_http_only_on_this_machine(
+    issuer_url: str, loopback: bool, allowed: bool
+) -> None:
+    assert issuer_allowed(issuer_url, allow_loopback_http=loopback) is allowed

@@ -3,6 +3,7 @@ clients with client credentials, and signing-key rotation — verified as every 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -260,6 +261,17 @@ async def test_other_grants_and_incomplete_requests_are_refused(client: Client, 
 # --- machine clients ---
 
 
+async def _new_tenant(client: Client, issuer: TestIssuer) -> uuid.UUID:
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['platform_admin'])}"}
+    created = await client.post(
+        "/organisations/tenants",
+        json={"name": "Hyvinvointialue", "kind": "buyer", "businessId": business_id()},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return uuid.UUID(created.json()["id"])
+
+
 async def _register(
     client: Client, issuer: TestIssuer, tenant: uuid.UUID, scopes: list[str]
 ) -> dict[str, object]:
@@ -275,7 +287,7 @@ async def _register(
 async def test_a_machine_client_gets_its_registered_tenant_and_scopes(
     client: Client, issuer: TestIssuer
 ) -> None:
-    tenant = uuid.uuid4()
+    tenant = await _new_tenant(client, issuer)
     registered = await _register(client, issuer, tenant, ["events:read"])
     client_id, secret = str(registered["clientId"]), str(registered["clientSecret"])
     response = await client.post(
@@ -293,7 +305,7 @@ async def test_a_machine_client_gets_its_registered_tenant_and_scopes(
 async def test_a_client_asking_for_a_scope_it_was_not_given_is_refused(
     client: Client, issuer: TestIssuer
 ) -> None:
-    registered = await _register(client, issuer, uuid.uuid4(), ["events:read"])
+    registered = await _register(client, issuer, await _new_tenant(client, issuer), ["events:read"])
     response = await client.post(
         TOKEN_URL,
         data={"grant_type": "client_credentials", "scope": "events:read webhooks:manage"},
@@ -303,7 +315,7 @@ async def test_a_client_asking_for_a_scope_it_was_not_given_is_refused(
 
 
 async def test_the_tenant_in_the_request_is_ignored(client: Client, issuer: TestIssuer) -> None:
-    tenant = uuid.uuid4()
+    tenant = await _new_tenant(client, issuer)
     registered = await _register(client, issuer, tenant, ["events:read"])
     response = await client.post(
         TOKEN_URL,
@@ -318,7 +330,7 @@ async def test_the_tenant_in_the_request_is_ignored(client: Client, issuer: Test
     "how", ["wrong secret", "secret in body", "no credentials", "unknown client", "revoked"]
 )
 async def test_client_authentication_fails_closed(client: Client, issuer: TestIssuer, how: str) -> None:
-    tenant = uuid.uuid4()
+    tenant = await _new_tenant(client, issuer)
     registered = await _register(client, issuer, tenant, ["events:read"])
     client_id, secret = str(registered["clientId"]), str(registered["clientSecret"])
     form = {"grant_type": "client_credentials"}
@@ -345,7 +357,7 @@ async def test_client_authentication_fails_closed(client: Client, issuer: TestIs
 async def test_the_secret_is_shown_once_and_only_buyer_admins_manage_clients(
     client: Client, issuer: TestIssuer
 ) -> None:
-    tenant = uuid.uuid4()
+    tenant = await _new_tenant(client, issuer)
     registered = await _register(client, issuer, tenant, ["events:read", "webhooks:manage"])
     admin = {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=['buyer_admin'])}"}
     listed = (await client.get("/organisations/machine-clients", headers=admin)).json()["items"]
@@ -368,7 +380,7 @@ async def test_the_secret_is_shown_once_and_only_buyer_admins_manage_clients(
 async def test_another_tenants_admin_neither_sees_nor_revokes_a_client(
     client: Client, issuer: TestIssuer
 ) -> None:
-    registered = await _register(client, issuer, uuid.uuid4(), ["events:read"])
+    registered = await _register(client, issuer, await _new_tenant(client, issuer), ["events:read"])
     stranger = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['buyer_admin'])}"}
     assert (await client.get("/organisations/machine-clients", headers=stranger)).json()["items"] == []
     response = await client.post(
@@ -441,3 +453,39 @@ async def test_the_openapi_document_says_which_routes_need_no_token(client: Clie
     ]:
         assert paths[path][method]["security"] == [{}], path
     assert "security" not in paths["/organisations/machine-clients"]["post"]  # the bearer default
+
+
+async def test_a_deactivated_tenants_clients_get_no_tokens_and_none_are_registered(
+    client: Client, issuer: TestIssuer
+) -> None:
+    tenant = await _new_tenant(client, issuer)
+    registered = await _register(client, issuer, tenant, ["events:read"])
+    platform = {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['platform_admin'])}"}
+    assert (
+        await client.post(f"/organisations/tenants/{tenant}/deactivate", headers=platform)
+    ).status_code == 200
+    response = await client.post(
+        TOKEN_URL,
+        data={"grant_type": "client_credentials"},
+        headers=_basic(str(registered["clientId"]), str(registered["clientSecret"])),
+    )
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=['buyer_admin'])}"}
+    refused = await client.post(
+        "/organisations/machine-clients", json={"name": "x", "scopes": ["events:read"]}, headers=admin
+    )
+    assert refused.status_code == 403
+
+
+async def test_two_refreshes_racing_with_one_token_leave_one_winner_and_end_the_family(
+    client: Client, pool: asyncpg.Pool, policy: TokenPolicy
+) -> None:
+    issued = await handlers.start_session(pool, policy, await _person(pool))
+    assert issued.refresh_token is not None
+    first, second = await asyncio.gather(
+        _refresh(client, issued.refresh_token), _refresh(client, issued.refresh_token)
+    )
+    assert sorted([int(str(first["status"])), int(str(second["status"]))]) == [200, 400]
+    winner = first if first["status"] == 200 else second
+    # The loser presented a spent token: the family ends, the winner's new token with it.
+    assert (await _refresh(client, str(winner["refresh_token"])))["status"] == 400

@@ -363,9 +363,10 @@ async def test_consumer_killed_between_commit_and_ack_applies_nothing_twice(kit:
     await _run_until([restarted.run], lambda: _handled(restarted, 7))
     await asyncio.sleep(1.5)
     assert await kit.effects() == {seq: 1 for seq in range(10)}
-    # Seven were never acked: the committed ones come back as duplicates, the rest apply now.
-    assert restarted.applied + restarted.duplicates == 7
-    assert restarted.duplicates == len(committed) - 3
+    # Seven were never acked: the committed ones come back as duplicates, the rest apply now
+    # (on a loaded machine an ack can miss ack_wait and bring a message back once more).
+    assert restarted.applied == 10 - len(committed)
+    assert restarted.duplicates >= len(committed) - 3
 
 
 async def test_one_failing_message_does_not_undo_the_rest_of_its_batch(kit: Kit) -> None:

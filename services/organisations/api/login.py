@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, get, put
+from litestar import Controller, Request, Response, get, put
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from services.organisations.api.oauth import TokenResponse, token_response
-from services.organisations.domain.login import IdentityProviderConfig
+from services.organisations.domain.login import ATTEMPT_LIFETIME, IdentityProviderConfig, browser_binding
 from services.organisations.handlers import login as handlers
 from services.organisations.handlers.login import LoginContext
 from shared.auth.guards import provide_principal
@@ -21,6 +22,10 @@ from shared.auth.principal import Principal
 from shared.http.app import NO_AUTH
 
 __all__ = ["IdentityProviderController", "LoginController"]
+
+
+def _binding_cookie(tenant_id: uuid.UUID) -> str:
+    return f"tila_login_{tenant_id.hex}"
 
 
 class LoginController(Controller):
@@ -35,7 +40,18 @@ class LoginController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         login: NamedDependency[LoginContext],
     ) -> Redirect:
-        return Redirect(await handlers.start_login(pool, login, tenant_id), status_code=302)
+        where, attempt = await handlers.start_login(pool, login, tenant_id)
+        # The callback must come back to the browser that started the login (ASVS 10.1.2).
+        cookie = Cookie(
+            key=_binding_cookie(tenant_id),
+            value=browser_binding(attempt),
+            path=f"/organisations/login/{tenant_id}/",
+            max_age=int(ATTEMPT_LIFETIME.total_seconds()),
+            httponly=True,
+            secure=login.public_base_url.startswith("https://"),
+            samesite="lax",
+        )
+        return Redirect(where, status_code=302, cookies=[cookie])
 
     @get(
         "/callback",
@@ -44,32 +60,42 @@ class LoginController(Controller):
     )
     async def callback(
         self,
+        request: Request[Any, Any, Any],
         tenant_id: FromPath[uuid.UUID],
         pool: NamedDependency[asyncpg.Pool],
         login: NamedDependency[LoginContext],
         # "state" is a reserved name in Litestar handlers; the query parameter keeps the OAuth name.
-        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        oauth_state: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
         code: FromQuery[str | None] = None,
         iss: FromQuery[str | None] = None,
         error: FromQuery[str | None] = None,
     ) -> Response[TokenResponse]:
         issued = await handlers.finish_login(
-            pool, login, tenant_id, state=oauth_state, code=code, issuer_param=iss, error=error
+            pool,
+            login,
+            tenant_id,
+            state=oauth_state,
+            code=code,
+            issuer_param=iss,
+            error=error,
+            browser_binding=request.cookies.get(_binding_cookie(tenant_id)),
         )
-        return token_response(issued)
+        response = token_response(issued)
+        response.delete_cookie(_binding_cookie(tenant_id), path=f"/organisations/login/{tenant_id}/")
+        return response
 
 
 class IdentityProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
     issuer: Annotated[
-        str, msgspec.Meta(min_length=8, max_length=500, description="exactly as the provider names itself")
-    ]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    client_secret_ref: Annotated[
         str,
         msgspec.Meta(
-            pattern=r"^env:[A-Z][A-Z0-9_]*$", description="where the secret is, e.g. env:TILA_IDP_SECRET"
+            min_length=8,
+            max_length=500,
+            pattern=r"^https?://[!-~]+$",
+            description="exactly as the provider names itself",
         ),
     ]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[!-~]+$")]
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     allowed_email_domains: tuple[str, ...] = ()
     provisioning: Literal["pre_provisioned", "claims"] = "pre_provisioned"
@@ -81,6 +107,7 @@ class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
     issuer: str
     client_id: str
     client_secret_ref: str
+    """Where operators put the client secret (the process environment, under this name)."""
     scopes: tuple[str, ...]
     allowed_email_domains: tuple[str, ...]
     provisioning: str
@@ -119,9 +146,9 @@ class IdentityProviderController(Controller):
         config = await handlers.configure_provider(
             pool,
             principal,
+            allow_loopback_http=login.allow_loopback_http,
             issuer=data.issuer,
             client_id=data.client_id,
-            client_secret_ref=data.client_secret_ref,
             scopes=data.scopes,
             allowed_email_domains=data.allowed_email_domains,
             provisioning=data.provisioning,

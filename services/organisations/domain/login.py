@@ -15,6 +15,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -23,12 +24,16 @@ __all__ = [
     "IdentityProviderConfig",
     "LoginAttempt",
     "LoginRefused",
+    "browser_binding",
+    "check_browser_binding",
     "check_callback",
     "check_email",
     "check_id_token_claims",
     "code_challenge",
+    "issuer_allowed",
     "new_attempt",
     "roles_from_claims",
+    "secret_reference",
 ]
 
 ATTEMPT_LIFETIME = dt.timedelta(minutes=10)
@@ -69,6 +74,39 @@ class LoginAttempt(msgspec.Struct, frozen=True, kw_only=True):
     redirect_uri: str
     expires_at: dt.datetime
     used_at: dt.datetime | None = None
+
+
+def issuer_allowed(issuer: str, *, allow_loopback_http: bool = False) -> bool:
+    """An issuer is an https URL with a host (RFC 8414); plain http only to this machine, locally."""
+    try:
+        parts = urlsplit(issuer)
+    except ValueError:
+        return False
+    if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
+        return False
+    if parts.scheme == "https":
+        return True
+    return allow_loopback_http and parts.scheme == "http" and parts.hostname in _LOOPBACK
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def browser_binding(attempt: LoginAttempt) -> str:
+    """What the browser that started a login keeps in a cookie: the state's hash, not the state."""
+    return hashlib.sha256(attempt.state.encode()).hexdigest()
+
+
+def check_browser_binding(attempt: LoginAttempt, binding: str | None) -> None:
+    """The callback comes from the browser that started the login (ASVS 10.1.2), not a victim's."""
+    if binding is None or not secrets.compare_digest(binding.encode(), browser_binding(attempt).encode()):
+        raise LoginRefused("browser_mismatch")
+
+
+def secret_reference(tenant_id: uuid.UUID) -> str:
+    """Where a tenant's client secret lives: a name Tila derives, never one the tenant picks —
+    otherwise an admin could make Tila send any secret of the process to a server of theirs."""
+    return f"env:TILA_IDP_SECRET_{tenant_id.hex.upper()}"
 
 
 def new_attempt(config: IdentityProviderConfig, *, redirect_uri: str, now: dt.datetime) -> LoginAttempt:
@@ -132,7 +170,9 @@ def check_id_token_claims(
         raise LoginRefused("id_token_issued_in_future")
     if timestamp - issued > (max_age + leeway).total_seconds():
         raise LoginRefused("id_token_stale")
-    if not isinstance(claims.get("nonce"), str) or not secrets.compare_digest(claims["nonce"], nonce):
+    if not isinstance(claims.get("nonce"), str) or not secrets.compare_digest(
+        claims["nonce"].encode(), nonce.encode()
+    ):
         raise LoginRefused("id_token_nonce")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise LoginRefused("id_token_subject")
@@ -143,6 +183,8 @@ def check_email(claims: Mapping[str, Any], allowed_domains: Sequence[str]) -> st
     email = claims.get("email")
     verified = claims.get("email_verified", False) is True
     address = email.strip().lower() if isinstance(email, str) and verified else None
+    if allowed_domains and isinstance(email, str) and not verified:
+        raise LoginRefused("email_not_verified")
     if allowed_domains:
         domain = address.rpartition("@")[2] if address else None
         if domain not in {d.lower() for d in allowed_domains}:

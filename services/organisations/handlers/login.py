@@ -11,16 +11,20 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from services.organisations.domain.directory import Role
+from services.organisations.domain.directory import PersonChanges, Role
 from services.organisations.domain.login import (
     IdentityProviderConfig,
+    LoginAttempt,
     LoginRefused,
+    check_browser_binding,
     check_callback,
     check_email,
     check_id_token_claims,
     code_challenge,
+    issuer_allowed,
     new_attempt,
     roles_from_claims,
+    secret_reference,
 )
 from services.organisations.domain.tokens import Grant
 from services.organisations.handlers import directory
@@ -29,7 +33,15 @@ from services.organisations.oidc import OidcClient
 from services.organisations.store import login as store
 from shared.auth.principal import BUYER_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
-from shared.errors import DomainError, FieldError, Forbidden, InvariantViolated, NotFound, Unauthenticated
+from shared.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    Unauthenticated,
+)
 from shared.logging import bind_context, get_logger
 
 __all__ = ["LoginContext", "configure_provider", "finish_login", "get_provider", "start_login"]
@@ -42,6 +54,8 @@ class LoginContext:
     oidc: OidcClient
     policy: TokenPolicy
     public_base_url: str
+    allow_loopback_http: bool = False
+    """Local stacks and tests run their providers on http://127.0.0.1; production never does."""
 
     def redirect_uri(self, tenant_id: uuid.UUID) -> str:
         # One redirect URI per tenant: the callback knows whose login it finishes (and RLS agrees).
@@ -61,9 +75,9 @@ async def configure_provider(
     pool: asyncpg.Pool,
     principal: Principal,
     *,
+    allow_loopback_http: bool,
     issuer: str,
     client_id: str,
-    client_secret_ref: str,
     scopes: tuple[str, ...],
     allowed_email_domains: tuple[str, ...],
     provisioning: str,
@@ -75,15 +89,15 @@ async def configure_provider(
         raise InvariantViolated(
             "the scopes must include openid", errors=[FieldError("body.scopes", "add openid")]
         )
-    if not issuer.startswith("https://") and not issuer.startswith("http://127.0.0.1"):
+    if not issuer_allowed(issuer, allow_loopback_http=allow_loopback_http):
         raise InvariantViolated(
-            "an issuer is an https URL", errors=[FieldError("body.issuer", "must start with https://")]
+            "an issuer is an https URL", errors=[FieldError("body.issuer", "must be https://host[/path]")]
         )
     config = IdentityProviderConfig(
         tenant_id=principal.tenant_id,
-        issuer=issuer.rstrip("/") if issuer.count("/") > 2 else issuer,
+        issuer=issuer,  # exactly as given: discovery must name the very same string
         client_id=client_id,
-        client_secret_ref=client_secret_ref,
+        client_secret_ref=secret_reference(principal.tenant_id),
         scopes=scopes,
         allowed_email_domains=tuple(d.lower() for d in allowed_email_domains),
         provisioning="claims" if provisioning == "claims" else "pre_provisioned",
@@ -91,6 +105,15 @@ async def configure_provider(
         role_map=dict(role_map),
     )
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        if not await store.tenant_is_active(conn, principal.tenant_id):
+            raise Forbidden("the tenant is deactivated")
+        current = await store.fetch_provider(conn, principal.tenant_id)
+        if current is not None and current.issuer != config.issuer:
+            # A new issuer could log in as people linked at the old one: not a tenant admin's call.
+            raise Conflict(
+                "the issuer of a tenant's login is changed by Tila's support, which re-links its people",
+                errors=[FieldError("body.issuer", "differs from the configured issuer")],
+            )
         await store.upsert_provider(conn, config)
     return config
 
@@ -104,18 +127,22 @@ async def get_provider(pool: asyncpg.Pool, principal: Principal) -> IdentityProv
     return config
 
 
-async def start_login(pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid.UUID) -> str:
+async def start_login(
+    pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid.UUID
+) -> tuple[str, LoginAttempt]:
     """Begin a login: remember state, nonce and verifier; return where to send the browser."""
     async with tenant_transaction(pool, tenant_id) as conn:
         config = await store.fetch_provider(conn, tenant_id)
-    if config is None:
+        active = await store.tenant_is_active(conn, tenant_id)
+    if config is None or not active:
         raise NotFound("this tenant has no login configured")
     try:
-        metadata = await context.oidc.metadata(config.issuer)
+        metadata = await context.oidc.metadata(config.issuer, allow_loopback_http=context.allow_loopback_http)
     except LoginRefused as refused:
         raise Unauthenticated(f"login failed: {refused.reason}") from None
     attempt = new_attempt(config, redirect_uri=context.redirect_uri(tenant_id), now=_now())
     async with tenant_transaction(pool, tenant_id) as conn:
+        await store.purge_expired_attempts(conn, tenant_id)
         await store.insert_attempt(conn, attempt)
     query = {
         "response_type": "code",
@@ -127,7 +154,7 @@ async def start_login(pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid
         "code_challenge": code_challenge(attempt.code_verifier),
         "code_challenge_method": "S256",
     }
-    return f"{metadata.authorization_endpoint}?{urlencode(query)}"
+    return f"{metadata.authorization_endpoint}?{urlencode(query)}", attempt
 
 
 async def finish_login(
@@ -139,11 +166,12 @@ async def finish_login(
     code: str | None,
     issuer_param: str | None,
     error: str | None,
+    browser_binding: str | None,
 ) -> IssuedTokens:
     """The provider sent the browser back: check everything, then issue Tila's tokens."""
     bind_context(tenant_id=str(tenant_id))
     try:
-        return await _finish(pool, context, tenant_id, state, code, issuer_param, error)
+        return await _finish(pool, context, tenant_id, state, code, issuer_param, error, browser_binding)
     except LoginRefused as refused:
         log.warning("login_refused", reason=refused.reason)
         raise Unauthenticated(f"login failed: {refused.reason}") from None
@@ -157,6 +185,7 @@ async def _finish(
     code: str | None,
     issuer_param: str | None,
     error: str | None,
+    browser_binding: str | None,
 ) -> IssuedTokens:
     if error is not None:
         raise LoginRefused("provider_refused")
@@ -169,59 +198,95 @@ async def _finish(
             await store.mark_attempt_used(conn, tenant_id, state)
         config = await store.fetch_provider(conn, tenant_id)
     attempt = check_callback(found, issuer_param=issuer_param, now=_now())
+    check_browser_binding(attempt, browser_binding)
     if config is None or config.issuer != attempt.issuer:
         raise LoginRefused("provider_changed")
-    metadata = await context.oidc.metadata(config.issuer)
+    metadata = await context.oidc.metadata(config.issuer, allow_loopback_http=context.allow_loopback_http)
+    if metadata.iss_parameter_supported and issuer_param is None:
+        raise LoginRefused("issuer_missing")  # RFC 9207: the provider says it always sends one
     id_token = await context.oidc.exchange_code(config, metadata, attempt, code)
     claims = await context.oidc.verified_claims(metadata, id_token)
     check_id_token_claims(
         claims, issuer=config.issuer, client_id=config.client_id, nonce=attempt.nonce, now=_now()
     )
     email = check_email(claims, config.allowed_email_domains)
+    person_id = await _person_of(pool, config, claims, email)
+    async with tenant_transaction(pool, tenant_id) as conn:
+        person = await store.fetch_person_at_login(conn, tenant_id, person_id)
+    if person is None or not person[1]:
+        raise LoginRefused("person_disabled")
+    if not person[2]:
+        raise LoginRefused("tenant_deactivated")
+    log.info("login_succeeded", person_id=str(person_id))
+    grant = Grant(tenant_id=tenant_id, subject=str(person_id), roles=person[0])
+    return await start_session(pool, context.policy, grant)
+
+
+async def _person_of(
+    pool: asyncpg.Pool, config: IdentityProviderConfig, claims: Mapping[str, Any], email: str | None
+) -> uuid.UUID:
+    """The person this (issuer, subject) is: linked before, or linked now, once.
+
+    Pre-provisioned: an admin created the person; a verified e-mail matches them, and only a
+    person with no identity at all (so nobody can be taken over by a second provider).
+    Claims: the provider's group claim decides the roles — at every login — and a new person
+    is created through the directory's own use case, so the other services hear of them.
+    """
     subject = str(claims["sub"])
+    tenant_id = config.tenant_id
     async with tenant_transaction(pool, tenant_id) as conn:
         person_id = await store.fetch_identity_person(conn, tenant_id, config.issuer, subject)
-        if person_id is None:
-            person_id = await _first_login(pool, conn, config, claims, email)
+        if person_id is None and email is not None:
+            candidate = await store.find_unlinked_person_by_email(conn, tenant_id, email)
         else:
+            candidate = None
+    roles = roles_from_claims(claims, config) if config.provisioning == "claims" else ()
+    if config.provisioning == "claims" and not roles:
+        raise LoginRefused("no_role_granted")
+    if person_id is not None:
+        if roles:
+            await _sync_roles(pool, config, person_id, roles)
+        async with tenant_transaction(pool, tenant_id) as conn:
             await store.touch_identity(conn, tenant_id, config.issuer, subject)
-        person = await store.fetch_person_at_login(conn, tenant_id, person_id)
-        if person is None or not person[1]:
-            raise LoginRefused("person_disabled")
-        if not person[2]:
-            raise LoginRefused("tenant_deactivated")
-        roles = person[0]
-    log.info("login_succeeded", person_id=str(person_id))
-    return await start_session(
-        pool, context.policy, Grant(tenant_id=tenant_id, subject=str(person_id), roles=roles)
+        return person_id
+    if email is None:
+        raise LoginRefused("not_provisioned")  # no verified e-mail to match or create a person by
+    if candidate is None and config.provisioning == "claims":
+        candidate = await _create_person_from_claims(pool, config, claims, email, roles)
+    elif candidate is not None and roles:
+        await _sync_roles(pool, config, candidate, roles)
+    if candidate is None:
+        raise LoginRefused("not_provisioned")
+    async with tenant_transaction(pool, tenant_id) as conn:
+        try:
+            await store.link_identity(conn, tenant_id, config.issuer, subject, candidate)
+        except asyncpg.UniqueViolationError:
+            raise LoginRefused("login_in_progress_elsewhere") from None  # a simultaneous first login
+    return candidate
+
+
+def _acting_for_login(config: IdentityProviderConfig) -> Principal:
+    return Principal(
+        subject=f"login:{config.issuer}",
+        tenant_id=config.tenant_id,
+        roles=frozenset({BUYER_ADMIN, PROVIDER_ADMIN}),  # the directory picks what the tenant's kind allows
+        scopes=frozenset(),
+        token_id="login",  # noqa: S106 (an id, not a secret)
+        is_client=False,
     )
 
 
-async def _first_login(
-    pool: asyncpg.Pool,
-    conn: asyncpg.Connection,
-    config: IdentityProviderConfig,
-    claims: Mapping[str, Any],
-    email: str | None,
-) -> uuid.UUID:
-    """Link a new (issuer, subject) to a person, once; afterwards the link alone finds them.
-
-    Pre-provisioned: an admin created the person; their verified e-mail matches them once.
-    Claims: the provider's group claim decides the roles, and the person is created here
-    through the directory's own use case (so the other services hear of them).
-    """
-    if email is None:
-        raise LoginRefused("not_provisioned")  # no verified e-mail to match or create a person by
-    person_id = await store.find_unlinked_person_by_email(conn, config.tenant_id, email, config.issuer)
-    if person_id is None and config.provisioning == "claims":
-        roles = roles_from_claims(claims, config)
-        if not roles:
-            raise LoginRefused("no_role_granted")
-        person_id = await _create_person_from_claims(pool, config, claims, email, roles)
-    if person_id is None:
-        raise LoginRefused("not_provisioned")
-    await store.link_identity(conn, config.tenant_id, config.issuer, str(claims["sub"]), person_id)
-    return person_id
+async def _sync_roles(
+    pool: asyncpg.Pool, config: IdentityProviderConfig, person_id: uuid.UUID, roles: tuple[str, ...]
+) -> None:
+    """Claims provisioning: the provider's groups are the truth, also when they take roles away."""
+    try:
+        await directory.update_person(
+            pool, _acting_for_login(config), person_id, PersonChanges(roles=[Role(role) for role in roles])
+        )
+    except DomainError as refused:
+        log.warning("login_role_sync_refused", error=refused.detail)
+        raise LoginRefused("provisioning_refused") from None
 
 
 async def _create_person_from_claims(
@@ -232,18 +297,10 @@ async def _create_person_from_claims(
     roles: tuple[str, ...],
 ) -> uuid.UUID:
     name = claims.get("name")
-    acting = Principal(
-        subject=f"login:{config.issuer}",
-        tenant_id=config.tenant_id,
-        roles=frozenset({BUYER_ADMIN, PROVIDER_ADMIN}),  # the directory picks what the tenant's kind allows
-        scopes=frozenset(),
-        token_id="login",  # noqa: S106 (an id, not a secret)
-        is_client=False,
-    )
     try:
         person = await directory.create_person(
             pool,
-            acting,
+            _acting_for_login(config),
             name=name if isinstance(name, str) and name.strip() else email,
             email=email,
             roles=[Role(role) for role in roles],

@@ -26,6 +26,7 @@ from services.organisations.domain.tokens import (
 )
 from services.organisations.keys import KeyringFile
 from services.organisations.store import tokens as store
+from services.organisations.store.login import tenant_is_active
 from shared.auth.principal import BUYER_ADMIN, Principal
 from shared.auth.tokens import sign_token
 from shared.db.tenant import tenant_transaction
@@ -169,11 +170,14 @@ async def client_credentials(
     tenant_id, client = parse_client_id(client_id)
     async with tenant_transaction(pool, tenant_id) as conn:
         row = await store.fetch_client(conn, tenant_id, client)
+        active = await tenant_is_active(conn, tenant_id)
     if (
         row is None
         or row["revoked_at"] is not None
         or not secret_matches(client_secret, bytes(row["secret_hash"]))
     ):
+        raise OAuthError("invalid_client", "client authentication failed", status=401)
+    if not active:  # checked after the secret: a stranger learns nothing of the tenant
         raise OAuthError("invalid_client", "client authentication failed", status=401)
     scopes = granted_scopes(scope, row["scopes"])
     grant = Grant(tenant_id=tenant_id, subject=f"client:{client}", scopes=scopes, client_id=client_id)
@@ -206,6 +210,8 @@ async def register_client(
         raise InvariantViolated(str(exc), errors=[FieldError("body.scopes", str(exc))]) from None
     client, (secret, secret_hash) = new_id(), new_client_secret()
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        if not await tenant_is_active(conn, principal.tenant_id):
+            raise Forbidden("the tenant is deactivated (or unknown)")
         await store.insert_client(
             conn,
             tenant_id=principal.tenant_id,

@@ -17,6 +17,8 @@ __all__ = [
     "insert_attempt",
     "link_identity",
     "mark_attempt_used",
+    "purge_expired_attempts",
+    "tenant_is_active",
     "touch_identity",
     "upsert_provider",
 ]
@@ -120,21 +122,32 @@ async def fetch_identity_person(
 
 
 async def find_unlinked_person_by_email(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, email: str, issuer: str
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, email: str
 ) -> uuid.UUID | None:
-    """A pre-provisioned person with this e-mail who has no identity at this issuer yet."""
+    """A pre-provisioned person with this e-mail who has never logged in with any provider."""
     person: uuid.UUID | None = await conn.fetchval(
         """
         select p.person_id from people p
         where p.tenant_id = $1 and lower(p.email) = $2
           and not exists (select 1 from identities i
-                          where i.tenant_id = p.tenant_id and i.person_id = p.person_id and i.issuer = $3)
+                          where i.tenant_id = p.tenant_id and i.person_id = p.person_id)
         """,
         tenant_id,
         email,
-        issuer,
     )
     return person
+
+
+async def tenant_is_active(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> bool:
+    active: bool | None = await conn.fetchval("select active from tenants where tenant_id = $1", tenant_id)
+    return bool(active)
+
+
+async def purge_expired_attempts(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
+    """Started logins nobody finished are kept for a day (for the logs), then go."""
+    await conn.execute(
+        "delete from login_attempts where tenant_id = $1 and expires_at < now() - interval '1 day'", tenant_id
+    )
 
 
 async def link_identity(
