@@ -134,13 +134,6 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
 
         await _timed("relay", n, relay_drain, results)
 
-        async def applied(spec: ConsumerSpec) -> int:
-            async with pool.acquire() as conn:
-                value: int = await conn.fetchval(
-                    "select count(*) from inbox where consumer = $1", spec.durable
-                )
-                return value
-
         async def noop(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
             return None
 
@@ -165,7 +158,7 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
             tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
             try:
                 await write_all(_envelopes(n, tenant))
-                while await applied(spec) < n:
+                while consumer.applied < n:
                     await asyncio.sleep(0.05)
             finally:
                 for task in tasks:
