@@ -32,7 +32,13 @@ from services.organisations.domain.login import secret_reference
 from services.organisations.domain.tokens import Grant, access_claims
 from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
 from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
-from services.platform import SERVICES, create_service_worker, prepare_databases, service_environment
+from services.platform import (
+    SERVICES,
+    create_service_worker,
+    nats_authorization,
+    prepare_databases,
+    service_environment,
+)
 from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
 from shared.embedded import servers
@@ -355,6 +361,12 @@ def login(args: argparse.Namespace) -> int:
     return 0
 
 
+def nats_config(args: argparse.Namespace) -> int:
+    """Print the production NATS users and permissions (deploy/nats/authorization.conf)."""
+    print(nats_authorization(), end="")
+    return 0
+
+
 def rotate_keys(args: argparse.Namespace) -> int:
     """Add a signing key and retire the current one (still published until its tokens expire)."""
     path = Path(args.keyring) if args.keyring else _data_dir(args) / "signing-keys.json"
@@ -393,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     login_parser.add_argument("--user", required=True, help="the user's subject at the provider")
     login_parser.add_argument("--json", action="store_true", help="print the whole token response")
     login_parser.set_defaults(func=login)
+    nats_parser = commands.add_parser(
+        "nats-authorization", help="print the production NATS users and permissions"
+    )
+    nats_parser.set_defaults(func=nats_config)
     rotate_parser = commands.add_parser("rotate-keys", help="rotate the token signing keyring")
     rotate_parser.add_argument("--keyring", help="the keyring file (default: the local stack's)")
     rotate_parser.add_argument(

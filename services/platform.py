@@ -15,12 +15,15 @@ from litestar import Litestar
 from shared.config import ServiceSettings, load_settings
 from shared.db.migrate import MigrationSource, migrate
 from shared.db.provision import DatabaseLayout, provision_database
-from shared.events.worker import Worker
+from shared.events.permissions import render_authorization, service_permissions
+from shared.events.streams import STREAMS
+from shared.events.worker import Subscription, Worker
 
 __all__ = [
     "SERVICES",
     "create_service_app",
     "create_service_worker",
+    "nats_authorization",
     "prepare_databases",
     "service_environment",
     "service_migrations",
@@ -44,6 +47,19 @@ def create_service_app(service: str, settings: ServiceSettings | None = None) ->
     # Each service loads its own settings class (some have fields of their own) when given None.
     app: Litestar = _module(service, "app").create_app(settings)
     return app
+
+
+def nats_authorization() -> str:
+    """The production NATS ``authorization`` block: one least-privilege user per service, from what
+    its worker publishes and the consumers it declares."""
+    users = {}
+    for service in SERVICES:
+        consumers = importlib.import_module(f"services.{service}.consumers")
+        subscriptions: list[Subscription] = getattr(consumers, "SUBSCRIPTIONS", [])
+        users[service] = service_permissions(
+            service, publishes=service in STREAMS, consumers=[s.spec for s in subscriptions]
+        )
+    return render_authorization(users, password_variable="NATS_PASSWORD")  # noqa: S106 (a variable name)
 
 
 def create_service_worker(service: str, settings: ServiceSettings | None = None) -> Worker:

@@ -1,7 +1,14 @@
 """Orders: framework agreements and the supervision order lifecycle."""
 
+from pathlib import Path
+
+from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
 from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 
 SERVICE = "orders"
-MIGRATIONS = [EVENT_MIGRATIONS, TENANCY_MIGRATIONS]
+MIGRATIONS = [
+    EVENT_MIGRATIONS,
+    TENANCY_MIGRATIONS,
+    MigrationSource("orders", Path(__file__).parent / "migrations"),
+]

@@ -39,9 +39,13 @@ def _alive(pid: int) -> bool:
 class EmbeddedNats:
     """Start and stop one JetStream server whose store lives under ``root``."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(
+        self, root: Path, port: int, *, config: Path = LOCAL_CONF, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.port = port
+        self.config = config
+        self.env = env or {}
         self.store = root / "jetstream"
         self.log_file = root / "nats.log"
         self.pid_file = root / "nats.pid"
@@ -73,7 +77,7 @@ class EmbeddedNats:
                 [
                     find_nats_server(),
                     "-c",
-                    str(LOCAL_CONF),
+                    str(self.config),
                     "-a",
                     "127.0.0.1",
                     "-p",
@@ -84,7 +88,7 @@ class EmbeddedNats:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ},
+                env={**os.environ, **self.env},
             )
         self.pid_file.write_text(str(self._process.pid))
         deadline = time.monotonic() + 20

@@ -7,12 +7,17 @@ from nats.aio.client import Client as NATS
 
 from shared.logging import get_logger
 
-__all__ = ["connect_nats"]
+__all__ = ["connect_nats", "inbox_prefix"]
 
 log = get_logger(__name__)
 
 
-async def connect_nats(url: str, *, name: str) -> NATS:
+def inbox_prefix(service: str) -> str:
+    """Each service's replies arrive under its own prefix, so its NATS user may read only those."""
+    return f"_INBOX_{service}"
+
+
+async def connect_nats(url: str, *, name: str, service: str | None = None) -> NATS:
     connected = True  # one warning per outage, not one per reconnect attempt
 
     async def disconnected() -> None:
@@ -39,4 +44,5 @@ async def connect_nats(url: str, *, name: str) -> NATS:
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,
+        **({"inbox_prefix": inbox_prefix(service)} if service else {}),
     )

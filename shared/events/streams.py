@@ -78,7 +78,9 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
 
 
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
-    await ensure_stream(js, stream_of(spec.producer))
+    """Declare the durable consumer; the stream is its producer's to create (and may not exist yet:
+    the caller retries). A consumer never changes another service's stream."""
+    await js.stream_info(spec.stream)
     config = ConsumerConfig(
         durable_name=spec.durable,
         deliver_policy=DeliverPolicy.ALL,

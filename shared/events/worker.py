@@ -48,7 +48,7 @@ class Worker:
     async def start(self) -> list[asyncio.Task[None]]:
         s = self.settings
         self.pool = await create_pool(s.database_url, min_size=1, max_size=4)
-        self.nats = await connect_nats(s.nats_url, name=f"{s.service}-worker")
+        self.nats = await connect_nats(s.nats_url, name=f"{s.service}-worker", service=s.service)
         tasks = []
         if self.publishes:
             await ensure_stream(self.nats.jetstream(), STREAMS[s.service])

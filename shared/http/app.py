@@ -133,7 +133,7 @@ def create_service_app(
         jwks = JwksClient(settings.jwks_url)
         nc: NATS | None = None
         try:
-            nc = await connect_nats(settings.nats_url, name=f"{service}-api")
+            nc = await connect_nats(settings.nats_url, name=f"{service}-api", service=service)
             app.state.pool = pool
             app.state.nats = nc
             app.state[VERIFIER_STATE_KEY] = TokenVerifier(

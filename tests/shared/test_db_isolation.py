@@ -34,6 +34,10 @@ TENANT_TABLES = (
     ("organisations", "login_attempts"),
     ("organisations", "identities"),
     ("orders", "tenant_directory"),
+    ("orders", "known_cost_centres"),
+    ("orders", "known_approvers"),
+    ("orders", "known_people"),
+    ("orders", "known_supervisors"),
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
@@ -221,6 +225,41 @@ def _identity_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _known_cost_centre_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into known_cost_centres"
+        " (tenant_id, cost_centre_id, code, name, yearly_budget_cents, active, version)"
+        " values ($1, $2, '4100', 'Lastensuojelu', 100000, true, 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _known_approver_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into known_approvers (tenant_id, cost_centre_id, person_id, assigned, version)"
+        " values ($1, $2, $3, true, 1)",
+        (uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _known_person_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into known_people (tenant_id, person_id, roles, hr_employee_number, active, version)"
+        " values ($1, $2, array['approver'], 'H123', true, 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _known_supervisor_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into known_supervisors (tenant_id, person_id, forms, languages, regions, delivery_modes,"
+        " available, qualifications, version)"
+        " values ($1, $2, array['individual'], array['fi'], array['Pohjois-Savo'], array['remote'],"
+        " true, '[]'::jsonb, 1)",
+        (uuid.uuid4(),),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -236,6 +275,10 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "tenant_directory": _directory_row,
     "event_feed": _event_feed_row,
     "feed_heads": _feed_head_row,
+    "known_cost_centres": _known_cost_centre_row,
+    "known_approvers": _known_approver_row,
+    "known_people": _known_person_row,
+    "known_supervisors": _known_supervisor_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

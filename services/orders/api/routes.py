@@ -1,0 +1,56 @@
+"""Read-only routes over the orders service's read models of organisations' facts."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+from litestar import get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+
+from services.orders import handlers
+from services.orders.store import KnownCostCentre
+from shared.auth.guards import provide_principal
+from shared.auth.principal import Principal
+from shared.http.pagination import Page, PageSize
+
+__all__ = ["CostCentreOut", "list_cost_centres"]
+
+
+class CostCentreOut(msgspec.Struct, frozen=True, rename="camel"):
+    id: uuid.UUID
+    code: str
+    name: str
+    yearly_budget_cents: int
+    active: bool
+    approver_ids: list[uuid.UUID]
+
+
+def _cost_centre(cost_centre: KnownCostCentre) -> CostCentreOut:
+    return CostCentreOut(
+        id=cost_centre.cost_centre_id,
+        code=cost_centre.code,
+        name=cost_centre.name,
+        yearly_budget_cents=cost_centre.yearly_budget_cents,
+        active=cost_centre.active,
+        approver_ids=cost_centre.approver_ids,
+    )
+
+
+@get(
+    "/cost-centres",
+    operation_id="orders_listCostCentres",
+    tags=["read models"],
+    summary="The caller's tenant's cost centres and their approvers, as orders knows them",
+    dependencies={"principal": Provide(provide_principal)},
+)
+async def list_cost_centres(
+    pool: NamedDependency[asyncpg.Pool],
+    principal: NamedDependency[Principal],
+    cursor: FromQuery[str | None] = None,
+    limit: PageSize = 50,
+) -> Page[CostCentreOut]:
+    rows, next_cursor = await handlers.list_cost_centres(pool, principal, cursor=cursor, limit=limit)
+    return Page(items=[_cost_centre(row) for row in rows], next_cursor=next_cursor)

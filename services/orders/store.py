@@ -1,0 +1,296 @@
+"""The orders service's SQL: one function per query, each on a connection inside a tenant transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+from shared.contracts.organisations import CostCentreFacts, PersonFacts, SupervisorProfileFacts
+
+__all__ = [
+    "KnownCostCentre",
+    "deactivate_cost_centre",
+    "deactivate_person",
+    "fetch_cost_centre_version",
+    "fetch_person_version",
+    "fetch_supervisor_version",
+    "list_cost_centres",
+    "set_approver",
+    "update_cost_centre",
+    "update_person",
+    "update_supervisor",
+    "upsert_cost_centre",
+    "upsert_person",
+    "upsert_supervisor",
+]
+
+
+class KnownCostCentre(msgspec.Struct, frozen=True, kw_only=True):
+    cost_centre_id: uuid.UUID
+    code: str
+    name: str
+    yearly_budget_cents: int
+    active: bool
+    approver_ids: list[uuid.UUID]
+
+
+# --- cost centres and approvers ---
+
+
+async def upsert_cost_centre(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: CostCentreFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        insert into known_cost_centres
+          (tenant_id, cost_centre_id, code, name, yearly_budget_cents, active, version)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        on conflict (tenant_id, cost_centre_id) do update
+          set code = excluded.code, name = excluded.name,
+              yearly_budget_cents = excluded.yearly_budget_cents, active = excluded.active,
+              version = excluded.version, updated_at = now()
+          where known_cost_centres.version < excluded.version
+        """,
+        tenant_id,
+        facts.cost_centre_id,
+        facts.code,
+        facts.name,
+        facts.yearly_budget_cents,
+        facts.active,
+        version,
+    )
+
+
+async def fetch_cost_centre_version(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, cost_centre_id: uuid.UUID
+) -> int | None:
+    version: int | None = await conn.fetchval(
+        "select version from known_cost_centres where tenant_id = $1 and cost_centre_id = $2 for update",
+        tenant_id,
+        cost_centre_id,
+    )
+    return version
+
+
+async def update_cost_centre(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: CostCentreFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        update known_cost_centres
+        set code = $3, name = $4, yearly_budget_cents = $5, active = $6, version = $7, updated_at = now()
+        where tenant_id = $1 and cost_centre_id = $2 and version < $7
+        """,
+        tenant_id,
+        facts.cost_centre_id,
+        facts.code,
+        facts.name,
+        facts.yearly_budget_cents,
+        facts.active,
+        version,
+    )
+
+
+async def deactivate_cost_centre(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, cost_centre_id: uuid.UUID, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        update known_cost_centres set active = false, version = $3, updated_at = now()
+        where tenant_id = $1 and cost_centre_id = $2 and version < $3
+        """,
+        tenant_id,
+        cost_centre_id,
+        version,
+    )
+
+
+async def set_approver(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    cost_centre_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    assigned: bool,
+    version: int,
+) -> None:
+    """Record an assignment or a removal unless a newer one of the same pair is known."""
+    await conn.execute(
+        """
+        insert into known_approvers (tenant_id, cost_centre_id, person_id, assigned, version)
+        values ($1, $2, $3, $4, $5)
+        on conflict (tenant_id, cost_centre_id, person_id) do update
+          set assigned = excluded.assigned, version = excluded.version
+          where known_approvers.version < excluded.version
+        """,
+        tenant_id,
+        cost_centre_id,
+        person_id,
+        assigned,
+        version,
+    )
+
+
+async def list_cost_centres(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> list[KnownCostCentre]:
+    rows = await conn.fetch(
+        """
+        select c.cost_centre_id, c.code, c.name, c.yearly_budget_cents, c.active,
+               array(select a.person_id from known_approvers a
+                     where a.tenant_id = c.tenant_id and a.cost_centre_id = c.cost_centre_id
+                       and a.assigned
+                     order by a.person_id) as approver_ids
+        from known_cost_centres c
+        where c.tenant_id = $1 and ($2::uuid is null or c.cost_centre_id > $2)
+        order by c.cost_centre_id limit $3
+        """,
+        tenant_id,
+        after,
+        limit,
+    )
+    return [
+        KnownCostCentre(
+            cost_centre_id=row["cost_centre_id"],
+            code=row["code"],
+            name=row["name"],
+            yearly_budget_cents=row["yearly_budget_cents"],
+            active=row["active"],
+            approver_ids=list(row["approver_ids"]),
+        )
+        for row in rows
+    ]
+
+
+# --- people ---
+
+
+async def upsert_person(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: PersonFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        insert into known_people (tenant_id, person_id, roles, hr_employee_number, active, version)
+        values ($1, $2, $3, $4, $5, $6)
+        on conflict (tenant_id, person_id) do update
+          set roles = excluded.roles, hr_employee_number = excluded.hr_employee_number,
+              active = excluded.active, version = excluded.version, updated_at = now()
+          where known_people.version < excluded.version
+        """,
+        tenant_id,
+        facts.person_id,
+        list(facts.roles),
+        facts.hr_employee_number,
+        facts.active,
+        version,
+    )
+
+
+async def fetch_person_version(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> int | None:
+    version: int | None = await conn.fetchval(
+        "select version from known_people where tenant_id = $1 and person_id = $2 for update",
+        tenant_id,
+        person_id,
+    )
+    return version
+
+
+async def update_person(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: PersonFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        update known_people
+        set roles = $3, hr_employee_number = $4, active = $5, version = $6, updated_at = now()
+        where tenant_id = $1 and person_id = $2 and version < $6
+        """,
+        tenant_id,
+        facts.person_id,
+        list(facts.roles),
+        facts.hr_employee_number,
+        facts.active,
+        version,
+    )
+
+
+async def deactivate_person(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        update known_people set active = false, version = $3, updated_at = now()
+        where tenant_id = $1 and person_id = $2 and version < $3
+        """,
+        tenant_id,
+        person_id,
+        version,
+    )
+
+
+# --- supervisors ---
+
+
+def _supervisor_args(facts: SupervisorProfileFacts) -> Sequence[object]:
+    return (
+        list(facts.forms),
+        list(facts.languages),
+        list(facts.regions),
+        list(facts.delivery_modes),
+        facts.available,
+        list(facts.qualifications),
+    )
+
+
+async def upsert_supervisor(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: SupervisorProfileFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        insert into known_supervisors
+          (tenant_id, person_id, forms, languages, regions, delivery_modes, available, qualifications,
+           version)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        on conflict (tenant_id, person_id) do update
+          set forms = excluded.forms, languages = excluded.languages, regions = excluded.regions,
+              delivery_modes = excluded.delivery_modes, available = excluded.available,
+              qualifications = excluded.qualifications, version = excluded.version, updated_at = now()
+          where known_supervisors.version < excluded.version
+        """,
+        tenant_id,
+        facts.person_id,
+        *_supervisor_args(facts),
+        version,
+    )
+
+
+async def fetch_supervisor_version(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> int | None:
+    version: int | None = await conn.fetchval(
+        "select version from known_supervisors where tenant_id = $1 and person_id = $2 for update",
+        tenant_id,
+        person_id,
+    )
+    return version
+
+
+async def update_supervisor(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: SupervisorProfileFacts, *, version: int
+) -> None:
+    await conn.execute(
+        """
+        update known_supervisors
+        set forms = $3, languages = $4, regions = $5, delivery_modes = $6, available = $7,
+            qualifications = $8, version = $9, updated_at = now()
+        where tenant_id = $1 and person_id = $2 and version < $9
+        """,
+        tenant_id,
+        facts.person_id,
+        *_supervisor_args(facts),
+        version,
+    )
