@@ -38,6 +38,7 @@ TENANT_TABLES = (
     ("orders", "known_approvers"),
     ("orders", "known_people"),
     ("orders", "known_supervisors"),
+    ("orders", "framework_agreements"),
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
@@ -260,6 +261,16 @@ def _known_supervisor_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _framework_agreement_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into framework_agreements (tenant_id, agreement_id, number, title, status, starts_on,"
+        " first_term_ends_on, hard_end_on, lots, price_items, cancellation, provider_ids, version)"
+        " values ($1, $2, $3, 'Työnohjauspalvelut', 'draft', date '2026-01-01', date '2027-12-31',"
+        " date '2029-12-31', '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, array[]::uuid[], 1)",
+        (uuid.uuid4(), f"PIR-{uuid.uuid4().hex[:8]}"),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -279,6 +290,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "known_approvers": _known_approver_row,
     "known_people": _known_person_row,
     "known_supervisors": _known_supervisor_row,
+    "framework_agreements": _framework_agreement_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

@@ -1,0 +1,321 @@
+"""Framework agreements over HTTP: a buyer admin drafts, activates, changes and ends them.
+
+Every route acts on the caller's own tenant (from the token); another tenant's ids answer 404.
+Updates and transitions take ``If-Match`` (a stale ETag is refused with 412); every broken rule
+answers 422 problem+json naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, TypeVar
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+
+from services.orders import handlers
+from services.orders.domain.agreements import (
+    AdmittedProvider,
+    AgreementContent,
+    AgreementStatus,
+    CancellationTerms,
+    DeliveryMode,
+    FrameworkAgreement,
+    Lot,
+    PriceItem,
+    PriceUnit,
+    QualificationKind,
+    SupervisionForm,
+    Validity,
+)
+from shared.auth.guards import provide_principal, requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
+from shared.errors import PreconditionFailed
+from shared.http.pagination import Page, PageSize
+
+__all__ = [
+    "AgreementBody",
+    "AgreementController",
+    "AgreementOut",
+    "CancellationBody",
+    "LotBody",
+    "PriceItemBody",
+    "ProviderBody",
+    "ValidityBody",
+]
+
+Pool = NamedDependency[asyncpg.Pool]
+Caller = NamedDependency[Principal]
+T = TypeVar("T")
+
+BUYER_ADMINS = [requires_role(BUYER_ADMIN)]
+BUYER_READERS = [requires_role(BUYER_ADMIN, APPROVER)]
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="if-match", description="The ETag last read; a stale one is refused with 412"),
+]
+
+_ENTITY_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for; ``None`` when absent or ``*``."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ENTITY_TAG.fullmatch(if_match.strip())
+    if match is None:
+        raise PreconditionFailed("If-Match must be an ETag this API gave out")
+    return int(match[1])
+
+
+def _versioned(body: T, version: int, status_code: int = 200) -> Response[T]:
+    return Response(body, headers={"ETag": f'"{version}"'}, status_code=status_code)
+
+
+# --- bodies (the same shapes in and out) ---
+
+
+class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    pass
+
+
+Text = Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class ValidityBody(_Body, frozen=True, kw_only=True):
+    starts_on: dt.date
+    first_term_ends_on: dt.date
+    hard_end_on: dt.date
+
+
+class ProviderBody(_Body, frozen=True, kw_only=True):
+    provider_id: uuid.UUID
+    rank: int | None = None
+
+
+class LotBody(_Body, frozen=True, kw_only=True):
+    name: Text
+    forms: list[SupervisionForm]
+    region: Text
+    required_qualifications: list[QualificationKind] = []
+    providers: list[ProviderBody] = []
+
+
+class PriceItemBody(_Body, frozen=True, kw_only=True):
+    lot: Text
+    form: SupervisionForm
+    duration_minutes: int
+    mode: DeliveryMode
+    unit: PriceUnit
+    net_price_cents: int
+    valid_from: dt.date
+
+
+class CancellationBody(_Body, frozen=True, kw_only=True):
+    late_threshold_hours: int = 24
+    late_cancellation_charge_percent: int = 100
+    no_show_charge_percent: int = 100
+    illness_exempt: bool = False
+
+
+class AgreementBody(_Body, frozen=True, kw_only=True):
+    """A whole agreement as the buyer writes it; a PUT replaces all of it."""
+
+    number: Text
+    title: Text
+    validity: ValidityBody
+    lots: list[LotBody] = []
+    price_items: list[PriceItemBody] = []
+    cancellation: CancellationBody = CancellationBody()
+
+
+class AgreementOut(AgreementBody, frozen=True, kw_only=True):
+    id: uuid.UUID
+    status: AgreementStatus
+    version: int
+
+
+def _content(body: AgreementBody) -> AgreementContent:
+    terms = body.cancellation
+    return AgreementContent(
+        number=body.number,
+        title=body.title,
+        validity=Validity(
+            starts_on=body.validity.starts_on,
+            first_term_ends_on=body.validity.first_term_ends_on,
+            hard_end_on=body.validity.hard_end_on,
+        ),
+        lots=tuple(
+            Lot(
+                name=lot.name,
+                forms=tuple(lot.forms),
+                region=lot.region,
+                required_qualifications=frozenset(lot.required_qualifications),
+                providers=tuple(
+                    AdmittedProvider(provider_id=p.provider_id, rank=p.rank) for p in lot.providers
+                ),
+            )
+            for lot in body.lots
+        ),
+        price_items=tuple(
+            PriceItem(
+                lot=item.lot,
+                form=item.form,
+                duration_minutes=item.duration_minutes,
+                mode=item.mode,
+                unit=item.unit,
+                net_price_cents=item.net_price_cents,
+                valid_from=item.valid_from,
+            )
+            for item in body.price_items
+        ),
+        cancellation=CancellationTerms(
+            late_threshold_hours=terms.late_threshold_hours,
+            late_cancellation_charge_percent=terms.late_cancellation_charge_percent,
+            no_show_charge_percent=terms.no_show_charge_percent,
+            illness_exempt=terms.illness_exempt,
+        ),
+    )
+
+
+def _out(agreement: FrameworkAgreement) -> AgreementOut:
+    content = agreement.content
+    terms = content.cancellation
+    return AgreementOut(
+        id=agreement.agreement_id,
+        status=agreement.status,
+        version=agreement.version,
+        number=content.number,
+        title=content.title,
+        validity=ValidityBody(
+            starts_on=content.validity.starts_on,
+            first_term_ends_on=content.validity.first_term_ends_on,
+            hard_end_on=content.validity.hard_end_on,
+        ),
+        lots=[
+            LotBody(
+                name=lot.name,
+                forms=list(lot.forms),
+                region=lot.region,
+                required_qualifications=sorted(lot.required_qualifications),
+                providers=[ProviderBody(provider_id=p.provider_id, rank=p.rank) for p in lot.providers],
+            )
+            for lot in content.lots
+        ],
+        price_items=[
+            PriceItemBody(
+                lot=item.lot,
+                form=item.form,
+                duration_minutes=item.duration_minutes,
+                mode=item.mode,
+                unit=item.unit,
+                net_price_cents=item.net_price_cents,
+                valid_from=item.valid_from,
+            )
+            for item in content.price_items
+        ],
+        cancellation=CancellationBody(
+            late_threshold_hours=terms.late_threshold_hours,
+            late_cancellation_charge_percent=terms.late_cancellation_charge_percent,
+            no_show_charge_percent=terms.no_show_charge_percent,
+            illness_exempt=terms.illness_exempt,
+        ),
+    )
+
+
+class AgreementController(Controller):
+    """A buyer's framework agreements (puitejärjestelyt): lots, providers, price list, terms."""
+
+    path = "/agreements"
+    tags = ["framework agreements"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post("/", operation_id="createAgreement", summary="Draft a framework agreement", guards=BUYER_ADMINS)
+    async def create(
+        self, data: JSONBody[AgreementBody], pool: Pool, principal: Caller
+    ) -> Response[AgreementOut]:
+        agreement = await handlers.create_agreement(pool, principal, _content(data))
+        return _versioned(_out(agreement), agreement.version, status_code=201)
+
+    @get(
+        "/", operation_id="listAgreements", summary="The tenant's framework agreements", guards=BUYER_READERS
+    )
+    async def index(
+        self,
+        pool: Pool,
+        principal: Caller,
+        cursor: FromQuery[str | None] = None,
+        limit: PageSize = 50,
+        status: FromQuery[AgreementStatus | None] = None,
+    ) -> Page[AgreementOut]:
+        rows, next_cursor = await handlers.list_agreements(
+            pool, principal, cursor=cursor, limit=limit, status=status
+        )
+        return Page(items=[_out(a) for a in rows], next_cursor=next_cursor)
+
+    @get(
+        "/{agreement_id:uuid}",
+        operation_id="getAgreement",
+        summary="One framework agreement",
+        guards=BUYER_READERS,
+    )
+    async def read(
+        self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
+    ) -> Response[AgreementOut]:
+        agreement = await handlers.get_agreement(pool, principal, agreement_id)
+        return _versioned(_out(agreement), agreement.version)
+
+    @put(
+        "/{agreement_id:uuid}",
+        operation_id="replaceAgreement",
+        summary="Replace a draft; of an active agreement only the price list and providers may change",
+        guards=BUYER_ADMINS,
+    )
+    async def replace(
+        self,
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[AgreementBody],
+        pool: Pool,
+        principal: Caller,
+        if_match: IfMatch = None,
+    ) -> Response[AgreementOut]:
+        agreement = await handlers.replace_agreement(
+            pool, principal, agreement_id, _content(data), expected_version=_expected_version(if_match)
+        )
+        return _versioned(_out(agreement), agreement.version)
+
+    @post(
+        "/{agreement_id:uuid}/activate",
+        operation_id="activateAgreement",
+        summary="Bring a draft into force (needs a lot, an admitted provider and a price item)",
+        guards=BUYER_ADMINS,
+        status_code=200,
+    )
+    async def activate(
+        self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[AgreementOut]:
+        agreement = await handlers.activate_agreement(
+            pool, principal, agreement_id, expected_version=_expected_version(if_match)
+        )
+        return _versioned(_out(agreement), agreement.version)
+
+    @post(
+        "/{agreement_id:uuid}/end",
+        operation_id="endAgreement",
+        summary="End an active agreement: no new orders under it",
+        guards=BUYER_ADMINS,
+        status_code=200,
+    )
+    async def end(
+        self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[AgreementOut]:
+        agreement = await handlers.end_agreement(
+            pool, principal, agreement_id, expected_version=_expected_version(if_match)
+        )
+        return _versioned(_out(agreement), agreement.version)
