@@ -21,6 +21,9 @@ from shared.contracts.organisations import (
     PersonUpdated,
     SupervisorProfileCreated,
     SupervisorProfileUpdated,
+    TenantCreated,
+    TenantDeactivated,
+    TenantUpdated,
 )
 from shared.events.consumer import EventHandler
 from shared.events.envelope import Envelope
@@ -54,7 +57,7 @@ def _handler(cls: type[E], apply: _Apply[E]) -> tuple[str, EventHandler]:
 
 
 def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
-    """Keeps the read models of cost centres, approvers, people and supervisors current."""
+    """Keeps the read models of cost centres, approvers, people, supervisors and providers current."""
     return Subscription(
         spec=ConsumerSpec(
             consumer=consumer,
@@ -63,6 +66,7 @@ def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
                 "organisations.cost_centre.>",
                 "organisations.person.>",
                 "organisations.supervisor_profile.>",
+                "organisations.tenant.>",
             ),
         ),
         handlers=dict(
@@ -77,6 +81,9 @@ def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
                 _handler(PersonDeactivated, handlers.apply_person_deactivated),
                 _handler(SupervisorProfileCreated, handlers.apply_supervisor_created),
                 _handler(SupervisorProfileUpdated, handlers.apply_supervisor_updated),
+                _handler(TenantCreated, handlers.apply_tenant_facts),
+                _handler(TenantUpdated, handlers.apply_tenant_facts),
+                _handler(TenantDeactivated, handlers.apply_tenant_deactivated),
             ]
         ),
     )

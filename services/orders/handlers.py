@@ -22,8 +22,10 @@ from shared.contracts.organisations import (
     PersonDeactivated,
     PersonFacts,
     SupervisorProfileFacts,
+    TenantDeactivated,
+    TenantFacts,
 )
-from shared.db.tenant import set_tenant, tenant_transaction
+from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, PreconditionFailed
 from shared.events import add_to_outbox, envelope_for
 from shared.http.pagination import decode_cursor, encode_cursor
@@ -192,20 +194,18 @@ async def _buyer(conn: asyncpg.Connection, principal: Principal, *, writes: bool
     return tenant.tenant_id
 
 
-async def _check_providers(conn: asyncpg.Connection, buyer_id: uuid.UUID, content: AgreementContent) -> None:
-    """Every admitted provider is an active provider tenant Tila knows (each read in its own scope)."""
-    try:
-        for i, lot in enumerate(content.lots):
-            for j, admitted in enumerate(lot.providers):
-                await set_tenant(conn, admitted.provider_id)
-                known = await fetch_known_tenant(conn, admitted.provider_id)
-                if known is None or known.kind != "provider" or not known.active:
-                    field = f"body.lots[{i}].providers[{j}].providerId"
-                    raise InvariantViolated(
-                        "no such provider", errors=[FieldError(field, "not an active provider tenant")]
-                    )
-    finally:
-        await set_tenant(conn, buyer_id)
+async def _check_providers(conn: asyncpg.Connection, content: AgreementContent) -> None:
+    """Every admitted provider is an active provider tenant (from the public provider catalogue)."""
+    admitted = [
+        (i, j, p.provider_id) for i, lot in enumerate(content.lots) for j, p in enumerate(lot.providers)
+    ]
+    active = await store.fetch_active_providers(conn, [provider_id for _, _, provider_id in admitted])
+    for i, j, provider_id in admitted:
+        if provider_id not in active:
+            field = f"body.lots[{i}].providers[{j}].providerId"
+            raise InvariantViolated(
+                "no such provider", errors=[FieldError(field, "not an active provider tenant")]
+            )
 
 
 async def _agreement(
@@ -305,7 +305,7 @@ async def create_agreement(
         buyer_id = await _buyer(conn, principal)
         with _rules_as_problems():
             agreement = domain.new_agreement(new_id(), content)
-        await _check_providers(conn, buyer_id, content)
+        await _check_providers(conn, content)
         try:
             async with conn.transaction():
                 await store.insert_agreement(conn, buyer_id, agreement)
@@ -369,7 +369,7 @@ async def replace_agreement(
             changed = domain.change(agreement, content)
         if changed is agreement:
             return agreement
-        await _check_providers(conn, buyer_id, content)
+        await _check_providers(conn, content)
         await _save(conn, buyer_id, agreement, changed)
         if changed.status is AgreementStatus.ACTIVE:
             # Providers removed from the agreement hear of it too: the old ones are addressed as well.
@@ -387,7 +387,7 @@ async def activate_agreement(
         _check_version(agreement.version, expected_version)
         with _rules_as_problems():
             activated = domain.activate(agreement)
-        await _check_providers(conn, buyer_id, activated.content)
+        await _check_providers(conn, activated.content)
         await _save(conn, buyer_id, agreement, activated)
         await _announce(conn, buyer_id, activated, _facts(contracts.AgreementActivated, buyer_id, activated))
     return activated
@@ -406,3 +406,17 @@ async def end_agreement(
         event = contracts.AgreementEnded(agreement_id=ended.agreement_id, buyer_id=buyer_id)
         await _announce(conn, buyer_id, ended, event)
     return ended
+
+
+async def apply_tenant_facts(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantFacts, *, version: int
+) -> None:
+    """A provider tenant joined or changed: keep the catalogue buyers pick providers from."""
+    if event.kind == "provider":
+        await store.upsert_provider(conn, event.tenant_id, name=event.name, active=True, version=version)
+
+
+async def apply_tenant_deactivated(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantDeactivated, *, version: int
+) -> None:
+    await store.deactivate_provider(conn, event.tenant_id, version=version)

@@ -24,6 +24,8 @@ __all__ = [
     "KnownCostCentre",
     "deactivate_cost_centre",
     "deactivate_person",
+    "deactivate_provider",
+    "fetch_active_providers",
     "fetch_agreement",
     "fetch_cost_centre_version",
     "fetch_person_version",
@@ -38,6 +40,7 @@ __all__ = [
     "update_supervisor",
     "upsert_cost_centre",
     "upsert_person",
+    "upsert_provider",
     "upsert_supervisor",
 ]
 
@@ -422,3 +425,37 @@ async def list_agreements(
         limit,
     )
     return [_agreement(row) for row in rows]
+
+
+async def upsert_provider(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, *, name: str, active: bool, version: int
+) -> None:
+    await conn.execute(
+        """
+        insert into provider_catalogue (provider_id, name, active, version) values ($1, $2, $3, $4)
+        on conflict (provider_id) do update
+          set name = excluded.name, active = excluded.active, version = excluded.version, updated_at = now()
+          where provider_catalogue.version < excluded.version
+        """,
+        provider_id,
+        name,
+        active,
+        version,
+    )
+
+
+async def deactivate_provider(conn: asyncpg.Connection, provider_id: uuid.UUID, *, version: int) -> None:
+    await conn.execute(
+        "update provider_catalogue set active = false, version = $2, updated_at = now()"
+        " where provider_id = $1 and version < $2",
+        provider_id,
+        version,
+    )
+
+
+async def fetch_active_providers(conn: asyncpg.Connection, provider_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch(
+        "select provider_id from provider_catalogue where provider_id = any($1::uuid[]) and active",
+        provider_ids,
+    )
+    return {row["provider_id"] for row in rows}

@@ -72,6 +72,13 @@ async def known_tenant(pool: asyncpg.Pool, issuer: TestIssuer, kind: str) -> Org
             kind,
             business_id(),
         )
+        if kind == "provider":  # what the tenant-created event puts in the public catalogue
+            await conn.execute(
+                "insert into provider_catalogue (provider_id, name, active, version)"
+                " values ($1, $2, true, 1)",
+                tenant_id,
+                f"{kind} {tenant_id.hex[:6]}",
+            )
     return Org(tenant_id, issuer)
 
 

@@ -31,6 +31,9 @@ from shared.contracts.organisations import (
     QualificationFact,
     SupervisorProfileCreated,
     SupervisorProfileUpdated,
+    TenantCreated,
+    TenantDeactivated,
+    TenantUpdated,
 )
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
@@ -40,6 +43,7 @@ from shared.events.envelope import Envelope
 from shared.events.streams import STREAMS
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
+from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
 
@@ -366,3 +370,39 @@ async def test_the_route_lists_only_the_callers_cost_centres_page_by_page(
     assert (await client.get("/orders/cost-centres")).status_code == 401
     bad = await client.get("/orders/cost-centres", params={"cursor": "!!"}, headers=_bearer(issuer, tenant))
     assert bad.status_code == 400
+
+
+def _tenant_event(
+    tenant: uuid.UUID, kind: str, name: str, version: int, *, updated: bool = False
+) -> Envelope:
+    cls = TenantUpdated if updated else TenantCreated
+    event = cls(tenant_id=tenant, name=name, kind=kind, business_id=business_id())  # type: ignore[arg-type]
+    return _envelope(event, tenant, tenant, version)
+
+
+async def _catalogue(pool: asyncpg.Pool, provider: uuid.UUID) -> asyncpg.Record | None:
+    async with pool.acquire() as conn:  # public facts: no tenant scope needed, from any tenant
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "select name, active, version from provider_catalogue where provider_id = $1", provider
+        )
+    return row
+
+
+async def test_provider_tenants_form_a_public_catalogue_that_follows_their_events(
+    orders_pool: asyncpg.Pool,
+) -> None:
+    provider, buyer = uuid.uuid4(), uuid.uuid4()
+    await _apply(orders_pool, provider, _tenant_event(provider, "provider", "Työnohjaus Oy", 1))
+    await _apply(orders_pool, buyer, _tenant_event(buyer, "buyer", "Hyvinvointialue", 1))
+    assert await _catalogue(orders_pool, buyer) is None  # buyers are nobody's to admit
+    await _apply(orders_pool, provider, _tenant_event(provider, "provider", "Uusi nimi Oy", 3, updated=True))
+    await _apply(orders_pool, provider, _tenant_event(provider, "provider", "Vanha nimi Oy", 2, updated=True))
+    row = await _catalogue(orders_pool, provider)
+    assert row is not None
+    assert (row["name"], row["active"], row["version"]) == ("Uusi nimi Oy", True, 3)
+    await _apply(
+        orders_pool, provider, _envelope(TenantDeactivated(tenant_id=provider), provider, provider, 4)
+    )
+    row = await _catalogue(orders_pool, provider)
+    assert row is not None
+    assert (row["active"], row["version"]) == (False, 4)
