@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 
 from services.orders import SERVICE, store
 from services.orders.domain import agreements as domain
+from services.orders.domain import orders as orders_domain
 from services.orders.domain.agreements import AgreementContent, AgreementStatus, FrameworkAgreement
 from services.orders.store import KnownCostCentre
 from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
@@ -25,7 +30,7 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantFacts,
 )
-from shared.db.tenant import tenant_transaction
+from shared.db.tenant import set_tenant, tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, PreconditionFailed
 from shared.events import add_to_outbox, envelope_for
 from shared.http.pagination import decode_cursor, encode_cursor
@@ -46,11 +51,16 @@ __all__ = [
     "apply_supervisor_created",
     "apply_supervisor_updated",
     "create_agreement",
+    "create_order",
     "end_agreement",
     "get_agreement",
+    "get_order",
     "list_agreements",
     "list_cost_centres",
+    "list_orders",
     "replace_agreement",
+    "request_hash",
+    "transition_order",
 ]
 
 
@@ -420,3 +430,286 @@ async def apply_tenant_deactivated(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantDeactivated, *, version: int
 ) -> None:
     await store.deactivate_provider(conn, event.tenant_id, version=version)
+
+
+# --- supervision orders (tenant from the token; the row is shared by buyer and offered provider) ---
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+ORDER_ROLES = frozenset(r.value for r in orders_domain.Role)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(HELSINKI).date()
+
+
+@contextmanager
+def _order_rules_as_problems(prefix: str) -> Iterator[None]:
+    """NotAllowed → 403, RuleBroken → 422 on ``<prefix>.<field>``, WrongState → 409."""
+    try:
+        yield
+    except orders_domain.NotAllowed as exc:
+        raise Forbidden(str(exc)) from None
+    except orders_domain.RuleBroken as exc:
+        raise InvariantViolated(
+            exc.message, errors=[FieldError(f"{prefix}.{exc.field}", exc.message)]
+        ) from None
+    except orders_domain.WrongState as exc:
+        raise Conflict(str(exc)) from None
+
+
+async def _actor(conn: asyncpg.Connection, principal: Principal) -> orders_domain.Actor:
+    """The caller as the order rules see them; a person's token carries their person id as ``sub``."""
+    try:
+        person_id = uuid.UUID(principal.subject)
+    except ValueError:
+        raise Forbidden("only people act on orders") from None
+    return orders_domain.Actor(
+        person_id=person_id,
+        tenant_id=principal.tenant_id,
+        roles=frozenset(orders_domain.Role(r) for r in principal.roles if r in ORDER_ROLES),
+        approves_cost_centres=await store.approver_cost_centres(conn, principal.tenant_id, person_id),
+    )
+
+
+def _order_facts(
+    cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: object
+) -> contracts.OrderFacts:
+    price = order.price
+    terms = order.cancellation
+    return cls(
+        order_id=order.order_id,
+        buyer_id=order.buyer_tenant_id,
+        provider_id=order.provider_id,
+        cost_centre_id=order.cost_centre_id,
+        agreement_id=order.agreement_id,
+        lot=order.lot,
+        form=order.form.value,
+        participants=list(order.participants),
+        planned_sessions=order.planned_sessions,
+        duration_minutes=order.duration_minutes,
+        starts_on=order.starts_on,
+        ends_on=order.ends_on,
+        mode=order.mode.value,
+        selection=order.selection.value,
+        status=order.status.value,
+        supervisor_id=order.supervisor_id,
+        price=None
+        if price is None
+        else contracts.PriceItemFact(
+            lot=price.lot,
+            form=price.form.value,
+            duration_minutes=price.duration_minutes,
+            mode=price.mode.value,
+            unit=price.unit.value,
+            net_price_cents=price.net_price_cents,
+            valid_from=price.valid_from,
+        ),
+        cancellation=None
+        if terms is None
+        else contracts.CancellationTermsFact(
+            late_threshold_hours=terms.late_threshold_hours,
+            late_cancellation_charge_percent=terms.late_cancellation_charge_percent,
+            no_show_charge_percent=terms.no_show_charge_percent,
+            illness_exempt=terms.illness_exempt,
+        ),
+        committed_cents=orders_domain.committed_cents(order),
+        budget_overridden=order.budget_override is not None,
+        declined_by_providers=list(order.declined_by_providers),
+        **extra,
+    )
+
+
+_ORDER_EVENTS: dict[str, type[contracts.OrderFacts]] = {
+    "order.submitted": contracts.OrderSubmitted,
+    "order.approved": contracts.OrderApproved,
+    "order.rejected": contracts.OrderRejected,
+    "order.offered": contracts.OrderOffered,
+    "order.conflict_declared": contracts.OrderConflictDeclared,
+    "order.accepted": contracts.OrderAccepted,
+    "order.declined": contracts.OrderDeclined,
+}
+
+
+async def _announce_order(
+    conn: asyncpg.Connection,
+    transition: orders_domain.Transition,
+    *,
+    previous_provider: uuid.UUID,
+    **extra: object,
+) -> None:
+    """To the buyer and the provider; an offer passed on under ranking also tells the one who declined."""
+    order = transition.order
+    tenant_ids = list(dict.fromkeys([order.buyer_tenant_id, order.provider_id, previous_provider]))
+    event = _order_facts(_ORDER_EVENTS[transition.event], order, **extra)
+    envelope = envelope_for(
+        event,
+        source=SERVICE,
+        subject=order.order_id,
+        version=order.version,
+        tenant_ids=tenant_ids,
+    )
+    await add_to_outbox(conn, SERVICE, envelope)
+
+
+def request_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+async def create_order(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    draft: orders_domain.OrderDraft,
+    *,
+    idempotency_key: str | None,
+    body_hash: str,
+) -> orders_domain.Order:
+    """A draft order of the caller's (buyer) tenant; a replayed key answers the stored order."""
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        if idempotency_key is not None:
+            stored = await store.fetch_idempotent_response(conn, principal.tenant_id, idempotency_key)
+            if stored is not None:
+                if stored.request_hash != body_hash:
+                    raise InvariantViolated(
+                        "this Idempotency-Key was used with another request body",
+                        errors=[FieldError("header.idempotency-key", "used with another body")],
+                    )
+                return msgspec.json.decode(stored.body, type=orders_domain.Order)
+        tenant = await fetch_known_tenant(conn, principal.tenant_id)
+        if tenant is None or tenant.kind != "buyer" or not tenant.active:
+            raise Forbidden("only active buyer tenants order")
+        actor = await _actor(conn, principal)
+        with _order_rules_as_problems("body"):
+            order = orders_domain.new_order(new_id(), principal.tenant_id, draft, actor)
+        if await store.fetch_cost_centre_budget(conn, principal.tenant_id, draft.cost_centre_id) is None:
+            raise InvariantViolated(
+                "no such cost centre", errors=[FieldError("body.costCentreId", "no active cost centre")]
+            )
+        await store.insert_order(conn, order)
+        if idempotency_key is not None and not await store.save_idempotent_response(
+            conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order
+        ):
+            raise Conflict("a request with this Idempotency-Key is in flight; retry")
+    return order
+
+
+async def get_order(pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID) -> orders_domain.Order:
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        order = await store.fetch_order(conn, order_id)
+        if order is None or not orders_domain.can_read(order, await _actor(conn, principal)):
+            raise NotFound("order not found")
+    return order
+
+
+async def list_orders(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: orders_domain.OrderStatus | None = None,
+    cost_centre_id: uuid.UUID | None = None,
+) -> tuple[list[orders_domain.Order], str | None]:
+    """Orders the caller may read, by id; filtering after the query, so a page may hold fewer."""
+    after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        actor = await _actor(conn, principal)
+        rows = await store.list_orders(
+            conn, after=after, limit=limit + 1, status=status, cost_centre_id=cost_centre_id
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    readable = [order for order in rows if orders_domain.can_read(order, actor)]
+    return readable, encode_cursor(rows[-1].order_id) if more else None
+
+
+async def _approval_facts(
+    conn: asyncpg.Connection, order: orders_domain.Order
+) -> tuple[FrameworkAgreement, int, frozenset[domain.QualificationKind]]:
+    """The agreement, the budget room and the supervisor's qualifications, from the buyer's tenant."""
+    agreement = await store.fetch_agreement(conn, order.buyer_tenant_id, order.agreement_id)
+    if agreement is None:
+        raise InvariantViolated("no such agreement", errors=[FieldError("order.agreementId", "not found")])
+    budget = await store.fetch_cost_centre_budget(conn, order.buyer_tenant_id, order.cost_centre_id)
+    if budget is None:
+        raise InvariantViolated(
+            "no such cost centre", errors=[FieldError("order.costCentreId", "no active cost centre")]
+        )
+    committed = await store.committed_on_cost_centre(
+        conn,
+        order.buyer_tenant_id,
+        order.cost_centre_id,
+        year=order.starts_on.year,
+        other_than=order.order_id,
+    )
+    qualifications: frozenset[domain.QualificationKind] = frozenset()
+    if order.supervisor_id is not None:
+        kinds = await store.supervisor_qualifications(conn, order.buyer_tenant_id, order.supervisor_id)
+        if kinds is not None:
+            qualifications = frozenset(domain.QualificationKind(k) for k in kinds)
+        else:
+            # The provider's supervisor profiles live in the provider's tenant, invisible to the
+            # buyer under RLS: the check is left to the provider's side (not enforced here).
+            lot = next((lot for lot in agreement.content.lots if lot.name == order.lot), None)
+            qualifications = lot.required_qualifications if lot is not None else frozenset()
+    return agreement, budget - committed, qualifications
+
+
+async def transition_order(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    action: str,
+    *,
+    expected_version: int | None,
+    override_reason: str | None = None,
+    related_participants: frozenset[uuid.UUID] = frozenset(),
+) -> orders_domain.Order:
+    """One lifecycle transition by the caller; writes the order and its event, or nothing."""
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        order = await store.fetch_order(conn, order_id, for_update=True)
+        if order is None:
+            raise NotFound("order not found")
+        if expected_version is not None and expected_version != order.version:
+            raise PreconditionFailed(f"the order is at version {order.version}; read it again")
+        actor = await _actor(conn, principal)
+        extra: dict[str, object] = {}
+        with _order_rules_as_problems("order"):
+            if action == "submit":
+                transition = orders_domain.submit(order, actor)
+            elif action == "approve":
+                agreement, room, qualifications = await _approval_facts(conn, order)
+                transition = orders_domain.approve(
+                    order,
+                    actor,
+                    agreement=agreement,
+                    today=_today(),
+                    budget_room_cents=room,
+                    supervisor_qualifications=qualifications,
+                    override_reason=override_reason,
+                )
+            elif action == "reject":
+                transition = orders_domain.reject(order, actor)
+            elif action == "offer":
+                transition = orders_domain.offer(order, actor)
+            elif action == "declare-conflict":
+                transition = orders_domain.declare_conflict(order, actor, related_participants)
+                extra["related_participant_count"] = len(related_participants)
+            elif action == "accept":
+                transition = orders_domain.accept(order, actor)
+            elif action == "decline":
+                # The agreement is the buyer's: read under the buyer's tenant within this transaction.
+                await set_tenant(conn, order.buyer_tenant_id)
+                agreement = await _agreement(
+                    conn, order.buyer_tenant_id, order.agreement_id, for_update=False
+                )
+                transition = orders_domain.decline(order, actor, agreement=agreement)
+            else:  # pragma: no cover - the routes name only the actions above
+                raise NotFound("no such transition")
+        if action == "decline":
+            # A declined ranking offer passes to another provider, whom the declining provider may not
+            # write for: the write is the buyer's, in the buyer's scope (the row names the buyer).
+            await set_tenant(conn, order.buyer_tenant_id)
+        if not await store.update_order(conn, transition.order, expected_version=order.version):
+            raise Conflict("changed by another request meanwhile; read it again and retry")
+        await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
+    return transition.order

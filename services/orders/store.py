@@ -18,24 +18,36 @@ from services.orders.domain.agreements import (
     Validity,
     provider_ids,
 )
+from services.orders.domain.orders import Order, OrderStatus, committed_cents
 from shared.contracts.organisations import CostCentreFacts, PersonFacts, SupervisorProfileFacts
 
 __all__ = [
+    "IdempotentResponse",
     "KnownCostCentre",
+    "approver_cost_centres",
+    "committed_on_cost_centre",
     "deactivate_cost_centre",
     "deactivate_person",
     "deactivate_provider",
     "fetch_active_providers",
     "fetch_agreement",
+    "fetch_cost_centre_budget",
     "fetch_cost_centre_version",
+    "fetch_idempotent_response",
+    "fetch_order",
     "fetch_person_version",
     "fetch_supervisor_version",
     "insert_agreement",
+    "insert_order",
     "list_agreements",
     "list_cost_centres",
+    "list_orders",
+    "save_idempotent_response",
     "set_approver",
+    "supervisor_qualifications",
     "update_agreement",
     "update_cost_centre",
+    "update_order",
     "update_person",
     "update_supervisor",
     "upsert_cost_centre",
@@ -459,3 +471,211 @@ async def fetch_active_providers(conn: asyncpg.Connection, provider_ids: list[uu
         provider_ids,
     )
     return {row["provider_id"] for row in rows}
+
+
+# --- supervision orders (rows shared by the buyer and, once offered, the provider) ---
+
+_OFFERED_ON = frozenset(
+    {
+        OrderStatus.OFFERED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.DECLINED,
+        OrderStatus.ACTIVE,
+        OrderStatus.COMPLETED,
+        OrderStatus.INTERRUPTED,
+    }
+)
+COMMITTED_STATUSES = ("approved", "offered", "accepted", "active", "completed", "interrupted")
+"""Statuses whose snapshotted cost holds budget (a declined or cancelled order releases it)."""
+
+
+def _provider_tenant(order: Order) -> uuid.UUID | None:
+    """The provider sees the row only once it is offered to them."""
+    return order.provider_id if order.status in _OFFERED_ON else None
+
+
+def _order_args(order: Order) -> tuple[object, ...]:
+    return (
+        order.buyer_tenant_id,
+        order.order_id,
+        _provider_tenant(order),
+        order.cost_centre_id,
+        order.status.value,
+        order.starts_on,
+        committed_cents(order) if order.status.value in COMMITTED_STATUSES else None,
+        order,  # jsonb: the pool's codec encodes it with msgspec
+        order.version,
+    )
+
+
+async def insert_order(conn: asyncpg.Connection, order: Order) -> None:
+    await conn.execute(
+        """
+        insert into supervision_orders
+          (tenant_id, order_id, provider_tenant_id, cost_centre_id, status, starts_on, committed_cents,
+           doc, version)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+        """,
+        *_order_args(order),
+    )
+
+
+async def update_order(conn: asyncpg.Connection, order: Order, *, expected_version: int) -> bool:
+    """Write ``order`` over the row at ``expected_version``; ``False`` if it moved meanwhile."""
+    status = await conn.execute(
+        """
+        update supervision_orders
+        set provider_tenant_id = $3, cost_centre_id = $4, status = $5, starts_on = $6,
+            committed_cents = $7, doc = $8::jsonb, version = $9, updated_at = now()
+        where tenant_id = $1 and order_id = $2 and version = $10
+        """,
+        *_order_args(order),
+        expected_version,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def fetch_order(
+    conn: asyncpg.Connection, order_id: uuid.UUID, *, for_update: bool = False
+) -> Order | None:
+    """The order if the current tenant is its buyer or the provider it was offered to (RLS)."""
+    lock = " for update" if for_update else ""
+    raw: str | None = await conn.fetchval(
+        f"select doc::text from supervision_orders where order_id = $1{lock}", order_id
+    )
+    return msgspec.json.decode(raw, type=Order) if raw is not None else None
+
+
+async def list_orders(
+    conn: asyncpg.Connection,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    status: OrderStatus | None = None,
+    cost_centre_id: uuid.UUID | None = None,
+) -> list[Order]:
+    """Orders the current tenant sees (as buyer or provider), by id."""
+    rows = await conn.fetch(
+        "select doc::text as doc from supervision_orders"
+        " where ($1::uuid is null or order_id > $1) and ($2::text is null or status = $2)"
+        " and ($3::uuid is null or cost_centre_id = $3)"
+        " order by order_id limit $4",
+        after,
+        status.value if status else None,
+        cost_centre_id,
+        limit,
+    )
+    return [msgspec.json.decode(row["doc"], type=Order) for row in rows]
+
+
+async def approver_cost_centres(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> frozenset[uuid.UUID]:
+    """The active cost centres the person is an assigned approver of."""
+    rows = await conn.fetch(
+        """
+        select a.cost_centre_id from known_approvers a
+        join known_cost_centres c on c.tenant_id = a.tenant_id and c.cost_centre_id = a.cost_centre_id
+        where a.tenant_id = $1 and a.person_id = $2 and a.assigned and c.active
+        """,
+        tenant_id,
+        person_id,
+    )
+    return frozenset(row["cost_centre_id"] for row in rows)
+
+
+async def fetch_cost_centre_budget(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, cost_centre_id: uuid.UUID
+) -> int | None:
+    """The yearly budget of an active cost centre; ``None`` if unknown or deactivated."""
+    budget: int | None = await conn.fetchval(
+        "select yearly_budget_cents from known_cost_centres"
+        " where tenant_id = $1 and cost_centre_id = $2 and active",
+        tenant_id,
+        cost_centre_id,
+    )
+    return budget
+
+
+async def committed_on_cost_centre(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    cost_centre_id: uuid.UUID,
+    *,
+    year: int,
+    other_than: uuid.UUID,
+) -> int:
+    """The snapshotted costs of the cost centre's other approved orders starting in ``year``."""
+    total: int = await conn.fetchval(
+        """
+        select coalesce(sum(committed_cents), 0)::bigint from supervision_orders
+        where tenant_id = $1 and cost_centre_id = $2 and order_id <> $3
+          and status = any($4::text[]) and extract(year from starts_on) = $5
+        """,
+        tenant_id,
+        cost_centre_id,
+        other_than,
+        list(COMMITTED_STATUSES),
+        year,
+    )
+    return total
+
+
+async def supervisor_qualifications(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
+) -> frozenset[str] | None:
+    """The supervisor's qualification kinds if their profile is visible in ``tenant_id``, else ``None``."""
+    row = await conn.fetchrow(
+        "select array(select q ->> 'type' from jsonb_array_elements(qualifications) q) as kinds"
+        " from known_supervisors where tenant_id = $1 and person_id = $2",
+        tenant_id,
+        person_id,
+    )
+    return frozenset(row["kinds"]) if row is not None else None
+
+
+class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
+    request_hash: str
+    status: int
+    body: str
+    """The stored response body, JSON text."""
+
+
+async def fetch_idempotent_response(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str
+) -> IdempotentResponse | None:
+    row = await conn.fetchrow(
+        "select request_hash, response_status, response_body::text as body from idempotency_keys"
+        " where tenant_id = $1 and key = $2",
+        tenant_id,
+        key,
+    )
+    if row is None:
+        return None
+    return IdempotentResponse(
+        request_hash=row["request_hash"], status=row["response_status"], body=row["body"]
+    )
+
+
+async def save_idempotent_response(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    key: str,
+    *,
+    request_hash: str,
+    status: int,
+    body: object,
+) -> bool:
+    """Record the response; ``False`` if a concurrent request took the key first."""
+    result = await conn.execute(
+        """
+        insert into idempotency_keys (tenant_id, key, request_hash, response_status, response_body)
+        values ($1, $2, $3, $4, $5::jsonb) on conflict (tenant_id, key) do nothing
+        """,
+        tenant_id,
+        key,
+        request_hash,
+        status,
+        body,
+    )
+    return bool(result == "INSERT 0 1")

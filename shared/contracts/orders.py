@@ -4,6 +4,10 @@ Agreement events carry what orders, sessions and billing need of a framework agr
 dates, lots with their admitted providers, the price list and the cancellation terms. The only
 text is the agreement's number and title and the lots' names and regions — never free text.
 They go to the buyer and to every admitted provider.
+
+Order events carry what sessions and billing need of a supervision order: ids, the participants,
+counts, durations, dates, and from approval on the price and cancellation snapshots. No
+justification, override reason or any other free text. They go to the buyer and the provider.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ __all__ = [
     "AgreementFacts",
     "CancellationTermsFact",
     "LotFact",
+    "OrderAccepted",
+    "OrderApproved",
+    "OrderConflictDeclared",
+    "OrderDeclined",
+    "OrderFacts",
+    "OrderOffered",
+    "OrderRejected",
+    "OrderSubmitted",
     "PriceItemFact",
 ]
 
@@ -114,3 +126,99 @@ class AgreementEnded(Event, frozen=True, kw_only=True):
 
     agreement_id: uuid.UUID
     buyer_id: uuid.UUID
+
+
+OrderStatus = Literal[
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "offered",
+    "accepted",
+    "declined",
+    "active",
+    "completed",
+    "interrupted",
+    "cancelled",
+]
+SelectionMethod = Literal["ranking", "mini_competition", "needs_based", "internal"]
+
+
+class OrderFacts(Event, frozen=True, kw_only=True):
+    """What every order event carries: the order as it is after the transition (not an event itself)."""
+
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    provider_id: uuid.UUID
+    """The provider the order is (or was last) offered to."""
+    cost_centre_id: uuid.UUID
+    agreement_id: uuid.UUID
+    lot: str
+    """The lot's name in the agreement."""
+    form: SupervisionForm
+    participants: list[uuid.UUID]
+    planned_sessions: int
+    duration_minutes: int
+    starts_on: dt.date
+    ends_on: dt.date
+    mode: DeliveryMode
+    selection: SelectionMethod
+    status: OrderStatus
+    supervisor_id: uuid.UUID | None = None
+    price: PriceItemFact | None = None
+    """Snapshot at approval."""
+    cancellation: CancellationTermsFact | None = None
+    """Snapshot at approval."""
+    committed_cents: int | None = None
+    """The cost approved against the cost centre's budget."""
+    budget_overridden: bool = False
+    """Approved beyond the budget room (the audited reason stays in orders)."""
+    declined_by_providers: list[uuid.UUID] = []
+
+
+@register
+class OrderSubmitted(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.submitted.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderApproved(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.approved.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderRejected(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.rejected.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderOffered(OrderFacts, frozen=True, kw_only=True):
+    """Offered to ``provider_id`` (also when a declined ranking offer passes to the next provider)."""
+
+    event_type: ClassVar[str] = "orders.order.offered.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderConflictDeclared(OrderFacts, frozen=True, kw_only=True):
+    """The supervisor declared (or denied) prior relationships; only the count of related people."""
+
+    event_type: ClassVar[str] = "orders.order.conflict_declared.v1"
+    aggregate: ClassVar[str] = "order"
+
+    related_participant_count: int = 0
+
+
+@register
+class OrderAccepted(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.accepted.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderDeclined(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.declined.v1"
+    aggregate: ClassVar[str] = "order"

@@ -39,6 +39,8 @@ TENANT_TABLES = (
     ("orders", "known_people"),
     ("orders", "known_supervisors"),
     ("orders", "framework_agreements"),
+    ("orders", "supervision_orders"),
+    ("orders", "idempotency_keys"),
     ("sessions", "tenant_directory"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
@@ -271,6 +273,23 @@ def _framework_agreement_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _supervision_order_row(tenant_id: uuid.UUID) -> Row:
+    # provider_tenant_id: some other tenant (the provider an order was offered to).
+    return Row(
+        "insert into supervision_orders (tenant_id, order_id, provider_tenant_id, cost_centre_id, status,"
+        " starts_on, doc, version) values ($1, $2, $3, $4, 'offered', date '2026-01-01', '{}'::jsonb, 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _idempotency_key_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into idempotency_keys (tenant_id, key, request_hash, response_status, response_body)"
+        " values ($1, $2, 'h', 201, '{}'::jsonb)",
+        (uuid.uuid4().hex,),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -291,6 +310,8 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "known_people": _known_person_row,
     "known_supervisors": _known_supervisor_row,
     "framework_agreements": _framework_agreement_row,
+    "supervision_orders": _supervision_order_row,
+    "idempotency_keys": _idempotency_key_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

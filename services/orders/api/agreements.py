@@ -47,6 +47,7 @@ __all__ = [
     "PriceItemBody",
     "ProviderBody",
     "ValidityBody",
+    "expected_version_of",
 ]
 
 Pool = NamedDependency[asyncpg.Pool]
@@ -64,7 +65,7 @@ IfMatch = Annotated[
 _ENTITY_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def expected_version_of(if_match: str | None) -> int | None:
     """The version an ``If-Match`` header asks for; ``None`` when absent or ``*``."""
     if if_match is None or if_match.strip() == "*":
         return None
@@ -286,7 +287,7 @@ class AgreementController(Controller):
         if_match: IfMatch = None,
     ) -> Response[AgreementOut]:
         agreement = await handlers.replace_agreement(
-            pool, principal, agreement_id, _content(data), expected_version=_expected_version(if_match)
+            pool, principal, agreement_id, _content(data), expected_version=expected_version_of(if_match)
         )
         return _versioned(_out(agreement), agreement.version)
 
@@ -301,7 +302,7 @@ class AgreementController(Controller):
         self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[AgreementOut]:
         agreement = await handlers.activate_agreement(
-            pool, principal, agreement_id, expected_version=_expected_version(if_match)
+            pool, principal, agreement_id, expected_version=expected_version_of(if_match)
         )
         return _versioned(_out(agreement), agreement.version)
 
@@ -316,6 +317,6 @@ class AgreementController(Controller):
         self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[AgreementOut]:
         agreement = await handlers.end_agreement(
-            pool, principal, agreement_id, expected_version=_expected_version(if_match)
+            pool, principal, agreement_id, expected_version=expected_version_of(if_match)
         )
         return _versioned(_out(agreement), agreement.version)

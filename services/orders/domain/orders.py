@@ -66,6 +66,7 @@ __all__ = [
     "assign_supervisor",
     "can_read",
     "cancel",
+    "committed_cents",
     "complete",
     "declare_conflict",
     "decline",
@@ -385,6 +386,13 @@ def _cost_times_60(price: PriceItem, sessions: int, duration_minutes: int) -> in
     if price.unit is PriceUnit.PER_HOUR:
         return sessions * price.net_price_cents * duration_minutes
     return sessions * price.net_price_cents * 60
+
+
+def committed_cents(order: Order) -> int | None:
+    """The cost an approved order holds against its cost centre's budget (rounded up), from its snapshot."""
+    if order.price is None:
+        return None
+    return -(-_cost_times_60(order.price, order.planned_sessions, order.duration_minutes) // 60)
 
 
 def _check_budget(

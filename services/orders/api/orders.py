@@ -1,0 +1,333 @@
+"""Supervision orders over HTTP: the buyer orders, approves and offers; the provider accepts or declines.
+
+Every route acts as the caller's tenant (from the token). The row of an order is shared by its
+buyer and, once offered, the provider: another tenant's order ids answer 404. Creating takes an
+``Idempotency-Key`` (the same key and body answer the same response; another body 422);
+transitions take ``If-Match`` (a stale ETag is refused with 412). The rules are the domain's
+(``services.orders.domain.orders``): 403 for role or relationship, 422 naming the field, 409 for
+the wrong state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from services.orders import handlers
+from services.orders.api.agreements import CancellationBody, IfMatch, PriceItemBody, expected_version_of
+from services.orders.domain.agreements import DeliveryMode, SupervisionForm
+from services.orders.domain.orders import Order, OrderDraft, OrderStatus, SelectionMethod
+from shared.auth.guards import provide_principal, requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
+from shared.http.pagination import Page, PageSize
+
+__all__ = ["ApproveBody", "DeclareConflictBody", "OrderBody", "OrderController", "OrderOut"]
+
+Pool = NamedDependency[asyncpg.Pool]
+Caller = NamedDependency[Principal]
+
+ORDERERS = [requires_role(APPROVER, EMPLOYEE)]
+APPROVERS = [requires_role(APPROVER)]
+PROVIDERS = [requires_role(PROVIDER_ADMIN, SUPERVISOR)]
+SUPERVISORS = [requires_role(SUPERVISOR)]
+READERS = [requires_role(BUYER_ADMIN, APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="idempotency-key",
+        max_length=200,
+        description="Same key and body answer the same response; the same key with another body 422",
+    ),
+]
+
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    pass
+
+
+class OrderBody(_Body, frozen=True, kw_only=True):
+    """What the orderer writes."""
+
+    cost_centre_id: uuid.UUID
+    agreement_id: uuid.UUID
+    lot: Annotated[str, msgspec.Meta(max_length=1000)]
+    form: SupervisionForm
+    participants: list[uuid.UUID]
+    planned_sessions: int
+    duration_minutes: int
+    starts_on: dt.date
+    ends_on: dt.date
+    mode: DeliveryMode
+    selection: SelectionMethod
+    justification: Text | None = None
+    provider_id: uuid.UUID
+    supervisor_id: uuid.UUID | None = None
+
+
+class ApproveBody(_Body, frozen=True, kw_only=True):
+    override_reason: Text | None = None
+    """Approve beyond the cost centre's budget room (audited)."""
+
+
+class DeclareConflictBody(_Body, frozen=True, kw_only=True):
+    related_participants: list[uuid.UUID] = []
+
+
+class OrderOut(OrderBody, frozen=True, kw_only=True):
+    id: uuid.UUID
+    buyer_id: uuid.UUID
+    status: OrderStatus
+    requested_by: uuid.UUID
+    approved_by: uuid.UUID | None = None
+    price: PriceItemBody | None = None
+    cancellation: CancellationBody | None = None
+    budget_overridden: bool = False
+    conflict: str
+    version: int
+
+
+def _draft(body: OrderBody) -> OrderDraft:
+    return OrderDraft(
+        cost_centre_id=body.cost_centre_id,
+        agreement_id=body.agreement_id,
+        lot=body.lot,
+        form=body.form,
+        participants=tuple(body.participants),
+        planned_sessions=body.planned_sessions,
+        duration_minutes=body.duration_minutes,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        mode=body.mode,
+        selection=body.selection,
+        justification=body.justification,
+        provider_id=body.provider_id,
+        supervisor_id=body.supervisor_id,
+    )
+
+
+def _out(order: Order) -> OrderOut:
+    price, terms = order.price, order.cancellation
+    return OrderOut(
+        id=order.order_id,
+        buyer_id=order.buyer_tenant_id,
+        cost_centre_id=order.cost_centre_id,
+        agreement_id=order.agreement_id,
+        lot=order.lot,
+        form=order.form,
+        participants=list(order.participants),
+        planned_sessions=order.planned_sessions,
+        duration_minutes=order.duration_minutes,
+        starts_on=order.starts_on,
+        ends_on=order.ends_on,
+        mode=order.mode,
+        selection=order.selection,
+        justification=order.justification,
+        provider_id=order.provider_id,
+        supervisor_id=order.supervisor_id,
+        status=order.status,
+        requested_by=order.requested_by,
+        approved_by=order.approved_by,
+        price=None
+        if price is None
+        else PriceItemBody(
+            lot=price.lot,
+            form=price.form,
+            duration_minutes=price.duration_minutes,
+            mode=price.mode,
+            unit=price.unit,
+            net_price_cents=price.net_price_cents,
+            valid_from=price.valid_from,
+        ),
+        cancellation=None
+        if terms is None
+        else CancellationBody(
+            late_threshold_hours=terms.late_threshold_hours,
+            late_cancellation_charge_percent=terms.late_cancellation_charge_percent,
+            no_show_charge_percent=terms.no_show_charge_percent,
+            illness_exempt=terms.illness_exempt,
+        ),
+        budget_overridden=order.budget_override is not None,
+        conflict=order.conflict.state.value,
+        version=order.version,
+    )
+
+
+def _versioned(order: Order, status_code: int = 200) -> Response[OrderOut]:
+    return Response(_out(order), headers={"ETag": f'"{order.version}"'}, status_code=status_code)
+
+
+class OrderController(Controller):
+    """Supervision orders (tilaukset): from draft to the provider's acceptance."""
+
+    path = "/orders"
+    tags = ["orders"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post("/", operation_id="createOrder", summary="Draft a supervision order", guards=ORDERERS)
+    async def create(
+        self,
+        data: JSONBody[OrderBody],
+        pool: Pool,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OrderOut]:
+        # The hash is of the decoded body, so formatting and key order do not matter.
+        body_hash = handlers.request_hash(msgspec.json.encode(data))
+        order = await handlers.create_order(
+            pool, principal, _draft(data), idempotency_key=idempotency_key, body_hash=body_hash
+        )
+        return _versioned(order, status_code=201)
+
+    @get("/", operation_id="listOrders", summary="The orders the caller may read", guards=READERS)
+    async def index(
+        self,
+        pool: Pool,
+        principal: Caller,
+        cursor: FromQuery[str | None] = None,
+        limit: PageSize = 50,
+        status: FromQuery[OrderStatus | None] = None,
+        cost_centre_id: Annotated[uuid.UUID | None, QueryParameter(name="costCentreId")] = None,
+    ) -> Page[OrderOut]:
+        rows, next_cursor = await handlers.list_orders(
+            pool, principal, cursor=cursor, limit=limit, status=status, cost_centre_id=cost_centre_id
+        )
+        return Page(items=[_out(o) for o in rows], next_cursor=next_cursor)
+
+    @get("/{order_id:uuid}", operation_id="getOrder", summary="One order", guards=READERS)
+    async def read(self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Response[OrderOut]:
+        return _versioned(await handlers.get_order(pool, principal, order_id))
+
+    @post(
+        "/{order_id:uuid}/submit",
+        operation_id="submitOrder",
+        summary="Submit a draft for approval",
+        guards=ORDERERS,
+        status_code=200,
+    )
+    async def submit(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "submit", expected_version=expected_version_of(if_match)
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/reject",
+        operation_id="rejectOrder",
+        summary="Reject a submitted order",
+        guards=APPROVERS,
+        status_code=200,
+    )
+    async def reject(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "reject", expected_version=expected_version_of(if_match)
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/offer",
+        operation_id="offerOrder",
+        summary="Offer an approved order to its provider",
+        guards=APPROVERS,
+        status_code=200,
+    )
+    async def offer(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "offer", expected_version=expected_version_of(if_match)
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/accept",
+        operation_id="acceptOrder",
+        summary="The provider accepts an offered order",
+        guards=PROVIDERS,
+        status_code=200,
+    )
+    async def accept(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "accept", expected_version=expected_version_of(if_match)
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/decline",
+        operation_id="declineOrder",
+        summary="The provider declines; under ranking the offer passes on",
+        guards=PROVIDERS,
+        status_code=200,
+    )
+    async def decline(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "decline", expected_version=expected_version_of(if_match)
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/approve",
+        operation_id="approveOrder",
+        summary="Approve a submitted order (snapshots the price and cancellation terms)",
+        guards=APPROVERS,
+        status_code=200,
+    )
+    async def approve(
+        self,
+        order_id: FromPath[uuid.UUID],
+        pool: Pool,
+        principal: Caller,
+        data: JSONBody[ApproveBody | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool,
+            principal,
+            order_id,
+            "approve",
+            expected_version=expected_version_of(if_match),
+            override_reason=data.override_reason if data else None,
+        )
+        return _versioned(order)
+
+    @post(
+        "/{order_id:uuid}/declare-conflict",
+        operation_id="declareOrderConflict",
+        summary="The supervisor declares prior relationships with participants (none: an empty list)",
+        guards=SUPERVISORS,
+        status_code=200,
+    )
+    async def declare_conflict(
+        self,
+        order_id: FromPath[uuid.UUID],
+        data: JSONBody[DeclareConflictBody],
+        pool: Pool,
+        principal: Caller,
+        if_match: IfMatch = None,
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool,
+            principal,
+            order_id,
+            "declare-conflict",
+            expected_version=expected_version_of(if_match),
+            related_participants=frozenset(data.related_participants),
+        )
+        return _versioned(order)
