@@ -537,9 +537,15 @@ async def _announce_order(
     previous_provider: uuid.UUID,
     **extra: object,
 ) -> None:
-    """To the buyer and the provider; an offer passed on under ranking also tells the one who declined."""
+    """To the buyer, and to the provider once the order is offered to them. A provider who declined
+    hears of a final decline; an offer passed on to the next-ranked provider is not theirs to see."""
     order = transition.order
-    tenant_ids = list(dict.fromkeys([order.buyer_tenant_id, order.provider_id, previous_provider]))
+    recipients = [order.buyer_tenant_id]
+    if store.provider_tenant(order) is not None:
+        recipients.append(order.provider_id)
+    if transition.event == "order.declined" and previous_provider != order.provider_id:
+        recipients.append(previous_provider)
+    tenant_ids = list(dict.fromkeys(recipients))
     event = _order_facts(_ORDER_EVENTS[transition.event], order, **extra)
     envelope = envelope_for(
         event,
@@ -551,8 +557,9 @@ async def _announce_order(
     await add_to_outbox(conn, SERVICE, envelope)
 
 
-def request_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def request_hash(subject: str, body: bytes) -> str:
+    """The request as far as idempotency goes: who sent which body (a colleague's same key is not theirs)."""
+    return hashlib.sha256(subject.encode() + b"\0" + body).hexdigest()
 
 
 async def create_order(
@@ -697,6 +704,8 @@ async def transition_order(
             elif action == "accept":
                 transition = orders_domain.accept(order, actor)
             elif action == "decline":
+                if not orders_domain.can_decline(order, actor):
+                    raise Forbidden("only the provider the order is offered to declines it")
                 # The agreement is the buyer's: read under the buyer's tenant within this transaction.
                 await set_tenant(conn, order.buyer_tenant_id)
                 agreement = await _agreement(

@@ -42,6 +42,7 @@ __all__ = [
     "list_agreements",
     "list_cost_centres",
     "list_orders",
+    "provider_tenant",
     "save_idempotent_response",
     "set_approver",
     "supervisor_qualifications",
@@ -489,7 +490,7 @@ COMMITTED_STATUSES = ("approved", "offered", "accepted", "active", "completed", 
 """Statuses whose snapshotted cost holds budget (a declined or cancelled order releases it)."""
 
 
-def _provider_tenant(order: Order) -> uuid.UUID | None:
+def provider_tenant(order: Order) -> uuid.UUID | None:
     """The provider sees the row only once it is offered to them."""
     return order.provider_id if order.status in _OFFERED_ON else None
 
@@ -498,7 +499,7 @@ def _order_args(order: Order) -> tuple[object, ...]:
     return (
         order.buyer_tenant_id,
         order.order_id,
-        _provider_tenant(order),
+        provider_tenant(order),
         order.cost_centre_id,
         order.status.value,
         order.starts_on,

@@ -306,7 +306,8 @@ async def test_an_order_goes_from_draft_to_accepted(
         events.OrderConflictDeclared.event_type,
         events.OrderAccepted.event_type,
     ]
-    assert all(e.tenant_ids == (world.buyer.id, world.provider.id) for e in sent)
+    # The provider hears of the order from the offer on, not while the buyer drafts and approves it.
+    assert [e.tenant_ids for e in sent] == [(world.buyer.id,)] * 2 + [(world.buyer.id, world.provider.id)] * 3
     assert [e.version for e in sent] == [2, 3, 4, 5, 6]
     approved = sent[1].event_as(events.OrderApproved)
     assert approved.participants == [uuid.UUID(p) for p in body["participants"]]
@@ -473,4 +474,33 @@ async def test_a_declined_ranking_offer_passes_to_the_next_provider(
     assert ok(await client.get(path, headers=second.as_("provider_admin")))["status"] == "offered"
     *_, event = await events_of(layout, path.rsplit("/", 1)[1])
     assert event.type == events.OrderOffered.event_type
-    assert event.tenant_ids == (world.buyer.id, second.id, world.provider.id)
+    # The offer's facts go to the buyer and the next provider, not to the one who declined.
+    assert event.tenant_ids == (world.buyer.id, second.id)
+
+
+async def test_the_buyers_justification_is_not_shown_to_the_provider(client: Client, world: Scene) -> None:
+    path = await submitted(client, world)
+    for action in ("approve", "offer"):
+        ok(await client.post(f"{path}/{action}", headers=world.approver_headers()))
+    assert ok(await client.get(path, headers=world.approver_headers()))["justification"]
+    assert ok(await client.get(path, headers=world.provider.as_("provider_admin")))["justification"] is None
+
+
+async def test_a_colleague_reusing_an_idempotency_key_does_not_get_the_order(
+    client: Client, world: Scene
+) -> None:
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = world.body()
+    first = ok(await client.post("/orders/orders", json=body, headers=world.approver_headers(**key)), 201)
+    colleague = world.buyer.as_("approver") | key  # another person of the same tenant
+    response = await client.post("/orders/orders", json=body, headers=colleague)
+    assert response.status_code == 422
+    assert first["id"] not in response.text
+
+
+@pytest.mark.parametrize("key", ["", " ", "a b", "x" * 201])
+async def test_an_unusable_idempotency_key_is_a_400(client: Client, world: Scene, key: str) -> None:
+    response = await client.post(
+        "/orders/orders", json=world.body(), headers=world.approver_headers(**{"Idempotency-Key": key})
+    )
+    assert response.status_code == 400

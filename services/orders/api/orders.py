@@ -43,7 +43,9 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="idempotency-key",
+        min_length=1,
         max_length=200,
+        pattern=r"^[!-~]+$",
         description="Same key and body answer the same response; the same key with another body 422",
     ),
 ]
@@ -62,9 +64,9 @@ class OrderBody(_Body, frozen=True, kw_only=True):
     agreement_id: uuid.UUID
     lot: Annotated[str, msgspec.Meta(max_length=1000)]
     form: SupervisionForm
-    participants: list[uuid.UUID]
+    participants: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=50)]
     planned_sessions: int
-    duration_minutes: int
+    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=480)]
     starts_on: dt.date
     ends_on: dt.date
     mode: DeliveryMode
@@ -115,7 +117,8 @@ def _draft(body: OrderBody) -> OrderDraft:
     )
 
 
-def _out(order: Order) -> OrderOut:
+def _out(order: Order, viewer: Principal) -> OrderOut:
+    """The order as ``viewer`` may see it: the buyer's written justification stays the buyer's."""
     price, terms = order.price, order.cancellation
     return OrderOut(
         id=order.order_id,
@@ -131,7 +134,7 @@ def _out(order: Order) -> OrderOut:
         ends_on=order.ends_on,
         mode=order.mode,
         selection=order.selection,
-        justification=order.justification,
+        justification=order.justification if viewer.tenant_id == order.buyer_tenant_id else None,
         provider_id=order.provider_id,
         supervisor_id=order.supervisor_id,
         status=order.status,
@@ -162,8 +165,8 @@ def _out(order: Order) -> OrderOut:
     )
 
 
-def _versioned(order: Order, status_code: int = 200) -> Response[OrderOut]:
-    return Response(_out(order), headers={"ETag": f'"{order.version}"'}, status_code=status_code)
+def _versioned(order: Order, viewer: Principal, status_code: int = 200) -> Response[OrderOut]:
+    return Response(_out(order, viewer), headers={"ETag": f'"{order.version}"'}, status_code=status_code)
 
 
 class OrderController(Controller):
@@ -182,11 +185,11 @@ class OrderController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OrderOut]:
         # The hash is of the decoded body, so formatting and key order do not matter.
-        body_hash = handlers.request_hash(msgspec.json.encode(data))
+        body_hash = handlers.request_hash(principal.subject, msgspec.json.encode(data))
         order = await handlers.create_order(
             pool, principal, _draft(data), idempotency_key=idempotency_key, body_hash=body_hash
         )
-        return _versioned(order, status_code=201)
+        return _versioned(order, principal, status_code=201)
 
     @get("/", operation_id="listOrders", summary="The orders the caller may read", guards=READERS)
     async def index(
@@ -201,11 +204,11 @@ class OrderController(Controller):
         rows, next_cursor = await handlers.list_orders(
             pool, principal, cursor=cursor, limit=limit, status=status, cost_centre_id=cost_centre_id
         )
-        return Page(items=[_out(o) for o in rows], next_cursor=next_cursor)
+        return Page(items=[_out(o, principal) for o in rows], next_cursor=next_cursor)
 
     @get("/{order_id:uuid}", operation_id="getOrder", summary="One order", guards=READERS)
     async def read(self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Response[OrderOut]:
-        return _versioned(await handlers.get_order(pool, principal, order_id))
+        return _versioned(await handlers.get_order(pool, principal, order_id), principal)
 
     @post(
         "/{order_id:uuid}/submit",
@@ -220,7 +223,7 @@ class OrderController(Controller):
         order = await handlers.transition_order(
             pool, principal, order_id, "submit", expected_version=expected_version_of(if_match)
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/reject",
@@ -235,7 +238,7 @@ class OrderController(Controller):
         order = await handlers.transition_order(
             pool, principal, order_id, "reject", expected_version=expected_version_of(if_match)
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/offer",
@@ -250,7 +253,7 @@ class OrderController(Controller):
         order = await handlers.transition_order(
             pool, principal, order_id, "offer", expected_version=expected_version_of(if_match)
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/accept",
@@ -265,7 +268,7 @@ class OrderController(Controller):
         order = await handlers.transition_order(
             pool, principal, order_id, "accept", expected_version=expected_version_of(if_match)
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/decline",
@@ -280,7 +283,7 @@ class OrderController(Controller):
         order = await handlers.transition_order(
             pool, principal, order_id, "decline", expected_version=expected_version_of(if_match)
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/approve",
@@ -305,7 +308,7 @@ class OrderController(Controller):
             expected_version=expected_version_of(if_match),
             override_reason=data.override_reason if data else None,
         )
-        return _versioned(order)
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/declare-conflict",
@@ -330,4 +333,4 @@ class OrderController(Controller):
             expected_version=expected_version_of(if_match),
             related_participants=frozenset(data.related_participants),
         )
-        return _versioned(order)
+        return _versioned(order, principal)

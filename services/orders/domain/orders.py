@@ -64,6 +64,7 @@ __all__ = [
     "approve",
     "approve_extension",
     "assign_supervisor",
+    "can_decline",
     "can_read",
     "cancel",
     "committed_cents",
@@ -278,6 +279,11 @@ def _is_supervisor(order: Order, actor: Actor) -> bool:
 
 def _for_provider(order: Order, actor: Actor) -> bool:
     return _is_provider_admin(order, actor) or _is_supervisor(order, actor)
+
+
+def can_decline(order: Order, actor: Actor) -> bool:
+    """Only the provider's admin or its supervisor, of the provider the order is offered to."""
+    return _for_provider(order, actor)
 
 
 def can_read(order: Order, actor: Actor) -> bool:
