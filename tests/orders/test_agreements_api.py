@@ -7,7 +7,6 @@ organisations' tenants), as the tenant consumer would.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +17,7 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from services.orders.app import create_app
-from shared.config import ServiceSettings
 from shared.contracts import orders as events
-from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events.envelope import Envelope, decode_envelope
@@ -32,24 +28,6 @@ Client = AsyncTestClient[Litestar]
 Headers = dict[str, str]
 
 PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("orders"))) as test_client:
-        yield test_client
-
-
-@pytest.fixture(scope="module")
-def layout(platform_databases: dict[str, DatabaseLayout]) -> DatabaseLayout:
-    return platform_databases["orders"]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def orders_pool(layout: DatabaseLayout) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(layout.app_url, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.orders import store
-from services.orders.app import create_app
 from services.orders.domain.agreements import (
     AdmittedProvider,
     AgreementContent,
@@ -36,9 +34,7 @@ from services.orders.domain.agreements import (
     SupervisionForm,
     Validity,
 )
-from shared.config import ServiceSettings
 from shared.contracts import orders as events
-from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events.envelope import Envelope, decode_envelope
@@ -50,24 +46,6 @@ Headers = dict[str, str]
 
 PROBLEM_JSON = "application/problem+json"
 LOT = "Yksilötyönohjaus"
-
-
-@pytest.fixture(scope="module")
-async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("orders"))) as test_client:
-        yield test_client
-
-
-@pytest.fixture(scope="module")
-def layout(platform_databases: dict[str, DatabaseLayout]) -> DatabaseLayout:
-    return platform_databases["orders"]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def orders_pool(layout: DatabaseLayout) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(layout.app_url, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @dataclass

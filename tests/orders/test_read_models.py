@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 
 import asyncpg
 import msgspec
 import pytest
-import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.orders import handlers
-from services.orders.app import create_app
 from services.orders.consumers import SUBSCRIPTIONS, directory_subscription
-from shared.config import ServiceSettings
 from shared.contracts import Event
 from shared.contracts.organisations import (
     ApproverAssigned,
@@ -35,8 +32,6 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantUpdated,
 )
-from shared.db.pool import create_pool
-from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events import EventConsumer, connect_nats, encode_envelope, ensure_stream, envelope_for
 from shared.events.envelope import Envelope
@@ -46,19 +41,6 @@ from shared.testing.plugin import Stack
 from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def orders_pool(platform_databases: dict[str, DatabaseLayout]) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(platform_databases["orders"].app_url, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("orders"))) as test_client:
-        yield test_client
 
 
 def _envelope(event: Event, tenant: uuid.UUID, subject: uuid.UUID, version: int) -> Envelope:

@@ -1,0 +1,133 @@
+"""An order's life over HTTP heard end to end: the real orders outbox relay publishes to the
+ORDERS stream, and a durable consumer there hears every step once, in version order.
+
+Also: the provider cannot accept before the supervisor has declared prior relationships.
+The scene (tenants, cost centre, approver, active agreement) is seeded as in test_orders_api.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from shared.contracts import orders as events
+from shared.db.provision import DatabaseLayout
+from shared.events import (
+    STREAMS,
+    ConsumerSpec,
+    Envelope,
+    EventConsumer,
+    OutboxRelay,
+    connect_nats,
+    ensure_stream,
+)
+from shared.testing.issuer import TestIssuer
+from shared.testing.plugin import Stack
+from tests.orders.test_orders_api import PROBLEM_JSON, Scene, ok, scene, submitted
+
+Client = AsyncTestClient[Litestar]
+Heard = tuple[str, tuple[uuid.UUID, ...], int]
+
+
+@pytest_asyncio.fixture
+async def world(orders_pool: asyncpg.Pool, issuer: TestIssuer) -> Scene:
+    return await scene(orders_pool, issuer)
+
+
+async def offered(client: Client, world: Scene) -> str:
+    """A submitted order taken through approve and offer by the buyer's approver."""
+    path = await submitted(client, world)
+    for action in ("approve", "offer"):
+        ok(await client.post(f"{path}/{action}", headers=world.approver_headers()))
+    return path
+
+
+async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_step(
+    client: Client, world: Scene, layout: DatabaseLayout, orders_pool: asyncpg.Pool, stack: Stack
+) -> None:
+    nc = await connect_nats(stack.nats_url, name="orders-flow-test")
+    js = nc.jetstream()
+    await ensure_stream(js, STREAMS["orders"])
+    spec = ConsumerSpec(
+        consumer=f"flowtest{uuid.uuid4().hex[:8]}",
+        producer="orders",
+        filter_subjects=("orders.order.>",),
+        ack_wait_seconds=5,
+        nak_backoff_seconds=(0.05, 0.1),
+    )
+    heard: list[Heard] = []
+    order_id: list[str] = []  # known once the draft exists; events before that are not ours
+
+    async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        if order_id and envelope.subject == order_id[0]:
+            heard.append((envelope.type, envelope.tenant_ids, envelope.version))
+
+    relay = OutboxRelay(service="orders", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
+    consumer = EventConsumer(spec=spec, pool=orders_pool, nats=nc, handlers=record, fetch_timeout=0.2)
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+    try:
+        draft = ok(
+            await client.post("/orders/orders", json=world.body(), headers=world.approver_headers()), 201
+        )
+        order_id.append(draft["id"])
+        path = f"/orders/orders/{draft['id']}"
+        for version, action in enumerate(("submit", "approve", "offer"), start=1):
+            headers = world.approver_headers(**{"If-Match": f'"{version}"'})
+            ok(await client.post(f"{path}/{action}", headers=headers))
+        supervisor = world.provider.as_("supervisor", person=world.supervisor)
+        declared = ok(
+            await client.post(
+                f"{path}/declare-conflict",
+                json={"relatedParticipants": []},
+                headers={**supervisor, "If-Match": '"4"'},
+            )
+        )
+        assert declared["conflict"] == "none"
+        provider_admin = world.provider.as_("provider_admin")
+        accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"5"'}))
+        assert (accepted["status"], accepted["version"]) == ("accepted", 6)
+
+        async with asyncio.timeout(20):
+            while events.OrderAccepted.event_type not in [kind for kind, _, _ in heard]:
+                for task in tasks:
+                    if task.done():
+                        task.result()  # a relay or consumer that died says why
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # room for a stray second delivery to show up
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await js.delete_consumer(spec.stream, spec.durable)
+        await nc.close()
+
+    buyer, both = (world.buyer.id,), (world.buyer.id, world.provider.id)
+    assert heard == [
+        (events.OrderSubmitted.event_type, buyer, 2),
+        (events.OrderApproved.event_type, buyer, 3),
+        (events.OrderOffered.event_type, both, 4),
+        (events.OrderConflictDeclared.event_type, both, 5),
+        (events.OrderAccepted.event_type, both, 6),
+    ]
+    assert consumer.dead_lettered == 0
+
+
+async def test_accepting_without_declaring_prior_relationships_is_refused(
+    client: Client, world: Scene
+) -> None:
+    path = await offered(client, world)
+    provider_admin = world.provider.as_("provider_admin")
+    response = await client.post(f"{path}/accept", headers=provider_admin)
+    assert response.status_code in (409, 422), response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem = response.json()
+    assert "not declared prior relationships" in response.text, problem
+    assert [error["field"] for error in problem.get("errors") or []] == ["order.conflict"]
+
+    still = ok(await client.get(path, headers=provider_admin))
+    assert (still["status"], still["version"], still["conflict"]) == ("offered", 4, "undeclared")
