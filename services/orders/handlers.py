@@ -525,6 +525,8 @@ _ORDER_EVENTS: dict[str, type[contracts.OrderFacts]] = {
     "order.rejected": contracts.OrderRejected,
     "order.offered": contracts.OrderOffered,
     "order.conflict_declared": contracts.OrderConflictDeclared,
+    "order.supervisor_assigned": contracts.OrderSupervisorAssigned,
+    "order.conflict_accepted": contracts.OrderConflictAccepted,
     "order.accepted": contracts.OrderAccepted,
     "order.declined": contracts.OrderDeclined,
 }
@@ -670,6 +672,7 @@ async def transition_order(
     expected_version: int | None,
     override_reason: str | None = None,
     related_participants: frozenset[uuid.UUID] = frozenset(),
+    supervisor_id: uuid.UUID | None = None,
 ) -> orders_domain.Order:
     """One lifecycle transition by the caller; writes the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
@@ -703,6 +706,14 @@ async def transition_order(
                 extra["related_participant_count"] = len(related_participants)
             elif action == "accept":
                 transition = orders_domain.accept(order, actor)
+            elif action == "assign-supervisor":
+                if supervisor_id is None:  # pragma: no cover - the route requires the body
+                    raise InvariantViolated(
+                        "a supervisor is required", errors=[FieldError("body.supervisorId", "required")]
+                    )
+                transition = await _assign_supervisor(conn, principal, order, actor, supervisor_id)
+            elif action == "accept-conflict":
+                transition = orders_domain.accept_conflict(order, actor)
             elif action == "decline":
                 if not orders_domain.can_decline(order, actor):
                     raise Forbidden("only the provider the order is offered to declines it")
@@ -718,7 +729,42 @@ async def transition_order(
             # A declined ranking offer passes to another provider, whom the declining provider may not
             # write for: the write is the buyer's, in the buyer's scope (the row names the buyer).
             await set_tenant(conn, order.buyer_tenant_id)
+        if transition.order == order:
+            return order  # nothing changed (the same supervisor again, an acceptance repeated)
         if not await store.update_order(conn, transition.order, expected_version=order.version):
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return transition.order
+
+
+async def _assign_supervisor(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    order: orders_domain.Order,
+    actor: orders_domain.Actor,
+    supervisor_id: uuid.UUID,
+) -> orders_domain.Transition:
+    """The provider's admin names a supervisor from the provider's own profiles (its tenant scope)."""
+    if principal.tenant_id != order.provider_id:
+        raise Forbidden("only the provider the order is offered to assigns its supervisor")
+    kinds = await store.supervisor_qualifications(conn, principal.tenant_id, supervisor_id)
+    if kinds is None:
+        raise InvariantViolated(
+            "no such supervisor",
+            errors=[FieldError("body.supervisorId", "not a known supervisor of this provider")],
+        )
+    known = {k.value for k in domain.QualificationKind}
+    qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
+    # The agreement is the buyer's: read it in the buyer's scope, then act as the provider again.
+    await set_tenant(conn, order.buyer_tenant_id)
+    agreement = await _agreement(conn, order.buyer_tenant_id, order.agreement_id, for_update=False)
+    await set_tenant(conn, principal.tenant_id)
+    with _order_rules_as_problems("body"):
+        return orders_domain.assign_supervisor(
+            order,
+            actor,
+            supervisor_id=supervisor_id,
+            agreement=agreement,
+            today=_today(),
+            supervisor_qualifications=qualifications,
+        )

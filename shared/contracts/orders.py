@@ -30,12 +30,14 @@ __all__ = [
     "LotFact",
     "OrderAccepted",
     "OrderApproved",
+    "OrderConflictAccepted",
     "OrderConflictDeclared",
     "OrderDeclined",
     "OrderFacts",
     "OrderOffered",
     "OrderRejected",
     "OrderSubmitted",
+    "OrderSupervisorAssigned",
     "PriceItemFact",
 ]
 
@@ -210,6 +212,22 @@ class OrderConflictDeclared(OrderFacts, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "order"
 
     related_participant_count: int = 0
+
+
+@register
+class OrderSupervisorAssigned(OrderFacts, frozen=True, kw_only=True):
+    """The provider named the supervisor who will run the process (``supervisor_id`` in the facts)."""
+
+    event_type: ClassVar[str] = "orders.order.supervisor_assigned.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderConflictAccepted(OrderFacts, frozen=True, kw_only=True):
+    """One of the people a declared conflict needs (an approver, an affected participant) accepted it."""
+
+    event_type: ClassVar[str] = "orders.order.conflict_accepted.v1"
+    aggregate: ClassVar[str] = "order"
 
 
 @register

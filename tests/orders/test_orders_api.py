@@ -482,3 +482,125 @@ async def test_an_unusable_idempotency_key_is_a_400(client: Client, world: Scene
         "/orders/orders", json=world.body(), headers=world.approver_headers(**{"Idempotency-Key": key})
     )
     assert response.status_code == 400
+
+
+async def known_supervisor(pool: asyncpg.Pool, provider: Org, *kinds: str) -> uuid.UUID:
+    """A supervisor profile in the provider's own tenant scope, as the organisations consumer writes it."""
+    person_id = uuid.uuid4()
+    async with tenant_transaction(pool, provider.id) as conn:
+        await conn.execute(
+            "insert into known_supervisors (tenant_id, person_id, forms, languages, regions,"
+            " delivery_modes, available, qualifications, version)"
+            " values ($1, $2, '{individual}', '{fi}', '{Pirkanmaa}', '{remote}', true, $3::jsonb, 1)",
+            provider.id,
+            person_id,
+            [{"type": kind} for kind in kinds],
+        )
+    return person_id
+
+
+async def offered(client: Client, world: Scene, **overrides: Any) -> str:
+    path = await submitted(client, world, **overrides)
+    for action in ("approve", "offer"):
+        ok(await client.post(f"{path}/{action}", headers=world.approver_headers()))
+    return path
+
+
+async def test_the_provider_admin_assigns_a_qualified_supervisor(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool, layout: DatabaseLayout
+) -> None:
+    path = await offered(client, world)
+    supervisor = await known_supervisor(orders_pool, world.provider, "story_training", "other")
+    provider_admin = world.provider.as_("provider_admin")
+    response = await client.post(
+        f"{path}/assign-supervisor",
+        json={"supervisorId": str(supervisor)},
+        headers={**provider_admin, "If-Match": '"4"'},
+    )
+    assigned = ok(response)
+    assert (assigned["supervisorId"], assigned["version"], assigned["conflict"]) == (
+        str(supervisor),
+        5,
+        "undeclared",
+    )
+    assert response.headers["etag"] == '"5"'
+    assert ok(await client.get(path, headers=world.approver_headers()))["supervisorId"] == str(supervisor)
+    *_, event = await events_of(layout, path.rsplit("/", 1)[1])
+    assert event.type == events.OrderSupervisorAssigned.event_type
+    assert event.event_as(events.OrderSupervisorAssigned).supervisor_id == supervisor
+    # A stale version is refused.
+    stale = await client.post(
+        f"{path}/assign-supervisor",
+        json={"supervisorId": str(supervisor)},
+        headers={**provider_admin, "If-Match": '"4"'},
+    )
+    assert stale.status_code == 412
+
+
+async def test_an_unqualified_or_unknown_supervisor_is_refused(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool
+) -> None:
+    path = await offered(client, world)
+    provider_admin = world.provider.as_("provider_admin")
+    unqualified = await known_supervisor(orders_pool, world.provider, "valvira_registration")
+    response = await client.post(
+        f"{path}/assign-supervisor", json={"supervisorId": str(unqualified)}, headers=provider_admin
+    )
+    assert problem_fields(response, 422) == ["body.supervisorId"]
+    # Another provider's supervisor is not known in this provider's scope.
+    elsewhere = await known_supervisor(orders_pool, world.buyer, "story_training")
+    response = await client.post(
+        f"{path}/assign-supervisor", json={"supervisorId": str(elsewhere)}, headers=provider_admin
+    )
+    assert problem_fields(response, 422) == ["body.supervisorId"]
+    assert ok(await client.get(path, headers=provider_admin))["version"] == 4
+
+
+async def test_a_buyer_cannot_assign_a_supervisor(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool
+) -> None:
+    path = await offered(client, world)
+    supervisor = await known_supervisor(orders_pool, world.provider, "story_training")
+    body = {"supervisorId": str(supervisor)}
+    for headers in (world.approver_headers(), world.buyer.as_("provider_admin")):
+        response = await client.post(f"{path}/assign-supervisor", json=body, headers=headers)
+        assert response.status_code in (403, 404), response.text
+
+
+async def test_a_declared_conflict_is_accepted_before_the_provider_accepts(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool
+) -> None:
+    participant = uuid.uuid4()
+    path = await offered(client, world, participants=[str(participant)])
+    supervisor = await known_supervisor(orders_pool, world.provider, "story_training")
+    provider_admin = world.provider.as_("provider_admin")
+    body = {"supervisorId": str(supervisor)}
+    ok(await client.post(f"{path}/assign-supervisor", json=body, headers=provider_admin))
+    as_supervisor = world.provider.as_("supervisor", person=supervisor)
+    declared = ok(
+        await client.post(
+            f"{path}/declare-conflict",
+            json={"relatedParticipants": [str(participant)]},
+            headers=as_supervisor,
+        )
+    )
+    assert declared["conflict"] == "declared"
+    # Not yet cleared: the provider cannot accept.
+    assert (await client.post(f"{path}/accept", headers=provider_admin)).status_code == 422
+    # Someone unrelated may not accept the conflict for them.
+    stranger = world.buyer.as_("employee")
+    assert problem_fields(await client.post(f"{path}/accept-conflict", headers=stranger), 403) == []
+
+    by_buyer = await client.post(
+        f"{path}/accept-conflict", headers=world.approver_headers(**{"If-Match": f'"{declared["version"]}"'})
+    )
+    assert ok(by_buyer)["version"] == declared["version"] + 1
+    ok(await client.post(f"{path}/accept-conflict", headers=world.buyer.as_("employee", person=participant)))
+    accepted = ok(await client.post(f"{path}/accept", headers=provider_admin))
+    assert accepted["status"] == "accepted"
+
+
+async def test_accepting_a_conflict_that_was_not_declared_is_a_conflict(client: Client, world: Scene) -> None:
+    path = await offered(client, world)
+    response = await client.post(f"{path}/accept-conflict", headers=world.approver_headers())
+    assert problem_fields(response, 409) == []

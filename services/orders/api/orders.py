@@ -28,7 +28,14 @@ from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
 from shared.http.pagination import Page, PageSize
 
-__all__ = ["ApproveBody", "DeclareConflictBody", "OrderBody", "OrderController", "OrderOut"]
+__all__ = [
+    "ApproveBody",
+    "AssignSupervisorBody",
+    "DeclareConflictBody",
+    "OrderBody",
+    "OrderController",
+    "OrderOut",
+]
 
 Pool = NamedDependency[asyncpg.Pool]
 Caller = NamedDependency[Principal]
@@ -37,6 +44,8 @@ ORDERERS = [requires_role(APPROVER, EMPLOYEE)]
 APPROVERS = [requires_role(APPROVER)]
 PROVIDERS = [requires_role(PROVIDER_ADMIN, SUPERVISOR)]
 SUPERVISORS = [requires_role(SUPERVISOR)]
+PROVIDER_ADMINS = [requires_role(PROVIDER_ADMIN)]
+CONFLICT_ACCEPTORS = [requires_role(APPROVER, EMPLOYEE)]
 READERS = [requires_role(BUYER_ADMIN, APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 
 IdempotencyKey = Annotated[
@@ -83,6 +92,10 @@ class ApproveBody(_Body, frozen=True, kw_only=True):
 
 class DeclareConflictBody(_Body, frozen=True, kw_only=True):
     related_participants: list[uuid.UUID] = []
+
+
+class AssignSupervisorBody(_Body, frozen=True, kw_only=True):
+    supervisor_id: uuid.UUID
 
 
 class OrderOut(OrderBody, frozen=True, kw_only=True):
@@ -332,5 +345,45 @@ class OrderController(Controller):
             "declare-conflict",
             expected_version=expected_version_of(if_match),
             related_participants=frozenset(data.related_participants),
+        )
+        return _versioned(order, principal)
+
+    @post(
+        "/{order_id:uuid}/assign-supervisor",
+        operation_id="assignOrderSupervisor",
+        summary="The provider's admin names a qualified supervisor of theirs for an offered order",
+        guards=PROVIDER_ADMINS,
+        status_code=200,
+    )
+    async def assign_supervisor(
+        self,
+        order_id: FromPath[uuid.UUID],
+        data: JSONBody[AssignSupervisorBody],
+        pool: Pool,
+        principal: Caller,
+        if_match: IfMatch = None,
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool,
+            principal,
+            order_id,
+            "assign-supervisor",
+            expected_version=expected_version_of(if_match),
+            supervisor_id=data.supervisor_id,
+        )
+        return _versioned(order, principal)
+
+    @post(
+        "/{order_id:uuid}/accept-conflict",
+        operation_id="acceptOrderConflict",
+        summary="An approver of the cost centre or an affected participant accepts a declared conflict",
+        guards=CONFLICT_ACCEPTORS,
+        status_code=200,
+    )
+    async def accept_conflict(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        order = await handlers.transition_order(
+            pool, principal, order_id, "accept-conflict", expected_version=expected_version_of(if_match)
         )
         return _versioned(order, principal)
