@@ -19,6 +19,7 @@ __all__ = [
     "PreconditionFailed",
     "Unauthenticated",
     "Unavailable",
+    "check_version",
 ]
 
 
@@ -68,3 +69,9 @@ class InvariantViolated(DomainError):
 
 class Unavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service Unavailable"
+
+
+def check_version(current: int, expected: int | None, *, what: str = "resource") -> None:
+    """``expected`` comes from ``If-Match``: a client that read an older version must read again."""
+    if expected is not None and expected != current:
+        raise PreconditionFailed(f"the {what} is at version {current}; read it again before changing it")

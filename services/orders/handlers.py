@@ -31,7 +31,14 @@ from shared.contracts.organisations import (
     TenantFacts,
 )
 from shared.db.tenant import set_tenant, tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, PreconditionFailed
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    check_version,
+)
 from shared.events import add_to_outbox, envelope_for
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
@@ -184,12 +191,6 @@ def _rules_as_problems() -> Iterator[None]:
         raise InvariantViolated(exc.message, errors=[FieldError(f"body.{exc.field}", exc.message)]) from None
     except domain.StateConflict as exc:
         raise Conflict(str(exc)) from None
-
-
-def _check_version(current: int, expected: int | None) -> None:
-    """``expected`` comes from ``If-Match``: a client that read an older version must read again."""
-    if expected is not None and expected != current:
-        raise PreconditionFailed(f"the agreement is at version {current}; read it again before changing it")
 
 
 async def _buyer(conn: asyncpg.Connection, principal: Principal, *, writes: bool = True) -> uuid.UUID:
@@ -374,7 +375,7 @@ async def replace_agreement(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
-        _check_version(agreement.version, expected_version)
+        check_version(agreement.version, expected_version, what="agreement")
         with _rules_as_problems():
             changed = domain.change(agreement, content)
         if changed is agreement:
@@ -394,7 +395,7 @@ async def activate_agreement(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
-        _check_version(agreement.version, expected_version)
+        check_version(agreement.version, expected_version, what="agreement")
         with _rules_as_problems():
             activated = domain.activate(agreement)
         await _check_providers(conn, activated.content)
@@ -409,7 +410,7 @@ async def end_agreement(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
-        _check_version(agreement.version, expected_version)
+        check_version(agreement.version, expected_version, what="agreement")
         with _rules_as_problems():
             ended = domain.end(agreement)
         await _save(conn, buyer_id, agreement, ended)
@@ -679,8 +680,7 @@ async def transition_order(
         order = await store.fetch_order(conn, order_id, for_update=True)
         if order is None:
             raise NotFound("order not found")
-        if expected_version is not None and expected_version != order.version:
-            raise PreconditionFailed(f"the order is at version {order.version}; read it again")
+        check_version(order.version, expected_version, what="order")
         actor = await _actor(conn, principal)
         extra: dict[str, object] = {}
         with _order_rules_as_problems("order"):

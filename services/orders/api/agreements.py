@@ -8,7 +8,6 @@ answers 422 problem+json naming the field.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, TypeVar
 
@@ -16,7 +15,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.orders import handlers
 from services.orders.domain.agreements import (
@@ -35,8 +34,8 @@ from services.orders.domain.agreements import (
 )
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
-from shared.errors import PreconditionFailed
 from shared.http.pagination import Page, PageSize
+from shared.http.versions import IfMatch, expected_version, versioned
 
 __all__ = [
     "AgreementBody",
@@ -47,7 +46,6 @@ __all__ = [
     "PriceItemBody",
     "ProviderBody",
     "ValidityBody",
-    "expected_version_of",
 ]
 
 Pool = NamedDependency[asyncpg.Pool]
@@ -56,28 +54,6 @@ T = TypeVar("T")
 
 BUYER_ADMINS = [requires_role(BUYER_ADMIN)]
 BUYER_READERS = [requires_role(BUYER_ADMIN, APPROVER)]
-
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(name="if-match", description="The ETag last read; a stale one is refused with 412"),
-]
-
-_ENTITY_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
-
-
-def expected_version_of(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header asks for; ``None`` when absent or ``*``."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ENTITY_TAG.fullmatch(if_match.strip())
-    if match is None:
-        raise PreconditionFailed("If-Match must be an ETag this API gave out")
-    return int(match[1])
-
-
-def _versioned(body: T, version: int, status_code: int = 200) -> Response[T]:
-    return Response(body, headers={"ETag": f'"{version}"'}, status_code=status_code)
-
 
 # --- bodies (the same shapes in and out) ---
 
@@ -242,7 +218,7 @@ class AgreementController(Controller):
         self, data: JSONBody[AgreementBody], pool: Pool, principal: Caller
     ) -> Response[AgreementOut]:
         agreement = await handlers.create_agreement(pool, principal, _content(data))
-        return _versioned(_out(agreement), agreement.version, status_code=201)
+        return versioned(_out(agreement), agreement.version, status_code=201)
 
     @get(
         "/", operation_id="listAgreements", summary="The tenant's framework agreements", guards=BUYER_READERS
@@ -270,7 +246,7 @@ class AgreementController(Controller):
         self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
     ) -> Response[AgreementOut]:
         agreement = await handlers.get_agreement(pool, principal, agreement_id)
-        return _versioned(_out(agreement), agreement.version)
+        return versioned(_out(agreement), agreement.version)
 
     @put(
         "/{agreement_id:uuid}",
@@ -287,9 +263,9 @@ class AgreementController(Controller):
         if_match: IfMatch = None,
     ) -> Response[AgreementOut]:
         agreement = await handlers.replace_agreement(
-            pool, principal, agreement_id, _content(data), expected_version=expected_version_of(if_match)
+            pool, principal, agreement_id, _content(data), expected_version=expected_version(if_match)
         )
-        return _versioned(_out(agreement), agreement.version)
+        return versioned(_out(agreement), agreement.version)
 
     @post(
         "/{agreement_id:uuid}/activate",
@@ -302,9 +278,9 @@ class AgreementController(Controller):
         self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[AgreementOut]:
         agreement = await handlers.activate_agreement(
-            pool, principal, agreement_id, expected_version=expected_version_of(if_match)
+            pool, principal, agreement_id, expected_version=expected_version(if_match)
         )
-        return _versioned(_out(agreement), agreement.version)
+        return versioned(_out(agreement), agreement.version)
 
     @post(
         "/{agreement_id:uuid}/end",
@@ -317,6 +293,6 @@ class AgreementController(Controller):
         self, agreement_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[AgreementOut]:
         agreement = await handlers.end_agreement(
-            pool, principal, agreement_id, expected_version=expected_version_of(if_match)
+            pool, principal, agreement_id, expected_version=expected_version(if_match)
         )
-        return _versioned(_out(agreement), agreement.version)
+        return versioned(_out(agreement), agreement.version)

@@ -21,12 +21,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from services.orders import handlers
-from services.orders.api.agreements import CancellationBody, IfMatch, PriceItemBody, expected_version_of
+from services.orders.api.agreements import CancellationBody, PriceItemBody
 from services.orders.domain.agreements import DeliveryMode, SupervisionForm
 from services.orders.domain.orders import Order, OrderDraft, OrderStatus, SelectionMethod
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
 from shared.http.pagination import Page, PageSize
+from shared.http.versions import IfMatch, expected_version, versioned
 
 __all__ = [
     "ApproveBody",
@@ -179,7 +180,7 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
 
 
 def _versioned(order: Order, viewer: Principal, status_code: int = 200) -> Response[OrderOut]:
-    return Response(_out(order, viewer), headers={"ETag": f'"{order.version}"'}, status_code=status_code)
+    return versioned(_out(order, viewer), order.version, status_code)
 
 
 class OrderController(Controller):
@@ -234,7 +235,7 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "submit", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "submit", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)
 
@@ -249,7 +250,7 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "reject", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "reject", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)
 
@@ -264,7 +265,7 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "offer", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "offer", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)
 
@@ -279,7 +280,7 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "accept", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "accept", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)
 
@@ -294,7 +295,7 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "decline", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "decline", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)
 
@@ -318,7 +319,7 @@ class OrderController(Controller):
             principal,
             order_id,
             "approve",
-            expected_version=expected_version_of(if_match),
+            expected_version=expected_version(if_match),
             override_reason=data.override_reason if data else None,
         )
         return _versioned(order, principal)
@@ -343,7 +344,7 @@ class OrderController(Controller):
             principal,
             order_id,
             "declare-conflict",
-            expected_version=expected_version_of(if_match),
+            expected_version=expected_version(if_match),
             related_participants=frozenset(data.related_participants),
         )
         return _versioned(order, principal)
@@ -368,7 +369,7 @@ class OrderController(Controller):
             principal,
             order_id,
             "assign-supervisor",
-            expected_version=expected_version_of(if_match),
+            expected_version=expected_version(if_match),
             supervisor_id=data.supervisor_id,
         )
         return _versioned(order, principal)
@@ -384,6 +385,6 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         order = await handlers.transition_order(
-            pool, principal, order_id, "accept-conflict", expected_version=expected_version_of(if_match)
+            pool, principal, order_id, "accept-conflict", expected_version=expected_version(if_match)
         )
         return _versioned(order, principal)

@@ -19,7 +19,6 @@ from services.organisations.api.schemas import (
     CostCentreCreate,
     CostCentreOut,
     CostCentreUpdate,
-    IfMatch,
     OrgUnitCreate,
     OrgUnitOut,
     OrgUnitUpdate,
@@ -33,8 +32,6 @@ from services.organisations.api.schemas import (
     SupervisorProfileOut,
     SupervisorProfileUpdate,
     ValviraRegistrationBody,
-    expected_version,
-    versioned,
 )
 from services.organisations.domain.directory import (
     CostCentre,
@@ -55,6 +52,7 @@ from services.organisations.handlers import directory as handlers
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, SUPERVISOR, Principal
 from shared.http.pagination import Page, PageSize
+from shared.http.versions import IfMatch, expected_version, versioned
 
 __all__ = [
     "DIRECTORY_ROUTES",

@@ -7,18 +7,14 @@ optional one.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, TypeVar
 
 import msgspec
-from litestar import Response
-from litestar.params import HeaderParameter
 from msgspec import UNSET, UnsetType
 
 from services.organisations.domain.directory import DeliveryMode, Role, SupervisionForm
 from services.organisations.domain.tenants import EInvoiceScheme, TenantKind, TenantSubtype
-from shared.errors import PreconditionFailed
 
 __all__ = [
     "ApproverOut",
@@ -28,7 +24,6 @@ __all__ = [
     "CostCentreUpdate",
     "EInvoiceAddressBody",
     "EInvoiceAddressOut",
-    "IfMatch",
     "OrgUnitCreate",
     "OrgUnitOut",
     "OrgUnitUpdate",
@@ -46,9 +41,6 @@ __all__ = [
     "TenantOut",
     "TenantUpdate",
     "ValviraRegistrationBody",
-    "etag",
-    "expected_version",
-    "versioned",
 ]
 
 
@@ -66,35 +58,6 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 # --- versions ---
 
 T = TypeVar("T")
-
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(name="if-match", description="The ETag last read; a stale one is refused with 412"),
-]
-
-
-def etag(version: int) -> str:
-    """The ``ETag`` of a resource at ``version``; send it back as ``If-Match`` to update safely."""
-    return f'"{version}"'
-
-
-def versioned(body: T, version: int) -> Response[T]:
-    """``body`` with the ``ETag`` of the version it shows."""
-    return Response(body, headers={"ETag": etag(version)})
-
-
-_ENTITY_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header asks for; ``None`` when absent or ``*``."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ENTITY_TAG.fullmatch(if_match.strip())
-    if match is None:
-        raise PreconditionFailed("If-Match must be an ETag this API gave out")
-    return int(match[1])
-
 
 # --- tenants ---
 

@@ -13,13 +13,10 @@ from msgspec import UNSET
 from services.organisations.api.schemas import (
     EInvoiceAddressBody,
     EInvoiceAddressOut,
-    IfMatch,
     PostalAddressBody,
     TenantCreate,
     TenantOut,
     TenantUpdate,
-    expected_version,
-    versioned,
 )
 from services.organisations.domain.tenants import (
     EInvoiceAddress,
@@ -31,6 +28,7 @@ from services.organisations.domain.tenants import (
 from services.organisations.handlers import tenants as handlers
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
+from shared.http.versions import IfMatch, expected_version, versioned
 
 __all__ = ["TenantController"]
 

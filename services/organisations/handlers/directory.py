@@ -44,7 +44,7 @@ from services.organisations.domain.directory import (
     withdraw_if_not_supervising,
 )
 from services.organisations.domain.tenants import Tenant, TenantKind
-from services.organisations.handlers.tenants import announce, check_version, rules_as_problems
+from services.organisations.handlers.tenants import announce, rules_as_problems
 from services.organisations.store import directory as store
 from services.organisations.store import tenants as tenant_store
 from services.organisations.store.directory import ApproverRow
@@ -52,7 +52,7 @@ from shared.auth.principal import Principal
 from shared.contracts import Event
 from shared.contracts import organisations as contracts
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound
+from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 

@@ -27,13 +27,19 @@ from shared.auth.principal import PLATFORM_ADMIN, Principal
 from shared.contracts import Event
 from shared.contracts import organisations as contracts
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, PreconditionFailed
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    check_version,
+)
 from shared.events import add_to_outbox, envelope_for
 from shared.ids import new_id
 
 __all__ = [
     "announce",
-    "check_version",
     "create_tenant",
     "deactivate_tenant_by_id",
     "get_own_tenant",
@@ -52,12 +58,6 @@ def rules_as_problems(location: str = "body") -> Iterator[None]:
         raise InvariantViolated(exc.message, errors=[FieldError(field, exc.message)]) from None
     except StateConflict as exc:
         raise Conflict(str(exc)) from None
-
-
-def check_version(current: int, expected: int | None) -> None:
-    """``expected`` comes from ``If-Match``: a client that read an older version must read again."""
-    if expected is not None and expected != current:
-        raise PreconditionFailed(f"the resource is at version {current}; read it again before changing it")
 
 
 async def announce(
