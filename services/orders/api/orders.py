@@ -179,6 +179,31 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
     )
 
 
+async def _transition(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    action: str,
+    if_match: str | None,
+    *,
+    override_reason: str | None = None,
+    related_participants: frozenset[uuid.UUID] = frozenset(),
+    supervisor_id: uuid.UUID | None = None,
+) -> Response[OrderOut]:
+    """Run one transition under the caller's If-Match; answer the order as the caller may see it."""
+    order = await handlers.transition_order(
+        pool,
+        principal,
+        order_id,
+        action,
+        expected_version=expected_version(if_match),
+        override_reason=override_reason,
+        related_participants=related_participants,
+        supervisor_id=supervisor_id,
+    )
+    return _versioned(order, principal)
+
+
 def _versioned(order: Order, viewer: Principal, status_code: int = 200) -> Response[OrderOut]:
     return versioned(_out(order, viewer), order.version, status_code)
 
@@ -234,10 +259,7 @@ class OrderController(Controller):
     async def submit(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "submit", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "submit", if_match)
 
     @post(
         "/{order_id:uuid}/reject",
@@ -249,10 +271,7 @@ class OrderController(Controller):
     async def reject(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "reject", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "reject", if_match)
 
     @post(
         "/{order_id:uuid}/offer",
@@ -264,10 +283,7 @@ class OrderController(Controller):
     async def offer(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "offer", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "offer", if_match)
 
     @post(
         "/{order_id:uuid}/accept",
@@ -279,10 +295,7 @@ class OrderController(Controller):
     async def accept(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "accept", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "accept", if_match)
 
     @post(
         "/{order_id:uuid}/decline",
@@ -294,10 +307,7 @@ class OrderController(Controller):
     async def decline(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "decline", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "decline", if_match)
 
     @post(
         "/{order_id:uuid}/approve",
@@ -314,15 +324,14 @@ class OrderController(Controller):
         data: JSONBody[ApproveBody | None] = None,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
+        return await _transition(
             pool,
             principal,
             order_id,
             "approve",
-            expected_version=expected_version(if_match),
+            if_match,
             override_reason=data.override_reason if data else None,
         )
-        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/declare-conflict",
@@ -339,15 +348,14 @@ class OrderController(Controller):
         principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
+        return await _transition(
             pool,
             principal,
             order_id,
             "declare-conflict",
-            expected_version=expected_version(if_match),
+            if_match,
             related_participants=frozenset(data.related_participants),
         )
-        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/assign-supervisor",
@@ -364,15 +372,9 @@ class OrderController(Controller):
         principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool,
-            principal,
-            order_id,
-            "assign-supervisor",
-            expected_version=expected_version(if_match),
-            supervisor_id=data.supervisor_id,
+        return await _transition(
+            pool, principal, order_id, "assign-supervisor", if_match, supervisor_id=data.supervisor_id
         )
-        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/accept-conflict",
@@ -384,7 +386,4 @@ class OrderController(Controller):
     async def accept_conflict(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        order = await handlers.transition_order(
-            pool, principal, order_id, "accept-conflict", expected_version=expected_version(if_match)
-        )
-        return _versioned(order, principal)
+        return await _transition(pool, principal, order_id, "accept-conflict", if_match)
