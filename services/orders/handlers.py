@@ -95,7 +95,7 @@ async def apply_cost_centre_updated(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreFacts, *, version: int
 ) -> None:
     await _require_cost_centre(conn, tenant_id, event.cost_centre_id)
-    await store.update_cost_centre(conn, tenant_id, event, version=version)
+    await store.upsert_cost_centre(conn, tenant_id, event, version=version)  # known: an update
 
 
 async def apply_cost_centre_deactivated(
@@ -139,7 +139,7 @@ async def apply_person_updated(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, event: PersonFacts, *, version: int
 ) -> None:
     await _require_person(conn, tenant_id, event.person_id)
-    await store.update_person(conn, tenant_id, event, version=version)
+    await store.upsert_person(conn, tenant_id, event, version=version)  # known: an update
 
 
 async def apply_person_deactivated(
@@ -160,7 +160,7 @@ async def apply_supervisor_updated(
 ) -> None:
     if await store.fetch_supervisor_version(conn, tenant_id, event.person_id) is None:
         raise NotYetKnown(f"supervisor profile {event.person_id}")
-    await store.update_supervisor(conn, tenant_id, event, version=version)
+    await store.upsert_supervisor(conn, tenant_id, event, version=version)  # known: an update
 
 
 # --- reads ---

@@ -47,10 +47,7 @@ __all__ = [
     "set_approver",
     "supervisor_qualifications",
     "update_agreement",
-    "update_cost_centre",
     "update_order",
-    "update_person",
-    "update_supervisor",
     "upsert_cost_centre",
     "upsert_person",
     "upsert_provider",
@@ -103,25 +100,6 @@ async def fetch_cost_centre_version(
         cost_centre_id,
     )
     return version
-
-
-async def update_cost_centre(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: CostCentreFacts, *, version: int
-) -> None:
-    await conn.execute(
-        """
-        update known_cost_centres
-        set code = $3, name = $4, yearly_budget_cents = $5, active = $6, version = $7, updated_at = now()
-        where tenant_id = $1 and cost_centre_id = $2 and version < $7
-        """,
-        tenant_id,
-        facts.cost_centre_id,
-        facts.code,
-        facts.name,
-        facts.yearly_budget_cents,
-        facts.active,
-        version,
-    )
 
 
 async def deactivate_cost_centre(
@@ -230,24 +208,6 @@ async def fetch_person_version(
     return version
 
 
-async def update_person(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: PersonFacts, *, version: int
-) -> None:
-    await conn.execute(
-        """
-        update known_people
-        set roles = $3, hr_employee_number = $4, active = $5, version = $6, updated_at = now()
-        where tenant_id = $1 and person_id = $2 and version < $6
-        """,
-        tenant_id,
-        facts.person_id,
-        list(facts.roles),
-        facts.hr_employee_number,
-        facts.active,
-        version,
-    )
-
-
 async def deactivate_person(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID, *, version: int
 ) -> None:
@@ -307,23 +267,6 @@ async def fetch_supervisor_version(
         person_id,
     )
     return version
-
-
-async def update_supervisor(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, facts: SupervisorProfileFacts, *, version: int
-) -> None:
-    await conn.execute(
-        """
-        update known_supervisors
-        set forms = $3, languages = $4, regions = $5, delivery_modes = $6, available = $7,
-            qualifications = $8, version = $9, updated_at = now()
-        where tenant_id = $1 and person_id = $2 and version < $9
-        """,
-        tenant_id,
-        facts.person_id,
-        *_supervisor_args(facts),
-        version,
-    )
 
 
 # --- framework agreements ---
