@@ -333,7 +333,8 @@ async def test_consumer_killed_inside_a_batch_leaves_no_effect_and_loses_none(ki
 
     dying = kit.consumer(handler=dies_on_the_fourth)
     with pytest.raises(Crash):
-        await dying.run()
+        async with asyncio.timeout(30):  # a consumer that never crashes fails here, not at pytest's timeout
+            await dying.run()
     assert await kit.effects() == {}
 
     restarted = kit.consumer()
@@ -354,7 +355,8 @@ async def test_consumer_killed_between_commit_and_ack_applies_nothing_twice(kit:
 
     dying = kit.consumer(after_commit=dies_before_the_fourth_ack)
     with pytest.raises(Crash):
-        await dying.run()
+        async with asyncio.timeout(30):  # a consumer that never crashes fails here, not at pytest's timeout
+            await dying.run()
     committed = await kit.effects()
     assert len(committed) >= 4  # the fourth's batch committed before its ack was due
     assert set(committed.values()) == {1}
