@@ -41,7 +41,7 @@ def register(cls: E) -> E:
 
 def event_class(event_type: str) -> type[Event]:
     # Import the producers' modules lazily so every registered type is known.
-    from shared.contracts import orders, organisations  # noqa: F401
+    from shared.contracts import billing, orders, organisations, sessions  # noqa: F401
 
     try:
         return _registry[event_type]

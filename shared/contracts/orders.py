@@ -30,12 +30,19 @@ __all__ = [
     "LotFact",
     "OrderAccepted",
     "OrderApproved",
+    "OrderCancelled",
+    "OrderCompleted",
     "OrderConflictAccepted",
     "OrderConflictDeclared",
     "OrderDeclined",
+    "OrderExtended",
+    "OrderExtensionRejected",
+    "OrderExtensionRequested",
     "OrderFacts",
+    "OrderInterrupted",
     "OrderOffered",
     "OrderRejected",
+    "OrderStarted",
     "OrderSubmitted",
     "OrderSupervisorAssigned",
     "PriceItemFact",
@@ -176,6 +183,13 @@ class OrderFacts(Event, frozen=True, kw_only=True):
     budget_overridden: bool = False
     """Approved beyond the budget room (the audited reason stays in orders)."""
     declined_by_providers: list[uuid.UUID] = []
+    price_list: list[PriceItemFact] = []
+    """Snapshot at approval: every price item of the order's lot and form valid on its start date,
+    so a session of another allowed duration or delivery mode is priced from the snapshot too."""
+    payment_terms_days: int | None = None
+    """Snapshot at approval: the agreement's payment terms (days from the invoice date)."""
+    agreement_number: str | None = None
+    """The framework agreement's number: the contract reference on invoices."""
 
 
 @register
@@ -239,4 +253,60 @@ class OrderAccepted(OrderFacts, frozen=True, kw_only=True):
 @register
 class OrderDeclined(OrderFacts, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "orders.order.declined.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderStarted(OrderFacts, frozen=True, kw_only=True):
+    """The accepted order became an active supervision process."""
+
+    event_type: ClassVar[str] = "orders.order.started.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderCompleted(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.completed.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderInterrupted(OrderFacts, frozen=True, kw_only=True):
+    """Either side ended an active process early."""
+
+    event_type: ClassVar[str] = "orders.order.interrupted.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderCancelled(OrderFacts, frozen=True, kw_only=True):
+    """The buyer cancelled the order before the process started."""
+
+    event_type: ClassVar[str] = "orders.order.cancelled.v1"
+    aggregate: ClassVar[str] = "order"
+
+
+@register
+class OrderExtensionRequested(OrderFacts, frozen=True, kw_only=True):
+    """More sessions were asked for; they count only once an approver approves (``OrderExtended``)."""
+
+    event_type: ClassVar[str] = "orders.order.extension_requested.v1"
+    aggregate: ClassVar[str] = "order"
+
+    additional_sessions: int
+
+
+@register
+class OrderExtended(OrderFacts, frozen=True, kw_only=True):
+    """An extension was approved: ``planned_sessions`` is the new total."""
+
+    event_type: ClassVar[str] = "orders.order.extended.v1"
+    aggregate: ClassVar[str] = "order"
+
+    additional_sessions: int
+
+
+@register
+class OrderExtensionRejected(OrderFacts, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "orders.order.extension_rejected.v1"
     aggregate: ClassVar[str] = "order"
