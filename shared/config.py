@@ -38,6 +38,11 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 1
     db_pool_max: int = 10
     outbox_poll_interval: float = 1.0
+    rate_limit_per_second: float = 100.0
+    """Requests a second per tenant (per client address without a token), per API process."""
+    rate_limit_burst: int = 200
+    rate_limit_in_flight: int = 32
+    """Requests of one tenant in progress at once, per API process."""
 
 
 S = TypeVar("S", bound=ServiceSettings)

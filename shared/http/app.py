@@ -28,6 +28,7 @@ from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
 from shared.http.errors import exception_handlers
+from shared.http.ratelimit import RateLimiter, rate_limit_middleware
 from shared.logging import configure_logging
 
 __all__ = ["NO_AUTH", "create_service_app", "provide_pool"]
@@ -149,6 +150,12 @@ def create_service_app(
 
     # Patterns match the whole path.
     exempt = [f"{prefix}/health/(live|ready)", f"{prefix}/metrics", f"{prefix}/schema(/.*)?"]
+    limiter = RateLimiter(
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        max_in_flight=settings.rate_limit_in_flight,
+    )
+    unlimited = list(exempt)
     exempt += [f"{prefix}{pattern}" for pattern in public_paths]
 
     root = Router(
@@ -164,6 +171,7 @@ def create_service_app(
         exception_handlers=exception_handlers,
         middleware=[
             auth_middleware(exclude=exempt),
+            rate_limit_middleware(limiter, exclude=unlimited),
         ],
         openapi_config=OpenAPIConfig(
             title=f"Tila — {service}",
