@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -473,7 +474,7 @@ async def _actor(conn: asyncpg.Connection, principal: Principal) -> orders_domai
 
 
 def _order_facts(
-    cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: object
+    cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: Any
 ) -> contracts.OrderFacts:
     price = order.price
     terms = order.cancellation
@@ -530,6 +531,13 @@ _ORDER_EVENTS: dict[str, type[contracts.OrderFacts]] = {
     "order.conflict_accepted": contracts.OrderConflictAccepted,
     "order.accepted": contracts.OrderAccepted,
     "order.declined": contracts.OrderDeclined,
+    "order.started": contracts.OrderStarted,
+    "order.completed": contracts.OrderCompleted,
+    "order.interrupted": contracts.OrderInterrupted,
+    "order.cancelled": contracts.OrderCancelled,
+    "order.extension_requested": contracts.OrderExtensionRequested,
+    "order.extended": contracts.OrderExtended,
+    "order.extension_rejected": contracts.OrderExtensionRejected,
 }
 
 
@@ -538,7 +546,7 @@ async def _announce_order(
     transition: orders_domain.Transition,
     *,
     previous_provider: uuid.UUID,
-    **extra: object,
+    **extra: Any,
 ) -> None:
     """To the buyer, and to the provider once the order is offered to them. A provider who declined
     hears of a final decline; an offer passed on to the next-ranked provider is not theirs to see."""
@@ -674,6 +682,7 @@ async def transition_order(
     override_reason: str | None = None,
     related_participants: frozenset[uuid.UUID] = frozenset(),
     supervisor_id: uuid.UUID | None = None,
+    additional_sessions: int | None = None,
 ) -> orders_domain.Order:
     """One lifecycle transition by the caller; writes the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
@@ -723,6 +732,29 @@ async def transition_order(
                     conn, order.buyer_tenant_id, order.agreement_id, for_update=False
                 )
                 transition = orders_domain.decline(order, actor, agreement=agreement)
+            elif action == "start":
+                transition = orders_domain.start(order, actor)
+            elif action == "complete":
+                transition = orders_domain.complete(order, actor)
+            elif action == "interrupt":
+                transition = orders_domain.interrupt(order, actor)
+            elif action == "cancel":
+                transition = orders_domain.cancel(order, actor)
+            elif action == "request-extension":
+                if additional_sessions is None:  # pragma: no cover - the route requires the body
+                    raise InvariantViolated(
+                        "additional sessions are required",
+                        errors=[FieldError("body.additionalSessions", "required")],
+                    )
+                with _order_rules_as_problems("body"):
+                    transition = orders_domain.request_extension(order, actor, additional_sessions)
+                extra["additional_sessions"] = additional_sessions
+            elif action == "approve-extension":
+                transition = await _approve_extension(conn, order, actor, override_reason)
+                pending = order.pending_extension
+                extra["additional_sessions"] = pending.additional_sessions if pending else 0
+            elif action == "reject-extension":
+                transition = orders_domain.reject_extension(order, actor)
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
         if action == "decline":
@@ -735,6 +767,29 @@ async def transition_order(
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return transition.order
+
+
+async def _approve_extension(
+    conn: asyncpg.Connection,
+    order: orders_domain.Order,
+    actor: orders_domain.Actor,
+    override_reason: str | None,
+) -> orders_domain.Transition:
+    """A new approval of the pending sessions: the room left after every approved order, this one too."""
+    if order.pending_extension is None:
+        raise orders_domain.WrongState("no extension is pending")
+    if not orders_domain.can_approve(order, actor):
+        raise orders_domain.NotAllowed("only an approver of the order's cost centre approves an extension")
+    agreement, room, _ = await _approval_facts(conn, order)
+    room -= orders_domain.committed_cents(order) or 0
+    return orders_domain.approve_extension(
+        order,
+        actor,
+        agreement=agreement,
+        today=_today(),
+        budget_room_cents=room,
+        override_reason=override_reason,
+    )
 
 
 async def _assign_supervisor(

@@ -434,8 +434,12 @@ COMMITTED_STATUSES = ("approved", "offered", "accepted", "active", "completed", 
 
 
 def provider_tenant(order: Order) -> uuid.UUID | None:
-    """The provider sees the row only once it is offered to them."""
-    return order.provider_id if order.status in _OFFERED_ON else None
+    """The provider sees the row only once it is offered to them (also when cancelled after that)."""
+    if order.status in _OFFERED_ON:
+        return order.provider_id
+    if order.status is OrderStatus.CANCELLED and order.cancelled_from in _OFFERED_ON:
+        return order.provider_id
+    return None
 
 
 def _order_args(order: Order) -> tuple[object, ...]:

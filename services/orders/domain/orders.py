@@ -64,6 +64,7 @@ __all__ = [
     "approve",
     "approve_extension",
     "assign_supervisor",
+    "can_approve",
     "can_decline",
     "can_read",
     "cancel",
@@ -240,6 +241,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     declined_by_providers: tuple[uuid.UUID, ...] = ()
     conflict: ConflictDeclaration = ConflictDeclaration()
     pending_extension: PendingExtension | None = None
+    cancelled_from: OrderStatus | None = None
+    """The status a cancelled order was cancelled in (an offered one stays the provider's to see)."""
     version: int = 1
 
 
@@ -284,6 +287,11 @@ def _for_provider(order: Order, actor: Actor) -> bool:
 def can_decline(order: Order, actor: Actor) -> bool:
     """Only the provider's admin or its supervisor, of the provider the order is offered to."""
     return _for_provider(order, actor)
+
+
+def can_approve(order: Order, actor: Actor) -> bool:
+    """An approver of the order's cost centre, in the buyer's tenant."""
+    return _approves(order, actor)
 
 
 def can_read(order: Order, actor: Actor) -> bool:
@@ -613,7 +621,13 @@ def cancel(order: Order, actor: Actor) -> Transition:
         and actor.person_id == order.requested_by
     )
     _require(own_request or _approves(order, actor), "only an approver of the cost centre cancels")
-    return _next(order, "order.cancelled", status=OrderStatus.CANCELLED, pending_extension=None)
+    return _next(
+        order,
+        "order.cancelled",
+        status=OrderStatus.CANCELLED,
+        pending_extension=None,
+        cancelled_from=order.status,
+    )
 
 
 # --- extensions ---
