@@ -476,7 +476,6 @@ async def _actor(conn: asyncpg.Connection, principal: Principal) -> orders_domai
 def _order_facts(
     cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: Any
 ) -> contracts.OrderFacts:
-    price = order.price
     terms = order.cancellation
     return cls(
         order_id=order.order_id,
@@ -495,17 +494,7 @@ def _order_facts(
         selection=order.selection.value,
         status=order.status.value,
         supervisor_id=order.supervisor_id,
-        price=None
-        if price is None
-        else contracts.PriceItemFact(
-            lot=price.lot,
-            form=price.form.value,
-            duration_minutes=price.duration_minutes,
-            mode=price.mode.value,
-            unit=price.unit.value,
-            net_price_cents=price.net_price_cents,
-            valid_from=price.valid_from,
-        ),
+        price=None if order.price is None else _price_fact(order.price),
         cancellation=None
         if terms is None
         else contracts.CancellationTermsFact(
@@ -517,7 +506,22 @@ def _order_facts(
         committed_cents=orders_domain.committed_cents(order),
         budget_overridden=order.budget_override is not None,
         declined_by_providers=list(order.declined_by_providers),
+        price_list=[_price_fact(item) for item in order.price_list],
+        payment_terms_days=order.payment_terms_days,
+        agreement_number=order.agreement_number,
         **extra,
+    )
+
+
+def _price_fact(price: domain.PriceItem) -> contracts.PriceItemFact:
+    return contracts.PriceItemFact(
+        lot=price.lot,
+        form=price.form.value,
+        duration_minutes=price.duration_minutes,
+        mode=price.mode.value,
+        unit=price.unit.value,
+        net_price_cents=price.net_price_cents,
+        valid_from=price.valid_from,
     )
 
 

@@ -273,7 +273,8 @@ async def fetch_supervisor_version(
 
 _AGREEMENT_COLUMNS = """
     agreement_id, status, number, title, starts_on, first_term_ends_on, hard_end_on,
-    lots::text as lots, price_items::text as price_items, cancellation::text as cancellation, version
+    lots::text as lots, price_items::text as price_items, cancellation::text as cancellation,
+    payment_terms_days, version
 """
 
 
@@ -293,6 +294,7 @@ def _agreement(row: asyncpg.Record) -> FrameworkAgreement:
             lots=msgspec.json.decode(row["lots"], type=tuple[Lot, ...]),
             price_items=msgspec.json.decode(row["price_items"], type=tuple[PriceItem, ...]),
             cancellation=msgspec.json.decode(row["cancellation"], type=CancellationTerms),
+            payment_terms_days=row["payment_terms_days"],
         ),
     )
 
@@ -313,6 +315,7 @@ def _agreement_args(tenant_id: uuid.UUID, agreement: FrameworkAgreement) -> tupl
         content.cancellation,
         provider_ids(content),
         agreement.version,
+        content.payment_terms_days,
     )
 
 
@@ -324,8 +327,8 @@ async def insert_agreement(
         """
         insert into framework_agreements
           (tenant_id, agreement_id, status, number, title, starts_on, first_term_ends_on, hard_end_on,
-           lots, price_items, cancellation, provider_ids, version)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13)
+           lots, price_items, cancellation, provider_ids, version, payment_terms_days)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14)
         """,
         *_agreement_args(tenant_id, agreement),
     )
@@ -340,8 +343,8 @@ async def update_agreement(
         update framework_agreements
         set status = $3, number = $4, title = $5, starts_on = $6, first_term_ends_on = $7,
             hard_end_on = $8, lots = $9::jsonb, price_items = $10::jsonb, cancellation = $11::jsonb,
-            provider_ids = $12, version = $13, updated_at = now()
-        where tenant_id = $1 and agreement_id = $2 and version = $14
+            provider_ids = $12, version = $13, payment_terms_days = $14, updated_at = now()
+        where tenant_id = $1 and agreement_id = $2 and version = $15
         """,
         *_agreement_args(tenant_id, agreement),
         expected_version,

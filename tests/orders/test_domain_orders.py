@@ -274,6 +274,31 @@ def test_approval_snapshots_price_and_cancellation_terms() -> None:
     assert order.version == 3
 
 
+def test_approval_snapshots_the_lots_price_list_payment_terms_and_agreement_number() -> None:
+    later = msgspec.structs.replace(PRICE, net_price_cents=170_00, valid_from=dt.date(2026, 6, 1))
+    at_buyer = msgspec.structs.replace(PRICE, mode=DeliveryMode.AT_BUYER, net_price_cents=180_00)
+    longer = msgspec.structs.replace(PRICE, duration_minutes=120, net_price_cents=200_00)
+    content = AGREEMENT_ACTIVE.content
+    agreement = _agreement(
+        content=msgspec.structs.replace(
+            content,
+            price_items=(*content.price_items, later, at_buyer, longer),
+            payment_terms_days=30,
+        )
+    )
+    order = approve(
+        _submitted(),
+        APPROVER,
+        agreement=agreement,
+        today=TODAY,
+        budget_room_cents=ROOM,
+        supervisor_qualifications=QUALIFIED,
+    ).order
+    # Of the individual form only, each duration and mode at the price in force on 1 April 2026.
+    assert order.price_list == (at_buyer, PRICE, longer)
+    assert (order.payment_terms_days, order.agreement_number) == (30, "HVA-2026-1")
+
+
 def test_the_snapshot_survives_a_later_price_change() -> None:
     order = _approved()
     changed = _agreement(

@@ -342,3 +342,30 @@ async def test_a_stale_if_match_is_refused_with_412(
     # The current ETag goes through.
     headers["If-Match"] = before[1]
     ok(await client.post(f"{path}/{action}", json=body, headers=headers))
+
+
+async def test_every_event_from_approval_on_carries_the_price_list_payment_terms_and_agreement_number(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool, layout: DatabaseLayout
+) -> None:
+    path = await in_state(client, world, orders_pool, "extending")
+    ok(await client.post(f"{path}/approve-extension", headers=world.approver_headers()))
+    order = ok(await client.get(path, headers=world.provider.as_("provider_admin")))
+    assert order["agreementNumber"].startswith("PIR-")
+    assert (order["paymentTermsDays"], [p["netPriceCents"] for p in order["priceList"]]) == (21, [12_000])
+    submitted_event, *later = await events_of(layout, order_id(path))
+    assert submitted_event.type == events.OrderSubmitted.event_type
+    first = submitted_event.event_as(events.OrderSubmitted)
+    assert (first.price_list, first.payment_terms_days, first.agreement_number) == ([], None, None)
+    assert [e.type for e in later][-2:] == [
+        events.OrderExtensionRequested.event_type,
+        events.OrderExtended.event_type,
+    ]
+    for envelope in later:
+        fact = envelope.event()
+        assert isinstance(fact, events.OrderFacts)
+        assert fact.agreement_number == order["agreementNumber"]
+        assert fact.payment_terms_days == 21
+        assert fact.price_list == [fact.price]
+        assert fact.price is not None
+        price = fact.price
+        assert (price.duration_minutes, price.mode, price.net_price_cents) == (90, "remote", 12_000)

@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from services.orders import handlers
 from services.orders.api.agreements import CancellationBody, PriceItemBody
-from services.orders.domain.agreements import DeliveryMode, SupervisionForm
+from services.orders.domain.agreements import DeliveryMode, PriceItem, SupervisionForm
 from services.orders.domain.orders import Order, OrderDraft, OrderStatus, SelectionMethod
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
@@ -117,6 +117,10 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     approved_by: uuid.UUID | None = None
     price: PriceItemBody | None = None
     cancellation: CancellationBody | None = None
+    price_list: list[PriceItemBody] = []
+    """Every price of the lot and form in force on the start date (snapshot at approval)."""
+    payment_terms_days: int | None = None
+    agreement_number: str | None = None
     budget_overridden: bool = False
     conflict: str
     pending_extension_sessions: int | None = None
@@ -143,6 +147,18 @@ def _draft(body: OrderBody) -> OrderDraft:
     )
 
 
+def _price_body(price: PriceItem) -> PriceItemBody:
+    return PriceItemBody(
+        lot=price.lot,
+        form=price.form,
+        duration_minutes=price.duration_minutes,
+        mode=price.mode,
+        unit=price.unit,
+        net_price_cents=price.net_price_cents,
+        valid_from=price.valid_from,
+    )
+
+
 def _out(order: Order, viewer: Principal) -> OrderOut:
     """The order as ``viewer`` may see it: the buyer's written justification stays the buyer's."""
     price, terms = order.price, order.cancellation
@@ -166,17 +182,10 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
         status=order.status,
         requested_by=order.requested_by,
         approved_by=order.approved_by,
-        price=None
-        if price is None
-        else PriceItemBody(
-            lot=price.lot,
-            form=price.form,
-            duration_minutes=price.duration_minutes,
-            mode=price.mode,
-            unit=price.unit,
-            net_price_cents=price.net_price_cents,
-            valid_from=price.valid_from,
-        ),
+        price=None if price is None else _price_body(price),
+        price_list=[_price_body(item) for item in order.price_list],
+        payment_terms_days=order.payment_terms_days,
+        agreement_number=order.agreement_number,
         cancellation=None
         if terms is None
         else CancellationBody(

@@ -41,6 +41,7 @@ from services.orders.domain.agreements import (
     QualificationKind,
     SupervisionForm,
     price_for,
+    price_list_for,
 )
 
 __all__ = [
@@ -237,6 +238,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """Snapshot at approval."""
     cancellation: CancellationTerms | None = None
     """Snapshot at approval."""
+    price_list: tuple[PriceItem, ...] = ()
+    """Snapshot at approval: every price of the lot and form in force on the start date."""
+    payment_terms_days: int | None = None
+    """Snapshot at approval: the agreement's payment terms."""
+    agreement_number: str | None = None
+    """Snapshot at approval: the agreement's number (the contract reference on invoices)."""
     budget_override: BudgetOverride | None = None
     declined_by_providers: tuple[uuid.UUID, ...] = ()
     conflict: ConflictDeclaration = ConflictDeclaration()
@@ -460,6 +467,9 @@ def approve(
         approved_by=actor.person_id,
         price=price,
         cancellation=agreement.content.cancellation,
+        price_list=price_list_for(agreement, order.lot, order.form, order.starts_on),
+        payment_terms_days=agreement.content.payment_terms_days,
+        agreement_number=agreement.content.number,
         budget_override=override,
     )
 
