@@ -602,6 +602,12 @@ async def create_order(
         actor = await _actor(conn, principal)
         with _order_rules_as_problems("body"):
             order = orders_domain.new_order(new_id(), principal.tenant_id, draft, actor)
+        active = await store.active_people(conn, principal.tenant_id, draft.participants)
+        if strangers := [p for p in draft.participants if p not in active]:
+            raise InvariantViolated(
+                f"{len(strangers)} participant(s) are not active people of the buyer",
+                errors=[FieldError("body.participants", "not active people of the buyer")],
+            )
         if await store.fetch_cost_centre_budget(conn, principal.tenant_id, draft.cost_centre_id) is None:
             raise InvariantViolated(
                 "no such cost centre", errors=[FieldError("body.costCentreId", "no active cost centre")]

@@ -24,6 +24,7 @@ from shared.contracts.organisations import CostCentreFacts, PersonFacts, Supervi
 __all__ = [
     "IdempotentResponse",
     "KnownCostCentre",
+    "active_people",
     "approver_cost_centres",
     "committed_on_cost_centre",
     "deactivate_cost_centre",
@@ -206,6 +207,18 @@ async def fetch_person_version(
         person_id,
     )
     return version
+
+
+async def active_people(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``person_ids`` who are active people of ``tenant_id`` as orders knows them."""
+    rows = await conn.fetch(
+        "select person_id from known_people where tenant_id = $1 and person_id = any($2::uuid[]) and active",
+        tenant_id,
+        list(person_ids),
+    )
+    return {row["person_id"] for row in rows}
 
 
 async def deactivate_person(

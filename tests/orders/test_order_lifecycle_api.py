@@ -151,7 +151,7 @@ async def test_the_buyer_cancels_an_accepted_order_and_the_provider_hears_of_it(
 async def test_the_orderer_cancels_their_own_request_before_anyone_else_hears_of_it(
     client: Client, world: Scene, layout: DatabaseLayout
 ) -> None:
-    participant = uuid.uuid4()
+    participant = world.people[1]
     employee = world.buyer.as_("employee", person=participant)
     body = world.body(participants=[str(participant)])
     draft = ok(await client.post("/orders/orders", json=body, headers=employee), 201)
