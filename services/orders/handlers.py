@@ -31,7 +31,7 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantFacts,
 )
-from shared.db.tenant import set_tenant, tenant_transaction
+from shared.db.tenant import tenant_transaction
 from shared.errors import (
     Conflict,
     FieldError,
@@ -652,8 +652,8 @@ async def list_orders(
 
 async def _approval_facts(
     conn: asyncpg.Connection, order: orders_domain.Order
-) -> tuple[FrameworkAgreement, int, frozenset[domain.QualificationKind]]:
-    """The agreement, the budget room and the supervisor's qualifications, from the buyer's tenant."""
+) -> tuple[FrameworkAgreement, int]:
+    """The agreement and the cost centre's budget room left by its other orders (the buyer's tenant)."""
     agreement = await store.fetch_agreement(conn, order.buyer_tenant_id, order.agreement_id)
     if agreement is None:
         raise InvariantViolated("no such agreement", errors=[FieldError("order.agreementId", "not found")])
@@ -669,17 +669,7 @@ async def _approval_facts(
         year=order.starts_on.year,
         other_than=order.order_id,
     )
-    qualifications: frozenset[domain.QualificationKind] = frozenset()
-    if order.supervisor_id is not None:
-        kinds = await store.supervisor_qualifications(conn, order.buyer_tenant_id, order.supervisor_id)
-        if kinds is not None:
-            qualifications = frozenset(domain.QualificationKind(k) for k in kinds)
-        else:
-            # The provider's supervisor profiles live in the provider's tenant, invisible to the
-            # buyer under RLS: the check is left to the provider's side (not enforced here).
-            lot = next((lot for lot in agreement.content.lots if lot.name == order.lot), None)
-            qualifications = lot.required_qualifications if lot is not None else frozenset()
-    return agreement, budget - committed, qualifications
+    return agreement, budget - committed
 
 
 async def transition_order(
@@ -706,14 +696,13 @@ async def transition_order(
             if action == "submit":
                 transition = orders_domain.submit(order, actor)
             elif action == "approve":
-                agreement, room, qualifications = await _approval_facts(conn, order)
+                agreement, room = await _approval_facts(conn, order)
                 transition = orders_domain.approve(
                     order,
                     actor,
                     agreement=agreement,
                     today=_today(),
                     budget_room_cents=room,
-                    supervisor_qualifications=qualifications,
                     override_reason=override_reason,
                 )
             elif action == "reject":
@@ -736,12 +725,8 @@ async def transition_order(
             elif action == "decline":
                 if not orders_domain.can_decline(order, actor):
                     raise Forbidden("only the provider the order is offered to declines it")
-                # The agreement is the buyer's: read under the buyer's tenant within this transaction.
-                await set_tenant(conn, order.buyer_tenant_id)
-                agreement = await _agreement(
-                    conn, order.buyer_tenant_id, order.agreement_id, for_update=False
-                )
-                transition = orders_domain.decline(order, actor, agreement=agreement)
+                # Under ranking the next provider comes from the lot snapshotted at approval.
+                transition = orders_domain.decline(order, actor)
             elif action == "start":
                 transition = orders_domain.start(order, actor)
             elif action == "complete":
@@ -767,13 +752,15 @@ async def transition_order(
                 transition = orders_domain.reject_extension(order, actor)
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
-        if action == "decline":
-            # A declined ranking offer passes to another provider, whom the declining provider may not
-            # write for: the write is the buyer's, in the buyer's scope (the row names the buyer).
-            await set_tenant(conn, order.buyer_tenant_id)
         if transition.order == order:
             return order  # nothing changed (the same supervisor again, an acceptance repeated)
-        if not await store.update_order(conn, transition.order, expected_version=order.version):
+        if transition.order.provider_id != order.provider_id:
+            # A declined ranking offer passed on: a write the declining provider makes of a row it
+            # will no longer see, through the one narrow database function that allows it.
+            saved = await store.pass_offer(conn, transition.order, expected_version=order.version)
+        else:
+            saved = await store.update_order(conn, transition.order, expected_version=order.version)
+        if not saved:
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return transition.order
@@ -790,7 +777,7 @@ async def _approve_extension(
         raise orders_domain.WrongState("no extension is pending")
     if not orders_domain.can_approve(order, actor):
         raise orders_domain.NotAllowed("only an approver of the order's cost centre approves an extension")
-    agreement, room, _ = await _approval_facts(conn, order)
+    agreement, room = await _approval_facts(conn, order)
     room -= orders_domain.committed_cents(order) or 0
     return orders_domain.approve_extension(
         order,
@@ -820,16 +807,7 @@ async def _assign_supervisor(
         )
     known = {k.value for k in domain.QualificationKind}
     qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
-    # The agreement is the buyer's: read it in the buyer's scope, then act as the provider again.
-    await set_tenant(conn, order.buyer_tenant_id)
-    agreement = await _agreement(conn, order.buyer_tenant_id, order.agreement_id, for_update=False)
-    await set_tenant(conn, principal.tenant_id)
     with _order_rules_as_problems("body"):
         return orders_domain.assign_supervisor(
-            order,
-            actor,
-            supervisor_id=supervisor_id,
-            agreement=agreement,
-            today=_today(),
-            supervisor_qualifications=qualifications,
+            order, actor, supervisor_id=supervisor_id, supervisor_qualifications=qualifications
         )

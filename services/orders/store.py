@@ -43,6 +43,7 @@ __all__ = [
     "list_agreements",
     "list_cost_centres",
     "list_orders",
+    "pass_offer",
     "provider_tenant",
     "save_idempotent_response",
     "set_approver",
@@ -497,6 +498,18 @@ async def update_order(conn: asyncpg.Connection, order: Order, *, expected_versi
         expected_version,
     )
     return bool(status == "UPDATE 1")
+
+
+async def pass_offer(conn: asyncpg.Connection, order: Order, *, expected_version: int) -> bool:
+    """The provider holding the offer passes it to the next-ranked provider (``order.provider_id``).
+
+    Through ``pass_order_offer`` (migration 0007), the one write a provider makes of a row it will no
+    longer see; ``False`` if the row moved meanwhile.
+    """
+    passed: bool = await conn.fetchval(
+        "select pass_order_offer($1, $2, $3::jsonb)", order.order_id, expected_version, order
+    )
+    return passed
 
 
 async def fetch_order(

@@ -28,7 +28,7 @@ from shared.events import (
 )
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.orders.test_orders_api import PROBLEM_JSON, Scene, ok, scene, submitted
+from tests.orders.test_orders_api import PROBLEM_JSON, Scene, known_supervisor, ok, scene, submitted
 
 Client = AsyncTestClient[Litestar]
 Heard = tuple[str, tuple[uuid.UUID, ...], int]
@@ -79,18 +79,22 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         for version, action in enumerate(("submit", "approve", "offer"), start=1):
             headers = world.approver_headers(**{"If-Match": f'"{version}"'})
             ok(await client.post(f"{path}/{action}", headers=headers))
-        supervisor = world.provider.as_("supervisor", person=world.supervisor)
+        provider_admin = world.provider.as_("provider_admin")
+        supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+        body = {"supervisorId": str(supervisor_id)}
+        headers = {**provider_admin, "If-Match": '"4"'}
+        ok(await client.post(f"{path}/assign-supervisor", json=body, headers=headers))
+        supervisor = world.provider.as_("supervisor", person=supervisor_id)
         declared = ok(
             await client.post(
                 f"{path}/declare-conflict",
                 json={"relatedParticipants": []},
-                headers={**supervisor, "If-Match": '"4"'},
+                headers={**supervisor, "If-Match": '"5"'},
             )
         )
         assert declared["conflict"] == "none"
-        provider_admin = world.provider.as_("provider_admin")
-        accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"5"'}))
-        assert (accepted["status"], accepted["version"]) == ("accepted", 6)
+        accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"6"'}))
+        assert (accepted["status"], accepted["version"]) == ("accepted", 7)
 
         async with asyncio.timeout(20):
             while events.OrderAccepted.event_type not in [kind for kind, _, _ in heard]:
@@ -111,17 +115,21 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         (events.OrderSubmitted.event_type, buyer, 2),
         (events.OrderApproved.event_type, buyer, 3),
         (events.OrderOffered.event_type, both, 4),
-        (events.OrderConflictDeclared.event_type, both, 5),
-        (events.OrderAccepted.event_type, both, 6),
+        (events.OrderSupervisorAssigned.event_type, both, 5),
+        (events.OrderConflictDeclared.event_type, both, 6),
+        (events.OrderAccepted.event_type, both, 7),
     ]
     assert consumer.dead_lettered == 0
 
 
 async def test_accepting_without_declaring_prior_relationships_is_refused(
-    client: Client, world: Scene
+    client: Client, world: Scene, orders_pool: asyncpg.Pool
 ) -> None:
     path = await offered(client, world)
     provider_admin = world.provider.as_("provider_admin")
+    supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+    body = {"supervisorId": str(supervisor_id)}
+    ok(await client.post(f"{path}/assign-supervisor", json=body, headers=provider_admin))
     response = await client.post(f"{path}/accept", headers=provider_admin)
     assert response.status_code in (409, 422), response.text
     assert response.headers["content-type"] == PROBLEM_JSON
@@ -130,4 +138,23 @@ async def test_accepting_without_declaring_prior_relationships_is_refused(
     assert [error["field"] for error in problem.get("errors") or []] == ["order.conflict"]
 
     still = ok(await client.get(path, headers=provider_admin))
-    assert (still["status"], still["version"], still["conflict"]) == ("offered", 4, "undeclared")
+    assert (still["status"], still["version"], still["conflict"]) == ("offered", 5, "undeclared")
+
+
+async def test_accepting_before_the_provider_assigns_the_supervisor_is_refused(
+    client: Client, world: Scene
+) -> None:
+    """The supervisor named at creation is the orderer's wish; they cannot declare or accept for the
+    provider until the provider's admin assigns them."""
+    path = await offered(client, world)
+    wished = world.provider.as_("supervisor", person=world.supervisor)
+    response = await client.post(f"{path}/declare-conflict", json={"relatedParticipants": []}, headers=wished)
+    assert response.status_code == 403, response.text
+    provider_admin = world.provider.as_("provider_admin")
+    response = await client.post(f"{path}/accept", headers=provider_admin)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert [error["field"] for error in response.json()["errors"]] == ["order.supervisorId"]
+    still = ok(await client.get(path, headers=provider_admin))
+    assert (still["status"], still["version"], still["supervisorId"]) == ("offered", 4, str(world.supervisor))
+    assert still["supervisorAssigned"] is False

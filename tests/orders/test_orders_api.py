@@ -254,7 +254,7 @@ async def submitted(client: Client, world: Scene, **overrides: Any) -> str:
 
 
 async def test_an_order_goes_from_draft_to_accepted(
-    client: Client, world: Scene, layout: DatabaseLayout
+    client: Client, world: Scene, layout: DatabaseLayout, orders_pool: asyncpg.Pool
 ) -> None:
     key = {"Idempotency-Key": uuid.uuid4().hex}
     body = world.body()
@@ -281,29 +281,40 @@ async def test_an_order_goes_from_draft_to_accepted(
     listed = ok(await client.get("/orders/orders", headers=provider_admin))
     assert [o["id"] for o in listed["items"]] == [draft["id"]]
 
-    supervisor = world.provider.as_("supervisor", person=world.supervisor)
+    # The supervisor the orderer named is a wish: the provider's admin assigns one of its own.
+    supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+    assigned = ok(
+        await client.post(
+            f"{path}/assign-supervisor",
+            json={"supervisorId": str(supervisor_id)},
+            headers={**provider_admin, "If-Match": '"4"'},
+        )
+    )
+    assert assigned["supervisorId"] == str(supervisor_id)
+    supervisor = world.provider.as_("supervisor", person=supervisor_id)
     declared = ok(
         await client.post(
             f"{path}/declare-conflict",
             json={"relatedParticipants": []},
-            headers={**supervisor, "If-Match": '"4"'},
+            headers={**supervisor, "If-Match": '"5"'},
         )
     )
     assert declared["conflict"] == "none"
-    accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"5"'}))
-    assert (accepted["status"], accepted["version"]) == ("accepted", 6)
+    accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"6"'}))
+    assert (accepted["status"], accepted["version"]) == ("accepted", 7)
 
     sent = await events_of(layout, draft["id"])
     assert [e.type for e in sent] == [
         events.OrderSubmitted.event_type,
         events.OrderApproved.event_type,
         events.OrderOffered.event_type,
+        events.OrderSupervisorAssigned.event_type,
         events.OrderConflictDeclared.event_type,
         events.OrderAccepted.event_type,
     ]
     # The provider hears of the order from the offer on, not while the buyer drafts and approves it.
-    assert [e.tenant_ids for e in sent] == [(world.buyer.id,)] * 2 + [(world.buyer.id, world.provider.id)] * 3
-    assert [e.version for e in sent] == [2, 3, 4, 5, 6]
+    assert [e.tenant_ids for e in sent] == [(world.buyer.id,)] * 2 + [(world.buyer.id, world.provider.id)] * 4
+    assert [e.version for e in sent] == [2, 3, 4, 5, 6, 7]
     approved = sent[1].event_as(events.OrderApproved)
     assert approved.participants == [uuid.UUID(p) for p in body["participants"]]
     assert (approved.planned_sessions, approved.duration_minutes) == (10, 90)

@@ -122,6 +122,8 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     payment_terms_days: int | None = None
     agreement_number: str | None = None
     budget_overridden: bool = False
+    supervisor_assigned: bool = False
+    """The provider assigned ``supervisorId``; until then it is the orderer's wish."""
     conflict: str
     pending_extension_sessions: int | None = None
     """Sessions asked for in an extension awaiting approval."""
@@ -195,6 +197,7 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
             illness_exempt=terms.illness_exempt,
         ),
         budget_overridden=order.budget_override is not None,
+        supervisor_assigned=order.supervisor_assigned,
         conflict=order.conflict.state.value,
         pending_extension_sessions=order.pending_extension.additional_sessions
         if order.pending_extension
