@@ -1,7 +1,9 @@
-"""An order's life over HTTP heard end to end: the real orders outbox relay publishes to the
-ORDERS stream, and a durable consumer there hears every step once, in version order.
+"""An order's life over HTTP heard end to end: draft → accepted → active → extended → completed;
+the real orders outbox relay publishes to the ORDERS stream, and a durable consumer there hears
+every step once, in version order.
 
-Also: the provider cannot accept before the supervisor has declared prior relationships.
+Also: the provider cannot accept before it assigned the supervisor and the supervisor declared
+prior relationships.
 The scene (tenants, cost centre, approver, active agreement) is seeded as in test_orders_api.
 """
 
@@ -47,7 +49,7 @@ async def offered(client: Client, world: Scene) -> str:
     return path
 
 
-async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_step(
+async def test_an_order_goes_from_draft_to_completed_and_a_consumer_hears_every_step_once_in_order(
     client: Client, world: Scene, layout: DatabaseLayout, orders_pool: asyncpg.Pool, stack: Stack
 ) -> None:
     nc = await connect_nats(stack.nats_url, name="orders-flow-test")
@@ -61,11 +63,14 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         nak_backoff_seconds=(0.05, 0.1),
     )
     heard: list[Heard] = []
+    extended: list[events.OrderExtended] = []
     order_id: list[str] = []  # known once the draft exists; events before that are not ours
 
     async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
         if order_id and envelope.subject == order_id[0]:
             heard.append((envelope.type, envelope.tenant_ids, envelope.version))
+            if envelope.type == events.OrderExtended.event_type:
+                extended.append(envelope.event_as(events.OrderExtended))
 
     relay = OutboxRelay(service="orders", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
     consumer = EventConsumer(spec=spec, pool=orders_pool, nats=nc, handlers=record, fetch_timeout=0.2)
@@ -96,8 +101,20 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"6"'}))
         assert (accepted["status"], accepted["version"]) == ("accepted", 7)
 
+        # The process runs: started, extended by 2 sessions on a new approval, completed.
+        steps: list[tuple[str, dict[str, str], dict[str, int] | None]] = [
+            ("start", provider_admin, None),
+            ("request-extension", provider_admin, {"additionalSessions": 2}),
+            ("approve-extension", world.approver_headers(), None),
+            ("complete", provider_admin, None),
+        ]
+        for version, (action, who, step_body) in enumerate(steps, start=7):
+            headers = {**who, "If-Match": f'"{version}"'}
+            moved = ok(await client.post(f"{path}/{action}", json=step_body, headers=headers))
+        assert (moved["status"], moved["plannedSessions"], moved["version"]) == ("completed", 12, 11)
+
         async with asyncio.timeout(20):
-            while events.OrderAccepted.event_type not in [kind for kind, _, _ in heard]:
+            while events.OrderCompleted.event_type not in [kind for kind, _, _ in heard]:
                 for task in tasks:
                     if task.done():
                         task.result()  # a relay or consumer that died says why
@@ -118,7 +135,13 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         (events.OrderSupervisorAssigned.event_type, both, 5),
         (events.OrderConflictDeclared.event_type, both, 6),
         (events.OrderAccepted.event_type, both, 7),
+        (events.OrderStarted.event_type, both, 8),
+        (events.OrderExtensionRequested.event_type, both, 9),
+        (events.OrderExtended.event_type, both, 10),
+        (events.OrderCompleted.event_type, both, 11),
     ]
+    [extension] = extended
+    assert (extension.additional_sessions, extension.planned_sessions, extension.status) == (2, 12, "active")
     assert consumer.dead_lettered == 0
 
 
