@@ -636,13 +636,31 @@ async def list_orders(
     limit: int,
     status: orders_domain.OrderStatus | None = None,
     cost_centre_id: uuid.UUID | None = None,
+    supervisor_id: uuid.UUID | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
 ) -> tuple[list[orders_domain.Order], str | None]:
-    """Orders the caller may read, by id; filtering after the query, so a page may hold fewer."""
+    """Orders the caller may read, by id; filtering after the query, so a page may hold fewer.
+
+    The period filter keeps orders whose period overlaps ``period_from``–``period_to`` (either open).
+    """
+    if period_from is not None and period_to is not None and period_to < period_from:
+        raise InvariantViolated(
+            "the period ends before it starts",
+            errors=[FieldError("query.periodTo", "must not be before periodFrom")],
+        )
     after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         actor = await _actor(conn, principal)
         rows = await store.list_orders(
-            conn, after=after, limit=limit + 1, status=status, cost_centre_id=cost_centre_id
+            conn,
+            after=after,
+            limit=limit + 1,
+            status=status,
+            cost_centre_id=cost_centre_id,
+            supervisor_id=supervisor_id,
+            period_from=period_from,
+            period_to=period_to,
         )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -530,16 +531,28 @@ async def list_orders(
     limit: int,
     status: OrderStatus | None = None,
     cost_centre_id: uuid.UUID | None = None,
+    supervisor_id: uuid.UUID | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
 ) -> list[Order]:
-    """Orders the current tenant sees (as buyer or provider), by id."""
+    """Orders the current tenant sees (as buyer or provider), by id.
+
+    ``period_from``/``period_to``: orders whose period (start to end day) overlaps the given days.
+    """
     rows = await conn.fetch(
         "select doc::text as doc from supervision_orders"
         " where ($1::uuid is null or order_id > $1) and ($2::text is null or status = $2)"
         " and ($3::uuid is null or cost_centre_id = $3)"
-        " order by order_id limit $4",
+        " and ($4::uuid is null or doc ->> 'supervisor_id' = $4::text)"
+        " and ($5::date is null or (doc ->> 'ends_on')::date >= $5)"
+        " and ($6::date is null or starts_on <= $6)"
+        " order by order_id limit $7",
         after,
         status.value if status else None,
         cost_centre_id,
+        supervisor_id,
+        period_from,
+        period_to,
         limit,
     )
     return [msgspec.json.decode(row["doc"], type=Order) for row in rows]

@@ -268,9 +268,26 @@ class OrderController(Controller):
         limit: PageSize = 50,
         status: FromQuery[OrderStatus | None] = None,
         cost_centre_id: Annotated[uuid.UUID | None, QueryParameter(name="costCentreId")] = None,
+        supervisor_id: Annotated[uuid.UUID | None, QueryParameter(name="supervisorId")] = None,
+        period_from: Annotated[
+            dt.date | None,
+            QueryParameter(name="periodFrom", description="Orders whose period ends on or after this day"),
+        ] = None,
+        period_to: Annotated[
+            dt.date | None,
+            QueryParameter(name="periodTo", description="Orders whose period starts on or before this day"),
+        ] = None,
     ) -> Page[OrderOut]:
         rows, next_cursor = await handlers.list_orders(
-            pool, principal, cursor=cursor, limit=limit, status=status, cost_centre_id=cost_centre_id
+            pool,
+            principal,
+            cursor=cursor,
+            limit=limit,
+            status=status,
+            cost_centre_id=cost_centre_id,
+            supervisor_id=supervisor_id,
+            period_from=period_from,
+            period_to=period_to,
         )
         return Page(items=[_out(o, principal) for o in rows], next_cursor=next_cursor)
 
