@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -30,7 +31,7 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantFacts,
 )
-from shared.db.tenant import set_tenant, tenant_transaction
+from shared.db.tenant import tenant_transaction
 from shared.errors import (
     Conflict,
     FieldError,
@@ -473,9 +474,8 @@ async def _actor(conn: asyncpg.Connection, principal: Principal) -> orders_domai
 
 
 def _order_facts(
-    cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: object
+    cls: type[contracts.OrderFacts], order: orders_domain.Order, **extra: Any
 ) -> contracts.OrderFacts:
-    price = order.price
     terms = order.cancellation
     return cls(
         order_id=order.order_id,
@@ -494,17 +494,7 @@ def _order_facts(
         selection=order.selection.value,
         status=order.status.value,
         supervisor_id=order.supervisor_id,
-        price=None
-        if price is None
-        else contracts.PriceItemFact(
-            lot=price.lot,
-            form=price.form.value,
-            duration_minutes=price.duration_minutes,
-            mode=price.mode.value,
-            unit=price.unit.value,
-            net_price_cents=price.net_price_cents,
-            valid_from=price.valid_from,
-        ),
+        price=None if order.price is None else _price_fact(order.price),
         cancellation=None
         if terms is None
         else contracts.CancellationTermsFact(
@@ -516,7 +506,22 @@ def _order_facts(
         committed_cents=orders_domain.committed_cents(order),
         budget_overridden=order.budget_override is not None,
         declined_by_providers=list(order.declined_by_providers),
+        price_list=[_price_fact(item) for item in order.price_list],
+        payment_terms_days=order.payment_terms_days,
+        agreement_number=order.agreement_number,
         **extra,
+    )
+
+
+def _price_fact(price: domain.PriceItem) -> contracts.PriceItemFact:
+    return contracts.PriceItemFact(
+        lot=price.lot,
+        form=price.form.value,
+        duration_minutes=price.duration_minutes,
+        mode=price.mode.value,
+        unit=price.unit.value,
+        net_price_cents=price.net_price_cents,
+        valid_from=price.valid_from,
     )
 
 
@@ -530,6 +535,13 @@ _ORDER_EVENTS: dict[str, type[contracts.OrderFacts]] = {
     "order.conflict_accepted": contracts.OrderConflictAccepted,
     "order.accepted": contracts.OrderAccepted,
     "order.declined": contracts.OrderDeclined,
+    "order.started": contracts.OrderStarted,
+    "order.completed": contracts.OrderCompleted,
+    "order.interrupted": contracts.OrderInterrupted,
+    "order.cancelled": contracts.OrderCancelled,
+    "order.extension_requested": contracts.OrderExtensionRequested,
+    "order.extended": contracts.OrderExtended,
+    "order.extension_rejected": contracts.OrderExtensionRejected,
 }
 
 
@@ -538,7 +550,7 @@ async def _announce_order(
     transition: orders_domain.Transition,
     *,
     previous_provider: uuid.UUID,
-    **extra: object,
+    **extra: Any,
 ) -> None:
     """To the buyer, and to the provider once the order is offered to them. A provider who declined
     hears of a final decline; an offer passed on to the next-ranked provider is not theirs to see."""
@@ -590,6 +602,12 @@ async def create_order(
         actor = await _actor(conn, principal)
         with _order_rules_as_problems("body"):
             order = orders_domain.new_order(new_id(), principal.tenant_id, draft, actor)
+        active = await store.active_people(conn, principal.tenant_id, draft.participants)
+        if strangers := [p for p in draft.participants if p not in active]:
+            raise InvariantViolated(
+                f"{len(strangers)} participant(s) are not active people of the buyer",
+                errors=[FieldError("body.participants", "not active people of the buyer")],
+            )
         if await store.fetch_cost_centre_budget(conn, principal.tenant_id, draft.cost_centre_id) is None:
             raise InvariantViolated(
                 "no such cost centre", errors=[FieldError("body.costCentreId", "no active cost centre")]
@@ -618,13 +636,31 @@ async def list_orders(
     limit: int,
     status: orders_domain.OrderStatus | None = None,
     cost_centre_id: uuid.UUID | None = None,
+    supervisor_id: uuid.UUID | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
 ) -> tuple[list[orders_domain.Order], str | None]:
-    """Orders the caller may read, by id; filtering after the query, so a page may hold fewer."""
+    """Orders the caller may read, by id; filtering after the query, so a page may hold fewer.
+
+    The period filter keeps orders whose period overlaps ``period_from``–``period_to`` (either open).
+    """
+    if period_from is not None and period_to is not None and period_to < period_from:
+        raise InvariantViolated(
+            "the period ends before it starts",
+            errors=[FieldError("query.periodTo", "must not be before periodFrom")],
+        )
     after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         actor = await _actor(conn, principal)
         rows = await store.list_orders(
-            conn, after=after, limit=limit + 1, status=status, cost_centre_id=cost_centre_id
+            conn,
+            after=after,
+            limit=limit + 1,
+            status=status,
+            cost_centre_id=cost_centre_id,
+            supervisor_id=supervisor_id,
+            period_from=period_from,
+            period_to=period_to,
         )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -634,8 +670,8 @@ async def list_orders(
 
 async def _approval_facts(
     conn: asyncpg.Connection, order: orders_domain.Order
-) -> tuple[FrameworkAgreement, int, frozenset[domain.QualificationKind]]:
-    """The agreement, the budget room and the supervisor's qualifications, from the buyer's tenant."""
+) -> tuple[FrameworkAgreement, int]:
+    """The agreement and the cost centre's budget room left by its other orders (the buyer's tenant)."""
     agreement = await store.fetch_agreement(conn, order.buyer_tenant_id, order.agreement_id)
     if agreement is None:
         raise InvariantViolated("no such agreement", errors=[FieldError("order.agreementId", "not found")])
@@ -651,17 +687,7 @@ async def _approval_facts(
         year=order.starts_on.year,
         other_than=order.order_id,
     )
-    qualifications: frozenset[domain.QualificationKind] = frozenset()
-    if order.supervisor_id is not None:
-        kinds = await store.supervisor_qualifications(conn, order.buyer_tenant_id, order.supervisor_id)
-        if kinds is not None:
-            qualifications = frozenset(domain.QualificationKind(k) for k in kinds)
-        else:
-            # The provider's supervisor profiles live in the provider's tenant, invisible to the
-            # buyer under RLS: the check is left to the provider's side (not enforced here).
-            lot = next((lot for lot in agreement.content.lots if lot.name == order.lot), None)
-            qualifications = lot.required_qualifications if lot is not None else frozenset()
-    return agreement, budget - committed, qualifications
+    return agreement, budget - committed
 
 
 async def transition_order(
@@ -674,6 +700,7 @@ async def transition_order(
     override_reason: str | None = None,
     related_participants: frozenset[uuid.UUID] = frozenset(),
     supervisor_id: uuid.UUID | None = None,
+    additional_sessions: int | None = None,
 ) -> orders_domain.Order:
     """One lifecycle transition by the caller; writes the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
@@ -687,14 +714,13 @@ async def transition_order(
             if action == "submit":
                 transition = orders_domain.submit(order, actor)
             elif action == "approve":
-                agreement, room, qualifications = await _approval_facts(conn, order)
+                agreement, room = await _approval_facts(conn, order)
                 transition = orders_domain.approve(
                     order,
                     actor,
                     agreement=agreement,
                     today=_today(),
                     budget_room_cents=room,
-                    supervisor_qualifications=qualifications,
                     override_reason=override_reason,
                 )
             elif action == "reject":
@@ -717,24 +743,68 @@ async def transition_order(
             elif action == "decline":
                 if not orders_domain.can_decline(order, actor):
                     raise Forbidden("only the provider the order is offered to declines it")
-                # The agreement is the buyer's: read under the buyer's tenant within this transaction.
-                await set_tenant(conn, order.buyer_tenant_id)
-                agreement = await _agreement(
-                    conn, order.buyer_tenant_id, order.agreement_id, for_update=False
-                )
-                transition = orders_domain.decline(order, actor, agreement=agreement)
+                # Under ranking the next provider comes from the lot snapshotted at approval.
+                transition = orders_domain.decline(order, actor)
+            elif action == "start":
+                transition = orders_domain.start(order, actor)
+            elif action == "complete":
+                transition = orders_domain.complete(order, actor)
+            elif action == "interrupt":
+                transition = orders_domain.interrupt(order, actor)
+            elif action == "cancel":
+                transition = orders_domain.cancel(order, actor)
+            elif action == "request-extension":
+                if additional_sessions is None:  # pragma: no cover - the route requires the body
+                    raise InvariantViolated(
+                        "additional sessions are required",
+                        errors=[FieldError("body.additionalSessions", "required")],
+                    )
+                with _order_rules_as_problems("body"):
+                    transition = orders_domain.request_extension(order, actor, additional_sessions)
+                extra["additional_sessions"] = additional_sessions
+            elif action == "approve-extension":
+                transition = await _approve_extension(conn, order, actor, override_reason)
+                pending = order.pending_extension
+                extra["additional_sessions"] = pending.additional_sessions if pending else 0
+            elif action == "reject-extension":
+                transition = orders_domain.reject_extension(order, actor)
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
-        if action == "decline":
-            # A declined ranking offer passes to another provider, whom the declining provider may not
-            # write for: the write is the buyer's, in the buyer's scope (the row names the buyer).
-            await set_tenant(conn, order.buyer_tenant_id)
         if transition.order == order:
             return order  # nothing changed (the same supervisor again, an acceptance repeated)
-        if not await store.update_order(conn, transition.order, expected_version=order.version):
+        if transition.order.provider_id != order.provider_id:
+            # A declined ranking offer passed on: a write the declining provider makes of a row it
+            # will no longer see, through the one narrow database function that allows it.
+            saved = await store.pass_offer(conn, transition.order, expected_version=order.version)
+        else:
+            saved = await store.update_order(conn, transition.order, expected_version=order.version)
+        if not saved:
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return transition.order
+
+
+async def _approve_extension(
+    conn: asyncpg.Connection,
+    order: orders_domain.Order,
+    actor: orders_domain.Actor,
+    override_reason: str | None,
+) -> orders_domain.Transition:
+    """A new approval of the pending sessions: the room left after every approved order, this one too."""
+    if order.pending_extension is None:
+        raise orders_domain.WrongState("no extension is pending")
+    if not orders_domain.can_approve(order, actor):
+        raise orders_domain.NotAllowed("only an approver of the order's cost centre approves an extension")
+    agreement, room = await _approval_facts(conn, order)
+    room -= orders_domain.committed_cents(order) or 0
+    return orders_domain.approve_extension(
+        order,
+        actor,
+        agreement=agreement,
+        today=_today(),
+        budget_room_cents=room,
+        override_reason=override_reason,
+    )
 
 
 async def _assign_supervisor(
@@ -755,16 +825,7 @@ async def _assign_supervisor(
         )
     known = {k.value for k in domain.QualificationKind}
     qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
-    # The agreement is the buyer's: read it in the buyer's scope, then act as the provider again.
-    await set_tenant(conn, order.buyer_tenant_id)
-    agreement = await _agreement(conn, order.buyer_tenant_id, order.agreement_id, for_update=False)
-    await set_tenant(conn, principal.tenant_id)
     with _order_rules_as_problems("body"):
         return orders_domain.assign_supervisor(
-            order,
-            actor,
-            supervisor_id=supervisor_id,
-            agreement=agreement,
-            today=_today(),
-            supervisor_qualifications=qualifications,
+            order, actor, supervisor_id=supervisor_id, supervisor_qualifications=qualifications
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ from shared.contracts.organisations import CostCentreFacts, PersonFacts, Supervi
 __all__ = [
     "IdempotentResponse",
     "KnownCostCentre",
+    "active_people",
     "approver_cost_centres",
     "committed_on_cost_centre",
     "deactivate_cost_centre",
@@ -42,6 +44,7 @@ __all__ = [
     "list_agreements",
     "list_cost_centres",
     "list_orders",
+    "pass_offer",
     "provider_tenant",
     "save_idempotent_response",
     "set_approver",
@@ -208,6 +211,18 @@ async def fetch_person_version(
     return version
 
 
+async def active_people(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``person_ids`` who are active people of ``tenant_id`` as orders knows them."""
+    rows = await conn.fetch(
+        "select person_id from known_people where tenant_id = $1 and person_id = any($2::uuid[]) and active",
+        tenant_id,
+        list(person_ids),
+    )
+    return {row["person_id"] for row in rows}
+
+
 async def deactivate_person(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID, *, version: int
 ) -> None:
@@ -273,7 +288,8 @@ async def fetch_supervisor_version(
 
 _AGREEMENT_COLUMNS = """
     agreement_id, status, number, title, starts_on, first_term_ends_on, hard_end_on,
-    lots::text as lots, price_items::text as price_items, cancellation::text as cancellation, version
+    lots::text as lots, price_items::text as price_items, cancellation::text as cancellation,
+    payment_terms_days, version
 """
 
 
@@ -293,6 +309,7 @@ def _agreement(row: asyncpg.Record) -> FrameworkAgreement:
             lots=msgspec.json.decode(row["lots"], type=tuple[Lot, ...]),
             price_items=msgspec.json.decode(row["price_items"], type=tuple[PriceItem, ...]),
             cancellation=msgspec.json.decode(row["cancellation"], type=CancellationTerms),
+            payment_terms_days=row["payment_terms_days"],
         ),
     )
 
@@ -313,6 +330,7 @@ def _agreement_args(tenant_id: uuid.UUID, agreement: FrameworkAgreement) -> tupl
         content.cancellation,
         provider_ids(content),
         agreement.version,
+        content.payment_terms_days,
     )
 
 
@@ -324,8 +342,8 @@ async def insert_agreement(
         """
         insert into framework_agreements
           (tenant_id, agreement_id, status, number, title, starts_on, first_term_ends_on, hard_end_on,
-           lots, price_items, cancellation, provider_ids, version)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13)
+           lots, price_items, cancellation, provider_ids, version, payment_terms_days)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14)
         """,
         *_agreement_args(tenant_id, agreement),
     )
@@ -340,8 +358,8 @@ async def update_agreement(
         update framework_agreements
         set status = $3, number = $4, title = $5, starts_on = $6, first_term_ends_on = $7,
             hard_end_on = $8, lots = $9::jsonb, price_items = $10::jsonb, cancellation = $11::jsonb,
-            provider_ids = $12, version = $13, updated_at = now()
-        where tenant_id = $1 and agreement_id = $2 and version = $14
+            provider_ids = $12, version = $13, payment_terms_days = $14, updated_at = now()
+        where tenant_id = $1 and agreement_id = $2 and version = $15
         """,
         *_agreement_args(tenant_id, agreement),
         expected_version,
@@ -434,8 +452,12 @@ COMMITTED_STATUSES = ("approved", "offered", "accepted", "active", "completed", 
 
 
 def provider_tenant(order: Order) -> uuid.UUID | None:
-    """The provider sees the row only once it is offered to them."""
-    return order.provider_id if order.status in _OFFERED_ON else None
+    """The provider sees the row only once it is offered to them (also when cancelled after that)."""
+    if order.status in _OFFERED_ON:
+        return order.provider_id
+    if order.status is OrderStatus.CANCELLED and order.cancelled_from in _OFFERED_ON:
+        return order.provider_id
+    return None
 
 
 def _order_args(order: Order) -> tuple[object, ...]:
@@ -479,6 +501,18 @@ async def update_order(conn: asyncpg.Connection, order: Order, *, expected_versi
     return bool(status == "UPDATE 1")
 
 
+async def pass_offer(conn: asyncpg.Connection, order: Order, *, expected_version: int) -> bool:
+    """The provider holding the offer passes it to the next-ranked provider (``order.provider_id``).
+
+    Through ``pass_order_offer`` (migration 0007), the one write a provider makes of a row it will no
+    longer see; ``False`` if the row moved meanwhile.
+    """
+    passed: bool = await conn.fetchval(
+        "select pass_order_offer($1, $2, $3::jsonb)", order.order_id, expected_version, order
+    )
+    return passed
+
+
 async def fetch_order(
     conn: asyncpg.Connection, order_id: uuid.UUID, *, for_update: bool = False
 ) -> Order | None:
@@ -497,16 +531,28 @@ async def list_orders(
     limit: int,
     status: OrderStatus | None = None,
     cost_centre_id: uuid.UUID | None = None,
+    supervisor_id: uuid.UUID | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
 ) -> list[Order]:
-    """Orders the current tenant sees (as buyer or provider), by id."""
+    """Orders the current tenant sees (as buyer or provider), by id.
+
+    ``period_from``/``period_to``: orders whose period (start to end day) overlaps the given days.
+    """
     rows = await conn.fetch(
         "select doc::text as doc from supervision_orders"
         " where ($1::uuid is null or order_id > $1) and ($2::text is null or status = $2)"
         " and ($3::uuid is null or cost_centre_id = $3)"
-        " order by order_id limit $4",
+        " and ($4::uuid is null or doc ->> 'supervisor_id' = $4::text)"
+        " and ($5::date is null or (doc ->> 'ends_on')::date >= $5)"
+        " and ($6::date is null or starts_on <= $6)"
+        " order by order_id limit $7",
         after,
         status.value if status else None,
         cost_centre_id,
+        supervisor_id,
+        period_from,
+        period_to,
         limit,
     )
     return [msgspec.json.decode(row["doc"], type=Order) for row in rows]

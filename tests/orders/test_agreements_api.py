@@ -180,6 +180,7 @@ async def test_a_buyer_drafts_activates_changes_and_ends_an_agreement(
     assert event.lots[0].required_qualifications == ["story_training"]
     assert event.price_items[0].net_price_cents == 12_000
     assert event.cancellation.illness_exempt is True
+    assert draft["paymentTermsDays"] == 21
 
     # Of an active agreement the price list and providers change, announced to old and new providers.
     newcomer = (await known_tenant(orders_pool, provider.issuer, "provider")).id
@@ -197,6 +198,9 @@ async def test_a_buyer_drafts_activates_changes_and_ends_an_agreement(
     retitled = {**body, "title": "Toinen"}
     fields = problem_fields(await client.put(path, json=retitled, headers=admin(buyer)), 422)
     assert fields == ["body.title"]
+    repriced_terms = {**body, "paymentTermsDays": 45}
+    fields = problem_fields(await client.put(path, json=repriced_terms, headers=admin(buyer)), 422)
+    assert fields == ["body.paymentTermsDays"]
 
     ended = ok(await client.post(f"{path}/end", headers={**admin(buyer), "If-Match": '"3"'}))
     assert ended["status"] == "ended"
@@ -274,13 +278,15 @@ async def test_a_stale_if_match_is_refused(client: Client, buyer: Org, provider:
         ({"form": "crisis"}, "body.priceItems[0].form"),
         ({"cancellation": {"noShowChargePercent": 120}}, "body.cancellation.noShowChargePercent"),
         ({"cancellation": {"lateThresholdHours": 400}}, "body.cancellation.lateThresholdHours"),
+        ({"paymentTermsDays": 121}, "body.paymentTermsDays"),
+        ({"paymentTermsDays": -1}, "body.paymentTermsDays"),
     ],
 )
 async def test_invalid_dates_prices_and_terms_are_refused_with_the_field(
     client: Client, buyer: Org, provider: Org, change: dict[str, Any], field: str
 ) -> None:
     body = agreement_body([provider.id])
-    if "validity" in change or "cancellation" in change:
+    if "validity" in change or "cancellation" in change or "paymentTermsDays" in change:
         body.update(change)
     else:
         body["priceItems"][0].update(change)

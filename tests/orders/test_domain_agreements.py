@@ -28,6 +28,7 @@ from services.orders.domain.agreements import (
     end,
     new_agreement,
     price_for,
+    price_list_for,
     provider_ids,
 )
 
@@ -238,6 +239,7 @@ def test_an_active_agreement_changes_only_prices_and_providers() -> None:
         (_content(title="Toinen"), "title"),
         (_content(cancellation=CancellationTerms(late_threshold_hours=48)), "cancellation"),
         (_content(lots=(_lot(region="Uusimaa"),)), "lots"),
+        (_content(payment_terms_days=30), "paymentTermsDays"),
     ]:
         with pytest.raises(InvalidAgreement) as caught:
             change(active, content)
@@ -281,6 +283,33 @@ def test_price_for_matches_lot_form_duration_and_mode() -> None:
     assert price_for(agreement, "Yksilö", SupervisionForm.INDIVIDUAL, 60, DeliveryMode.REMOTE, on) is None
     assert price_for(agreement, "Yksilö", SupervisionForm.INDIVIDUAL, 90, DeliveryMode.AT_BUYER, on) is None
     assert price_for(agreement, "Ryhmä", SupervisionForm.INDIVIDUAL, 90, DeliveryMode.REMOTE, on) is None
+
+
+def test_price_list_for_holds_each_duration_and_mode_of_the_form_in_force_on_the_date() -> None:
+    old = _item(net_price_cents=10_000)
+    new = _item(net_price_cents=11_000, valid_from=dt.date(2027, 1, 1))
+    at_buyer = _item(mode=DeliveryMode.AT_BUYER, net_price_cents=13_000)
+    short = _item(duration_minutes=60, net_price_cents=9_000)
+    manager = _item(form=SupervisionForm.MANAGER, net_price_cents=20_000)
+    agreement = _priced(new, manager, at_buyer, old, short)
+    individual = ("Yksilö", SupervisionForm.INDIVIDUAL)
+    assert price_list_for(agreement, *individual, dt.date(2026, 6, 1)) == (short, at_buyer, old)
+    assert price_list_for(agreement, *individual, dt.date(2027, 6, 1)) == (short, at_buyer, new)
+    assert price_list_for(agreement, "Yksilö", SupervisionForm.MANAGER, dt.date(2026, 6, 1)) == (manager,)
+    assert price_list_for(agreement, "Ryhmä", SupervisionForm.INDIVIDUAL, dt.date(2026, 6, 1)) == ()
+    assert price_list_for(agreement, *individual, dt.date(2030, 1, 1)) == ()
+
+
+@pytest.mark.parametrize("days", [-1, 121])
+def test_payment_terms_are_0_to_120_days(days: int) -> None:
+    assert _field_of(_content(payment_terms_days=days)) == "paymentTermsDays"
+
+
+def test_payment_terms_default_to_21_days_and_may_be_0_or_120() -> None:
+    assert new_agreement(uuid.uuid4(), _content()).content.payment_terms_days == 21
+    for days in (0, 120):
+        agreement = new_agreement(uuid.uuid4(), _content(payment_terms_days=days))
+        assert agreement.content.payment_terms_days == days
 
 
 def test_content_round_trips_through_json() -> None:

@@ -174,7 +174,6 @@ def _approved(**overrides: object) -> Order:
         agreement=AGREEMENT_ACTIVE,
         today=TODAY,
         budget_room_cents=ROOM,
-        supervisor_qualifications=QUALIFIED,
     ).order
 
 
@@ -182,8 +181,15 @@ def _offered(**overrides: object) -> Order:
     return offer(_approved(**overrides), APPROVER).order
 
 
+def _assigned(**overrides: object) -> Order:
+    """Offered, and the provider's admin assigned the supervisor the orderer wished for."""
+    return assign_supervisor(
+        _offered(**overrides), PROVIDER_ADMIN, supervisor_id=SUPERVISOR, supervisor_qualifications=QUALIFIED
+    ).order
+
+
 def _accepted() -> Order:
-    order = declare_conflict(_offered(), SUPERVISOR_ACTOR, frozenset()).order
+    order = declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset()).order
     return accept(order, SUPERVISOR_ACTOR).order
 
 
@@ -262,7 +268,6 @@ def test_approval_snapshots_price_and_cancellation_terms() -> None:
         agreement=AGREEMENT_ACTIVE,
         today=TODAY,
         budget_room_cents=ROOM,
-        supervisor_qualifications=QUALIFIED,
     )
     assert moved.event == "order.approved"
     order = moved.order
@@ -272,6 +277,30 @@ def test_approval_snapshots_price_and_cancellation_terms() -> None:
     assert order.cancellation == TERMS
     assert order.budget_override is None
     assert order.version == 3
+
+
+def test_approval_snapshots_the_lots_price_list_payment_terms_and_agreement_number() -> None:
+    later = msgspec.structs.replace(PRICE, net_price_cents=170_00, valid_from=dt.date(2026, 6, 1))
+    at_buyer = msgspec.structs.replace(PRICE, mode=DeliveryMode.AT_BUYER, net_price_cents=180_00)
+    longer = msgspec.structs.replace(PRICE, duration_minutes=120, net_price_cents=200_00)
+    content = AGREEMENT_ACTIVE.content
+    agreement = _agreement(
+        content=msgspec.structs.replace(
+            content,
+            price_items=(*content.price_items, later, at_buyer, longer),
+            payment_terms_days=30,
+        )
+    )
+    order = approve(
+        _submitted(),
+        APPROVER,
+        agreement=agreement,
+        today=TODAY,
+        budget_room_cents=ROOM,
+    ).order
+    # Of the individual form only, each duration and mode at the price in force on 1 April 2026.
+    assert order.price_list == (at_buyer, PRICE, longer)
+    assert (order.payment_terms_days, order.agreement_number) == (30, "HVA-2026-1")
 
 
 def test_the_snapshot_survives_a_later_price_change() -> None:
@@ -291,7 +320,6 @@ def _approve(order: Order, actor: Actor = APPROVER, **overrides: object) -> Orde
         "agreement": AGREEMENT_ACTIVE,
         "today": TODAY,
         "budget_room_cents": ROOM,
-        "supervisor_qualifications": QUALIFIED,
     }
     kwargs.update(overrides)
     return approve(order, actor, **kwargs).order  # type: ignore[arg-type]
@@ -344,10 +372,19 @@ def test_a_form_the_lot_does_not_offer_is_refused() -> None:
     assert caught.value.field == "form"
 
 
-def test_an_unqualified_supervisor_is_refused() -> None:
-    with pytest.raises(RuleBroken) as caught:
-        _approve(_submitted(), supervisor_qualifications=frozenset({QualificationKind.OTHER}))
-    assert caught.value.field == "supervisorId"
+def test_approval_snapshots_the_lot_the_providers_side_decides_by() -> None:
+    order = _approve(_submitted())
+    assert order.lot_terms == AGREEMENT_ACTIVE.content.lots[0]
+    assert not order.supervisor_assigned  # the orderer's wish is checked when the provider assigns
+
+
+def test_a_ranking_decline_follows_the_snapshot_not_a_later_agreement() -> None:
+    order = _offered()
+    assert order.lot_terms is not None
+    # Whatever the agreement says later, the order passes on by the ranks it was approved with.
+    moved = decline(order, PROVIDER_ADMIN)
+    assert moved.order.provider_id == PROVIDER_2
+    assert [p.provider_id for p in order.lot_terms.providers] == [PROVIDER_2, PROVIDER_1, PROVIDER_3]
 
 
 def test_over_budget_without_override_is_refused() -> None:
@@ -412,12 +449,60 @@ def test_offer() -> None:
 
 def test_an_undeclared_conflict_blocks_acceptance() -> None:
     with pytest.raises(RuleBroken) as caught:
-        accept(_offered(), SUPERVISOR_ACTOR)
+        accept(_assigned(), SUPERVISOR_ACTOR)
     assert caught.value.field == "conflict"
 
 
+def test_a_supervisor_named_at_creation_is_only_a_wish_until_the_provider_assigns_them() -> None:
+    order = _offered()
+    assert (order.supervisor_id, order.supervisor_assigned) == (SUPERVISOR, False)
+    with pytest.raises(NotAllowed):  # the wished supervisor does not act for the provider yet
+        declare_conflict(order, SUPERVISOR_ACTOR, frozenset())
+    with pytest.raises(NotAllowed):
+        accept(order, SUPERVISOR_ACTOR)
+    with pytest.raises(RuleBroken) as caught:
+        accept(order, PROVIDER_ADMIN)
+    assert caught.value.field == "supervisorId"
+    confirmed = assign_supervisor(
+        order, PROVIDER_ADMIN, supervisor_id=SUPERVISOR, supervisor_qualifications=QUALIFIED
+    )
+    assert confirmed.event == "order.supervisor_assigned"
+    assert (confirmed.order.supervisor_id, confirmed.order.supervisor_assigned) == (SUPERVISOR, True)
+    assert confirmed.order.version == order.version + 1
+    again = assign_supervisor(
+        confirmed.order, PROVIDER_ADMIN, supervisor_id=SUPERVISOR, supervisor_qualifications=QUALIFIED
+    )
+    assert again.order is confirmed.order  # nothing changes
+
+
+def test_assigning_another_supervisor_needs_a_new_declaration() -> None:
+    order = declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset()).order
+    other = uuid.uuid4()
+    order = assign_supervisor(
+        order, PROVIDER_ADMIN, supervisor_id=other, supervisor_qualifications=QUALIFIED
+    ).order
+    assert (order.supervisor_id, order.conflict.state) == (other, ConflictState.UNDECLARED)
+    with pytest.raises(RuleBroken) as caught:
+        accept(order, PROVIDER_ADMIN)
+    assert caught.value.field == "conflict"
+
+
+def test_the_lot_snapshot_decides_the_supervisors_qualifications() -> None:
+    order = _offered()
+    assert order.lot_terms is not None
+    assert order.lot_terms.required_qualifications == QUALIFIED
+    with pytest.raises(RuleBroken) as caught:
+        assign_supervisor(
+            order,
+            PROVIDER_ADMIN,
+            supervisor_id=SUPERVISOR,
+            supervisor_qualifications=frozenset({QualificationKind.OTHER}),
+        )
+    assert caught.value.field == "supervisorId"
+
+
 def test_no_conflict_declared_then_accept() -> None:
-    declared = declare_conflict(_offered(), SUPERVISOR_ACTOR, frozenset())
+    declared = declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset())
     assert declared.event == "order.conflict_declared"
     assert declared.order.conflict.state is ConflictState.NONE
     moved = accept(declared.order, SUPERVISOR_ACTOR)
@@ -427,7 +512,7 @@ def test_no_conflict_declared_then_accept() -> None:
 
 def test_a_declared_conflict_blocks_until_buyer_and_participants_accept() -> None:
     draft = {"form": SupervisionForm.PAIR, "participants": (PARTICIPANT, PARTICIPANT_2)}
-    order = declare_conflict(_offered(**draft), SUPERVISOR_ACTOR, frozenset({PARTICIPANT})).order
+    order = declare_conflict(_assigned(**draft), SUPERVISOR_ACTOR, frozenset({PARTICIPANT})).order
     assert order.conflict.state is ConflictState.DECLARED
     with pytest.raises(RuleBroken):
         accept(order, SUPERVISOR_ACTOR)
@@ -451,7 +536,7 @@ def test_only_the_supervisor_declares() -> None:
 
 def test_a_conflict_with_a_non_participant_is_refused() -> None:
     with pytest.raises(RuleBroken) as caught:
-        declare_conflict(_offered(), SUPERVISOR_ACTOR, frozenset({uuid.uuid4()}))
+        declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset({uuid.uuid4()}))
     assert caught.value.field == "relatedParticipants"
 
 
@@ -461,14 +546,14 @@ def test_accepting_a_conflict_that_was_not_declared_is_refused() -> None:
 
 
 def test_acceptance_by_the_wrong_party_is_refused() -> None:
-    order = declare_conflict(_offered(), SUPERVISOR_ACTOR, frozenset()).order
+    order = declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset()).order
     for actor in (APPROVER, EMPLOYEE, PROVIDER_2_ADMIN):
         with pytest.raises(NotAllowed):
             accept(order, actor)
 
 
 def test_ranking_passes_the_offer_to_the_next_provider() -> None:
-    moved = decline(_offered(), PROVIDER_ADMIN, agreement=AGREEMENT_ACTIVE)
+    moved = decline(_offered(), PROVIDER_ADMIN)
     assert moved.event == "order.offered"
     order = moved.order
     assert order.status is OrderStatus.OFFERED
@@ -485,44 +570,40 @@ def test_ranking_passes_the_offer_to_the_next_provider() -> None:
         order,
         PROVIDER_2_ADMIN,
         supervisor_id=other,
-        agreement=AGREEMENT_ACTIVE,
-        today=TODAY,
         supervisor_qualifications=QUALIFIED,
     ).order
-    assert order.supervisor_id == other
-    order = decline(order, PROVIDER_2_ADMIN, agreement=AGREEMENT_ACTIVE).order
+    assert (order.supervisor_id, order.supervisor_assigned) == (other, True)
+    order = decline(order, PROVIDER_2_ADMIN).order
     assert order.provider_id == PROVIDER_3
     provider_3 = Actor(person_id=uuid.uuid4(), tenant_id=PROVIDER_3, roles=frozenset({Role.PROVIDER_ADMIN}))
-    final = decline(order, provider_3, agreement=AGREEMENT_ACTIVE)
+    final = decline(order, provider_3)
     assert final.event == "order.declined"
     assert final.order.status is OrderStatus.DECLINED
     assert final.order.declined_by_providers == (PROVIDER_1, PROVIDER_2, PROVIDER_3)
 
 
 def test_assigning_an_unqualified_supervisor_is_refused() -> None:
-    order = decline(_offered(), PROVIDER_ADMIN, agreement=AGREEMENT_ACTIVE).order
+    order = decline(_offered(), PROVIDER_ADMIN).order
     with pytest.raises(RuleBroken) as caught:
         assign_supervisor(
             order,
             PROVIDER_2_ADMIN,
             supervisor_id=uuid.uuid4(),
-            agreement=AGREEMENT_ACTIVE,
-            today=TODAY,
             supervisor_qualifications=frozenset(),
         )
     assert caught.value.field == "supervisorId"
 
 
 def test_a_decline_outside_ranking_is_final() -> None:
-    order = _offered(selection=SelectionMethod.MINI_COMPETITION)
-    moved = decline(order, SUPERVISOR_ACTOR, agreement=AGREEMENT_ACTIVE)
+    order = _assigned(selection=SelectionMethod.MINI_COMPETITION)
+    moved = decline(order, SUPERVISOR_ACTOR)
     assert moved.event == "order.declined"
     assert moved.order.status is OrderStatus.DECLINED
 
 
 def test_decline_by_the_buyer_is_refused() -> None:
     with pytest.raises(NotAllowed):
-        decline(_offered(), APPROVER, agreement=AGREEMENT_ACTIVE)
+        decline(_offered(), APPROVER)
 
 
 # --- running and closing ---
@@ -560,7 +641,6 @@ def test_the_orderer_cannot_cancel_an_approved_order() -> None:
         agreement=AGREEMENT_ACTIVE,
         today=TODAY,
         budget_room_cents=ROOM,
-        supervisor_qualifications=QUALIFIED,
     ).order
     with pytest.raises(NotAllowed):
         cancel(order, EMPLOYEE)
@@ -574,7 +654,7 @@ def test_the_orderer_cannot_cancel_an_approved_order() -> None:
         lambda o: reject(o, APPROVER),
         lambda o: offer(o, APPROVER),
         lambda o: accept(o, SUPERVISOR_ACTOR),
-        lambda o: decline(o, SUPERVISOR_ACTOR, agreement=AGREEMENT_ACTIVE),
+        lambda o: decline(o, SUPERVISOR_ACTOR),
         lambda o: declare_conflict(o, SUPERVISOR_ACTOR, frozenset()),
         lambda o: start(o, SUPERVISOR_ACTOR),
         lambda o: complete(o, SUPERVISOR_ACTOR),
@@ -644,7 +724,8 @@ def test_an_extension_over_the_session_limit_is_refused() -> None:
 
 
 def test_who_may_read_an_order() -> None:
-    order = _offered()
+    assert not can_read(_offered(), SUPERVISOR_ACTOR)  # only wished for, not yet assigned
+    order = _assigned()
     for actor in (APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR_ACTOR):
         assert can_read(order, actor), actor
     other_supervisor = Actor(person_id=uuid.uuid4(), tenant_id=PROVIDER_1, roles=frozenset({Role.SUPERVISOR}))

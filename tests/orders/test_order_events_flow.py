@@ -1,7 +1,9 @@
-"""An order's life over HTTP heard end to end: the real orders outbox relay publishes to the
-ORDERS stream, and a durable consumer there hears every step once, in version order.
+"""An order's life over HTTP heard end to end: draft → accepted → active → extended → completed;
+the real orders outbox relay publishes to the ORDERS stream, and a durable consumer there hears
+every step once, in version order.
 
-Also: the provider cannot accept before the supervisor has declared prior relationships.
+Also: the provider cannot accept before it assigned the supervisor and the supervisor declared
+prior relationships.
 The scene (tenants, cost centre, approver, active agreement) is seeded as in test_orders_api.
 """
 
@@ -28,7 +30,7 @@ from shared.events import (
 )
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.orders.test_orders_api import PROBLEM_JSON, Scene, ok, scene, submitted
+from tests.orders.test_orders_api import PROBLEM_JSON, Scene, known_supervisor, ok, scene, submitted
 
 Client = AsyncTestClient[Litestar]
 Heard = tuple[str, tuple[uuid.UUID, ...], int]
@@ -47,7 +49,7 @@ async def offered(client: Client, world: Scene) -> str:
     return path
 
 
-async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_step(
+async def test_an_order_goes_from_draft_to_completed_and_a_consumer_hears_every_step_once_in_order(
     client: Client, world: Scene, layout: DatabaseLayout, orders_pool: asyncpg.Pool, stack: Stack
 ) -> None:
     nc = await connect_nats(stack.nats_url, name="orders-flow-test")
@@ -61,11 +63,14 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         nak_backoff_seconds=(0.05, 0.1),
     )
     heard: list[Heard] = []
+    extended: list[events.OrderExtended] = []
     order_id: list[str] = []  # known once the draft exists; events before that are not ours
 
     async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
         if order_id and envelope.subject == order_id[0]:
             heard.append((envelope.type, envelope.tenant_ids, envelope.version))
+            if envelope.type == events.OrderExtended.event_type:
+                extended.append(envelope.event_as(events.OrderExtended))
 
     relay = OutboxRelay(service="orders", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
     consumer = EventConsumer(spec=spec, pool=orders_pool, nats=nc, handlers=record, fetch_timeout=0.2)
@@ -79,21 +84,37 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         for version, action in enumerate(("submit", "approve", "offer"), start=1):
             headers = world.approver_headers(**{"If-Match": f'"{version}"'})
             ok(await client.post(f"{path}/{action}", headers=headers))
-        supervisor = world.provider.as_("supervisor", person=world.supervisor)
+        provider_admin = world.provider.as_("provider_admin")
+        supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+        body = {"supervisorId": str(supervisor_id)}
+        headers = {**provider_admin, "If-Match": '"4"'}
+        ok(await client.post(f"{path}/assign-supervisor", json=body, headers=headers))
+        supervisor = world.provider.as_("supervisor", person=supervisor_id)
         declared = ok(
             await client.post(
                 f"{path}/declare-conflict",
                 json={"relatedParticipants": []},
-                headers={**supervisor, "If-Match": '"4"'},
+                headers={**supervisor, "If-Match": '"5"'},
             )
         )
         assert declared["conflict"] == "none"
-        provider_admin = world.provider.as_("provider_admin")
-        accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"5"'}))
-        assert (accepted["status"], accepted["version"]) == ("accepted", 6)
+        accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"6"'}))
+        assert (accepted["status"], accepted["version"]) == ("accepted", 7)
+
+        # The process runs: started, extended by 2 sessions on a new approval, completed.
+        steps: list[tuple[str, dict[str, str], dict[str, int] | None]] = [
+            ("start", provider_admin, None),
+            ("request-extension", provider_admin, {"additionalSessions": 2}),
+            ("approve-extension", world.approver_headers(), None),
+            ("complete", provider_admin, None),
+        ]
+        for version, (action, who, step_body) in enumerate(steps, start=7):
+            headers = {**who, "If-Match": f'"{version}"'}
+            moved = ok(await client.post(f"{path}/{action}", json=step_body, headers=headers))
+        assert (moved["status"], moved["plannedSessions"], moved["version"]) == ("completed", 12, 11)
 
         async with asyncio.timeout(20):
-            while events.OrderAccepted.event_type not in [kind for kind, _, _ in heard]:
+            while events.OrderCompleted.event_type not in [kind for kind, _, _ in heard]:
                 for task in tasks:
                     if task.done():
                         task.result()  # a relay or consumer that died says why
@@ -111,17 +132,27 @@ async def test_an_order_goes_from_draft_to_accepted_and_a_consumer_hears_every_s
         (events.OrderSubmitted.event_type, buyer, 2),
         (events.OrderApproved.event_type, buyer, 3),
         (events.OrderOffered.event_type, both, 4),
-        (events.OrderConflictDeclared.event_type, both, 5),
-        (events.OrderAccepted.event_type, both, 6),
+        (events.OrderSupervisorAssigned.event_type, both, 5),
+        (events.OrderConflictDeclared.event_type, both, 6),
+        (events.OrderAccepted.event_type, both, 7),
+        (events.OrderStarted.event_type, both, 8),
+        (events.OrderExtensionRequested.event_type, both, 9),
+        (events.OrderExtended.event_type, both, 10),
+        (events.OrderCompleted.event_type, both, 11),
     ]
+    [extension] = extended
+    assert (extension.additional_sessions, extension.planned_sessions, extension.status) == (2, 12, "active")
     assert consumer.dead_lettered == 0
 
 
 async def test_accepting_without_declaring_prior_relationships_is_refused(
-    client: Client, world: Scene
+    client: Client, world: Scene, orders_pool: asyncpg.Pool
 ) -> None:
     path = await offered(client, world)
     provider_admin = world.provider.as_("provider_admin")
+    supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+    body = {"supervisorId": str(supervisor_id)}
+    ok(await client.post(f"{path}/assign-supervisor", json=body, headers=provider_admin))
     response = await client.post(f"{path}/accept", headers=provider_admin)
     assert response.status_code in (409, 422), response.text
     assert response.headers["content-type"] == PROBLEM_JSON
@@ -130,4 +161,23 @@ async def test_accepting_without_declaring_prior_relationships_is_refused(
     assert [error["field"] for error in problem.get("errors") or []] == ["order.conflict"]
 
     still = ok(await client.get(path, headers=provider_admin))
-    assert (still["status"], still["version"], still["conflict"]) == ("offered", 4, "undeclared")
+    assert (still["status"], still["version"], still["conflict"]) == ("offered", 5, "undeclared")
+
+
+async def test_accepting_before_the_provider_assigns_the_supervisor_is_refused(
+    client: Client, world: Scene
+) -> None:
+    """The supervisor named at creation is the orderer's wish; they cannot declare or accept for the
+    provider until the provider's admin assigns them."""
+    path = await offered(client, world)
+    wished = world.provider.as_("supervisor", person=world.supervisor)
+    response = await client.post(f"{path}/declare-conflict", json={"relatedParticipants": []}, headers=wished)
+    assert response.status_code == 403, response.text
+    provider_admin = world.provider.as_("provider_admin")
+    response = await client.post(f"{path}/accept", headers=provider_admin)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert [error["field"] for error in response.json()["errors"]] == ["order.supervisorId"]
+    still = ok(await client.get(path, headers=provider_admin))
+    assert (still["status"], still["version"], still["supervisorId"]) == ("offered", 4, str(world.supervisor))
+    assert still["supervisorAssigned"] is False

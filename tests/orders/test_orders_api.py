@@ -91,6 +91,20 @@ async def cost_centre(
     return cost_centre_id
 
 
+async def known_person(pool: asyncpg.Pool, org: Org, *, active: bool = True) -> uuid.UUID:
+    """A person of ``org`` as the organisations consumer records them in orders."""
+    person_id = uuid.uuid4()
+    async with tenant_transaction(pool, org.id) as conn:
+        await conn.execute(
+            "insert into known_people (tenant_id, person_id, roles, active, version)"
+            " values ($1, $2, '{employee}', $3, 1)",
+            org.id,
+            person_id,
+            active,
+        )
+    return person_id
+
+
 async def agreement(
     pool: asyncpg.Pool,
     buyer: Org,
@@ -153,6 +167,8 @@ class Scene:
     cost_centre_id: uuid.UUID
     agreement_id: uuid.UUID
     supervisor: uuid.UUID
+    people: list[uuid.UUID]
+    """Active employees of the buyer; the first takes part in every order unless told otherwise."""
 
     def approver_headers(self, **extra: str) -> Headers:
         return {**self.buyer.as_("approver", person=self.approver), **extra}
@@ -163,7 +179,7 @@ class Scene:
             "agreementId": str(self.agreement_id),
             "lot": LOT,
             "form": "individual",
-            "participants": [str(uuid.uuid4())],
+            "participants": [str(self.people[0])],
             "plannedSessions": 10,
             "durationMinutes": 90,
             "startsOn": "2026-12-01",
@@ -189,6 +205,7 @@ async def scene(pool: asyncpg.Pool, issuer: TestIssuer, *, budget: int = 1_000_0
         cost_centre_id=await cost_centre(pool, buyer, approver, budget=budget),
         agreement_id=await agreement(pool, buyer, provider),
         supervisor=uuid.uuid4(),
+        people=[await known_person(pool, buyer) for _ in range(3)],
     )
 
 
@@ -237,7 +254,7 @@ async def submitted(client: Client, world: Scene, **overrides: Any) -> str:
 
 
 async def test_an_order_goes_from_draft_to_accepted(
-    client: Client, world: Scene, layout: DatabaseLayout
+    client: Client, world: Scene, layout: DatabaseLayout, orders_pool: asyncpg.Pool
 ) -> None:
     key = {"Idempotency-Key": uuid.uuid4().hex}
     body = world.body()
@@ -264,29 +281,40 @@ async def test_an_order_goes_from_draft_to_accepted(
     listed = ok(await client.get("/orders/orders", headers=provider_admin))
     assert [o["id"] for o in listed["items"]] == [draft["id"]]
 
-    supervisor = world.provider.as_("supervisor", person=world.supervisor)
+    # The supervisor the orderer named is a wish: the provider's admin assigns one of its own.
+    supervisor_id = await known_supervisor(orders_pool, world.provider, "story_training")
+    assigned = ok(
+        await client.post(
+            f"{path}/assign-supervisor",
+            json={"supervisorId": str(supervisor_id)},
+            headers={**provider_admin, "If-Match": '"4"'},
+        )
+    )
+    assert assigned["supervisorId"] == str(supervisor_id)
+    supervisor = world.provider.as_("supervisor", person=supervisor_id)
     declared = ok(
         await client.post(
             f"{path}/declare-conflict",
             json={"relatedParticipants": []},
-            headers={**supervisor, "If-Match": '"4"'},
+            headers={**supervisor, "If-Match": '"5"'},
         )
     )
     assert declared["conflict"] == "none"
-    accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"5"'}))
-    assert (accepted["status"], accepted["version"]) == ("accepted", 6)
+    accepted = ok(await client.post(f"{path}/accept", headers={**provider_admin, "If-Match": '"6"'}))
+    assert (accepted["status"], accepted["version"]) == ("accepted", 7)
 
     sent = await events_of(layout, draft["id"])
     assert [e.type for e in sent] == [
         events.OrderSubmitted.event_type,
         events.OrderApproved.event_type,
         events.OrderOffered.event_type,
+        events.OrderSupervisorAssigned.event_type,
         events.OrderConflictDeclared.event_type,
         events.OrderAccepted.event_type,
     ]
     # The provider hears of the order from the offer on, not while the buyer drafts and approves it.
-    assert [e.tenant_ids for e in sent] == [(world.buyer.id,)] * 2 + [(world.buyer.id, world.provider.id)] * 3
-    assert [e.version for e in sent] == [2, 3, 4, 5, 6]
+    assert [e.tenant_ids for e in sent] == [(world.buyer.id,)] * 2 + [(world.buyer.id, world.provider.id)] * 4
+    assert [e.version for e in sent] == [2, 3, 4, 5, 6, 7]
     approved = sent[1].event_as(events.OrderApproved)
     assert approved.participants == [uuid.UUID(p) for p in body["participants"]]
     assert (approved.planned_sessions, approved.duration_minutes) == (10, 90)
@@ -570,7 +598,7 @@ async def test_a_buyer_cannot_assign_a_supervisor(
 async def test_a_declared_conflict_is_accepted_before_the_provider_accepts(
     client: Client, world: Scene, orders_pool: asyncpg.Pool
 ) -> None:
-    participant = uuid.uuid4()
+    participant = world.people[1]
     path = await offered(client, world, participants=[str(participant)])
     supervisor = await known_supervisor(orders_pool, world.provider, "story_training")
     provider_admin = world.provider.as_("provider_admin")
@@ -604,3 +632,23 @@ async def test_accepting_a_conflict_that_was_not_declared_is_a_conflict(client: 
     path = await offered(client, world)
     response = await client.post(f"{path}/accept-conflict", headers=world.approver_headers())
     assert problem_fields(response, 409) == []
+
+
+async def test_participants_are_active_people_of_the_buyer(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    other_buyer = await known_tenant(orders_pool, issuer, "buyer")
+    strangers = {
+        "unknown": uuid.uuid4(),
+        "deactivated": await known_person(orders_pool, world.buyer, active=False),
+        "of another tenant": await known_person(orders_pool, other_buyer),
+    }
+    for who, person in strangers.items():
+        body = world.body(form="pair", participants=[str(world.people[1]), str(person)])
+        response = await client.post("/orders/orders", json=body, headers=world.approver_headers())
+        assert problem_fields(response, 422) == ["body.participants"], who
+        assert str(person) not in response.text
+    assert ok(await client.get("/orders/orders", headers=world.approver_headers()))["items"] == []
+    both = world.body(form="pair", participants=[str(world.people[1]), str(world.people[2])])
+    made = ok(await client.post("/orders/orders", json=both, headers=world.approver_headers()), 201)
+    assert made["participants"] == [str(world.people[1]), str(world.people[2])]

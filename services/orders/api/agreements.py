@@ -19,6 +19,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.orders import handlers
 from services.orders.domain.agreements import (
+    DEFAULT_PAYMENT_TERMS_DAYS,
     AdmittedProvider,
     AgreementContent,
     AgreementStatus,
@@ -110,6 +111,8 @@ class AgreementBody(_Body, frozen=True, kw_only=True):
     lots: list[LotBody] = []
     price_items: list[PriceItemBody] = []
     cancellation: CancellationBody = CancellationBody()
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
+    """Days from the invoice date to its due date (0–120)."""
 
 
 class AgreementOut(AgreementBody, frozen=True, kw_only=True):
@@ -158,6 +161,7 @@ def _content(body: AgreementBody) -> AgreementContent:
             no_show_charge_percent=terms.no_show_charge_percent,
             illness_exempt=terms.illness_exempt,
         ),
+        payment_terms_days=body.payment_terms_days,
     )
 
 
@@ -203,6 +207,7 @@ def _out(agreement: FrameworkAgreement) -> AgreementOut:
             no_show_charge_percent=terms.no_show_charge_percent,
             illness_exempt=terms.illness_exempt,
         ),
+        payment_terms_days=content.payment_terms_days,
     )
 
 

@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from services.orders import handlers
 from services.orders.api.agreements import CancellationBody, PriceItemBody
-from services.orders.domain.agreements import DeliveryMode, SupervisionForm
+from services.orders.domain.agreements import DeliveryMode, PriceItem, SupervisionForm
 from services.orders.domain.orders import Order, OrderDraft, OrderStatus, SelectionMethod
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
@@ -33,6 +33,7 @@ __all__ = [
     "ApproveBody",
     "AssignSupervisorBody",
     "DeclareConflictBody",
+    "ExtensionBody",
     "OrderBody",
     "OrderController",
     "OrderOut",
@@ -47,6 +48,10 @@ PROVIDERS = [requires_role(PROVIDER_ADMIN, SUPERVISOR)]
 SUPERVISORS = [requires_role(SUPERVISOR)]
 PROVIDER_ADMINS = [requires_role(PROVIDER_ADMIN)]
 CONFLICT_ACCEPTORS = [requires_role(APPROVER, EMPLOYEE)]
+PARTIES = [requires_role(APPROVER, PROVIDER_ADMIN, SUPERVISOR)]
+"""Start, complete, interrupt: either side of the order."""
+CANCELLERS = [requires_role(APPROVER, EMPLOYEE)]
+EXTENSION_REQUESTERS = [requires_role(APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 READERS = [requires_role(BUYER_ADMIN, APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 
 IdempotencyKey = Annotated[
@@ -99,6 +104,11 @@ class AssignSupervisorBody(_Body, frozen=True, kw_only=True):
     supervisor_id: uuid.UUID
 
 
+class ExtensionBody(_Body, frozen=True, kw_only=True):
+    additional_sessions: int
+    """How many sessions to add; they count once an approver approves the extension."""
+
+
 class OrderOut(OrderBody, frozen=True, kw_only=True):
     id: uuid.UUID
     buyer_id: uuid.UUID
@@ -107,8 +117,16 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     approved_by: uuid.UUID | None = None
     price: PriceItemBody | None = None
     cancellation: CancellationBody | None = None
+    price_list: list[PriceItemBody] = []
+    """Every price of the lot and form in force on the start date (snapshot at approval)."""
+    payment_terms_days: int | None = None
+    agreement_number: str | None = None
     budget_overridden: bool = False
+    supervisor_assigned: bool = False
+    """The provider assigned ``supervisorId``; until then it is the orderer's wish."""
     conflict: str
+    pending_extension_sessions: int | None = None
+    """Sessions asked for in an extension awaiting approval."""
     version: int
 
 
@@ -128,6 +146,18 @@ def _draft(body: OrderBody) -> OrderDraft:
         justification=body.justification,
         provider_id=body.provider_id,
         supervisor_id=body.supervisor_id,
+    )
+
+
+def _price_body(price: PriceItem) -> PriceItemBody:
+    return PriceItemBody(
+        lot=price.lot,
+        form=price.form,
+        duration_minutes=price.duration_minutes,
+        mode=price.mode,
+        unit=price.unit,
+        net_price_cents=price.net_price_cents,
+        valid_from=price.valid_from,
     )
 
 
@@ -154,17 +184,10 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
         status=order.status,
         requested_by=order.requested_by,
         approved_by=order.approved_by,
-        price=None
-        if price is None
-        else PriceItemBody(
-            lot=price.lot,
-            form=price.form,
-            duration_minutes=price.duration_minutes,
-            mode=price.mode,
-            unit=price.unit,
-            net_price_cents=price.net_price_cents,
-            valid_from=price.valid_from,
-        ),
+        price=None if price is None else _price_body(price),
+        price_list=[_price_body(item) for item in order.price_list],
+        payment_terms_days=order.payment_terms_days,
+        agreement_number=order.agreement_number,
         cancellation=None
         if terms is None
         else CancellationBody(
@@ -174,7 +197,11 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
             illness_exempt=terms.illness_exempt,
         ),
         budget_overridden=order.budget_override is not None,
+        supervisor_assigned=order.supervisor_assigned,
         conflict=order.conflict.state.value,
+        pending_extension_sessions=order.pending_extension.additional_sessions
+        if order.pending_extension
+        else None,
         version=order.version,
     )
 
@@ -189,6 +216,7 @@ async def _transition(
     override_reason: str | None = None,
     related_participants: frozenset[uuid.UUID] = frozenset(),
     supervisor_id: uuid.UUID | None = None,
+    additional_sessions: int | None = None,
 ) -> Response[OrderOut]:
     """Run one transition under the caller's If-Match; answer the order as the caller may see it."""
     order = await handlers.transition_order(
@@ -200,6 +228,7 @@ async def _transition(
         override_reason=override_reason,
         related_participants=related_participants,
         supervisor_id=supervisor_id,
+        additional_sessions=additional_sessions,
     )
     return _versioned(order, principal)
 
@@ -239,9 +268,26 @@ class OrderController(Controller):
         limit: PageSize = 50,
         status: FromQuery[OrderStatus | None] = None,
         cost_centre_id: Annotated[uuid.UUID | None, QueryParameter(name="costCentreId")] = None,
+        supervisor_id: Annotated[uuid.UUID | None, QueryParameter(name="supervisorId")] = None,
+        period_from: Annotated[
+            dt.date | None,
+            QueryParameter(name="periodFrom", description="Orders whose period ends on or after this day"),
+        ] = None,
+        period_to: Annotated[
+            dt.date | None,
+            QueryParameter(name="periodTo", description="Orders whose period starts on or before this day"),
+        ] = None,
     ) -> Page[OrderOut]:
         rows, next_cursor = await handlers.list_orders(
-            pool, principal, cursor=cursor, limit=limit, status=status, cost_centre_id=cost_centre_id
+            pool,
+            principal,
+            cursor=cursor,
+            limit=limit,
+            status=status,
+            cost_centre_id=cost_centre_id,
+            supervisor_id=supervisor_id,
+            period_from=period_from,
+            period_to=period_to,
         )
         return Page(items=[_out(o, principal) for o in rows], next_cursor=next_cursor)
 
@@ -387,3 +433,111 @@ class OrderController(Controller):
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
         return await _transition(pool, principal, order_id, "accept-conflict", if_match)
+
+    @post(
+        "/{order_id:uuid}/start",
+        operation_id="startOrder",
+        summary="An accepted order becomes an active supervision process",
+        guards=PARTIES,
+        status_code=200,
+    )
+    async def start(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        return await _transition(pool, principal, order_id, "start", if_match)
+
+    @post(
+        "/{order_id:uuid}/complete",
+        operation_id="completeOrder",
+        summary="An active process is complete",
+        guards=PARTIES,
+        status_code=200,
+    )
+    async def complete(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        return await _transition(pool, principal, order_id, "complete", if_match)
+
+    @post(
+        "/{order_id:uuid}/interrupt",
+        operation_id="interruptOrder",
+        summary="Either side ends an active process early",
+        guards=PARTIES,
+        status_code=200,
+    )
+    async def interrupt(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        return await _transition(pool, principal, order_id, "interrupt", if_match)
+
+    @post(
+        "/{order_id:uuid}/cancel",
+        operation_id="cancelOrder",
+        summary="The buyer cancels before the process starts (the orderer their own draft or request)",
+        guards=CANCELLERS,
+        status_code=200,
+    )
+    async def cancel(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        return await _transition(pool, principal, order_id, "cancel", if_match)
+
+    @post(
+        "/{order_id:uuid}/request-extension",
+        operation_id="requestOrderExtension",
+        summary="Ask for more sessions; they count once an approver approves",
+        guards=EXTENSION_REQUESTERS,
+        status_code=200,
+    )
+    async def request_extension(
+        self,
+        order_id: FromPath[uuid.UUID],
+        data: JSONBody[ExtensionBody],
+        pool: Pool,
+        principal: Caller,
+        if_match: IfMatch = None,
+    ) -> Response[OrderOut]:
+        return await _transition(
+            pool,
+            principal,
+            order_id,
+            "request-extension",
+            if_match,
+            additional_sessions=data.additional_sessions,
+        )
+
+    @post(
+        "/{order_id:uuid}/approve-extension",
+        operation_id="approveOrderExtension",
+        summary="Approve the pending extension (budget room for the added sessions, or an audited override)",
+        guards=APPROVERS,
+        status_code=200,
+    )
+    async def approve_extension(
+        self,
+        order_id: FromPath[uuid.UUID],
+        pool: Pool,
+        principal: Caller,
+        data: JSONBody[ApproveBody | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[OrderOut]:
+        return await _transition(
+            pool,
+            principal,
+            order_id,
+            "approve-extension",
+            if_match,
+            override_reason=data.override_reason if data else None,
+        )
+
+    @post(
+        "/{order_id:uuid}/reject-extension",
+        operation_id="rejectOrderExtension",
+        summary="Reject the pending extension",
+        guards=APPROVERS,
+        status_code=200,
+    )
+    async def reject_extension(
+        self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[OrderOut]:
+        return await _transition(pool, principal, order_id, "reject-extension", if_match)

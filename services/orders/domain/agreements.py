@@ -36,12 +36,15 @@ __all__ = [
     "end",
     "new_agreement",
     "price_for",
+    "price_list_for",
     "provider_ids",
 ]
 
 MIN_DURATION_MINUTES = 30
 MAX_DURATION_MINUTES = 240
 MAX_LATE_THRESHOLD_HOURS = 336
+DEFAULT_PAYMENT_TERMS_DAYS = 21
+MAX_PAYMENT_TERMS_DAYS = 120
 
 
 class InvalidAgreement(ValueError):
@@ -144,6 +147,8 @@ class AgreementContent(msgspec.Struct, frozen=True, kw_only=True):
     lots: tuple[Lot, ...] = ()
     price_items: tuple[PriceItem, ...] = ()
     cancellation: CancellationTerms = CancellationTerms()
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
+    """Days from the invoice date to its due date."""
 
 
 class FrameworkAgreement(msgspec.Struct, frozen=True, kw_only=True):
@@ -242,6 +247,8 @@ def check_content(content: AgreementContent) -> None:
             )
         keys.add(key)
     _check_cancellation(content.cancellation)
+    if not 0 <= content.payment_terms_days <= MAX_PAYMENT_TERMS_DAYS:
+        raise InvalidAgreement("paymentTermsDays", f"must be 0–{MAX_PAYMENT_TERMS_DAYS} days")
 
 
 def new_agreement(agreement_id: uuid.UUID, content: AgreementContent) -> FrameworkAgreement:
@@ -270,6 +277,7 @@ def change(agreement: FrameworkAgreement, content: AgreementContent) -> Framewor
             ("title", content.title == old.title),
             ("validity", content.validity == old.validity),
             ("cancellation", content.cancellation == old.cancellation),
+            ("paymentTermsDays", content.payment_terms_days == old.payment_terms_days),
             ("lots", _without_providers(content.lots) == _without_providers(old.lots)),
         ):
             if not same:
@@ -333,3 +341,20 @@ def price_for(
         and item.valid_from <= on_date
     ]
     return max(candidates, key=lambda item: item.valid_from, default=None)
+
+
+def price_list_for(
+    agreement: FrameworkAgreement, lot: str, form: SupervisionForm, on_date: dt.date
+) -> tuple[PriceItem, ...]:
+    """Every price item of ``lot`` and ``form`` in force on ``on_date``, one per duration and mode.
+
+    Empty when the agreement is not valid on that date.
+    """
+    in_force: dict[tuple[int, DeliveryMode], PriceItem] = {}
+    for item in agreement.content.price_items:
+        if item.lot != lot or item.form != form:
+            continue
+        price = price_for(agreement, lot, form, item.duration_minutes, item.mode, on_date)
+        if price is not None:
+            in_force[(item.duration_minutes, item.mode)] = price
+    return tuple(in_force[key] for key in sorted(in_force))

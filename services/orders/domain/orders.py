@@ -41,6 +41,7 @@ from services.orders.domain.agreements import (
     QualificationKind,
     SupervisionForm,
     price_for,
+    price_list_for,
 )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "approve",
     "approve_extension",
     "assign_supervisor",
+    "can_approve",
     "can_decline",
     "can_read",
     "cancel",
@@ -229,6 +231,9 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     justification: str | None = None
     provider_id: uuid.UUID
     supervisor_id: uuid.UUID | None = None
+    """Until the provider assigns one (``supervisor_assigned``), only the orderer's wish."""
+    supervisor_assigned: bool = False
+    """The provider's admin assigned ``supervisor_id`` after the offer (checking the qualifications)."""
     status: OrderStatus = OrderStatus.DRAFT
     requested_by: uuid.UUID
     approved_by: uuid.UUID | None = None
@@ -236,10 +241,21 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """Snapshot at approval."""
     cancellation: CancellationTerms | None = None
     """Snapshot at approval."""
+    lot_terms: Lot | None = None
+    """Snapshot at approval: the lot's admitted providers with their ranks and required qualifications,
+    which the provider's side (assigning a supervisor, declining under ranking) decides by."""
+    price_list: tuple[PriceItem, ...] = ()
+    """Snapshot at approval: every price of the lot and form in force on the start date."""
+    payment_terms_days: int | None = None
+    """Snapshot at approval: the agreement's payment terms."""
+    agreement_number: str | None = None
+    """Snapshot at approval: the agreement's number (the contract reference on invoices)."""
     budget_override: BudgetOverride | None = None
     declined_by_providers: tuple[uuid.UUID, ...] = ()
     conflict: ConflictDeclaration = ConflictDeclaration()
     pending_extension: PendingExtension | None = None
+    cancelled_from: OrderStatus | None = None
+    """The status a cancelled order was cancelled in (an offered one stays the provider's to see)."""
     version: int = 1
 
 
@@ -271,6 +287,7 @@ def _is_provider_admin(order: Order, actor: Actor) -> bool:
 def _is_supervisor(order: Order, actor: Actor) -> bool:
     return (
         order.supervisor_id is not None
+        and order.supervisor_assigned
         and actor.tenant_id == order.provider_id
         and Role.SUPERVISOR in actor.roles
         and actor.person_id == order.supervisor_id
@@ -284,6 +301,11 @@ def _for_provider(order: Order, actor: Actor) -> bool:
 def can_decline(order: Order, actor: Actor) -> bool:
     """Only the provider's admin or its supervisor, of the provider the order is offered to."""
     return _for_provider(order, actor)
+
+
+def can_approve(order: Order, actor: Actor) -> bool:
+    """An approver of the order's cost centre, in the buyer's tenant."""
+    return _approves(order, actor)
 
 
 def can_read(order: Order, actor: Actor) -> bool:
@@ -421,12 +443,14 @@ def approve(
     agreement: FrameworkAgreement,
     today: dt.date,
     budget_room_cents: int,
-    supervisor_qualifications: frozenset[QualificationKind] = frozenset(),
     override_reason: str | None = None,
 ) -> Transition:
-    """Approve a submitted order; snapshots the price item and the cancellation terms.
+    """Approve a submitted order; snapshots the price item and list, the cancellation and payment
+    terms, the agreement's number and the lot (providers, ranks, required qualifications).
 
-    ``override_reason`` approves beyond the budget room, recorded as a :class:`BudgetOverride`.
+    A supervisor named in the order is only a wish: the provider assigns one after the offer, whose
+    qualifications are checked then. ``override_reason`` approves beyond the budget room, recorded as
+    a :class:`BudgetOverride`.
     """
     _require_state(order, OrderStatus.SUBMITTED)
     _require(_approves(order, actor), "only an approver of the order's cost centre approves")
@@ -434,8 +458,6 @@ def approve(
         raise RuleBroken("justification", "a needs-based choice needs a written justification")
     lot = _lot(order, agreement, today)
     _check_admitted(lot, order.provider_id)
-    if order.supervisor_id is not None:
-        _check_qualified(lot, supervisor_qualifications)
     price = price_for(agreement, order.lot, order.form, order.duration_minutes, order.mode, order.starts_on)
     if price is None:
         raise RuleBroken("durationMinutes", "the price list has no price for this form, duration and mode")
@@ -452,6 +474,10 @@ def approve(
         approved_by=actor.person_id,
         price=price,
         cancellation=agreement.content.cancellation,
+        lot_terms=lot,
+        price_list=price_list_for(agreement, order.lot, order.form, order.starts_on),
+        payment_terms_days=agreement.content.payment_terms_days,
+        agreement_number=agreement.content.number,
         budget_override=override,
     )
 
@@ -476,19 +502,33 @@ def assign_supervisor(
     actor: Actor,
     *,
     supervisor_id: uuid.UUID,
-    agreement: FrameworkAgreement,
-    today: dt.date,
     supervisor_qualifications: frozenset[QualificationKind],
 ) -> Transition:
-    """The provider admin names (or changes) the supervisor of an offered order."""
+    """The provider admin assigns (or changes) the supervisor of an offered order.
+
+    The qualifications are checked against the lot snapshotted at approval. Assigning the supervisor
+    the orderer wished for confirms the wish; another one needs a new conflict declaration.
+    """
     _require_state(order, OrderStatus.OFFERED)
     _require(_is_provider_admin(order, actor), "only the provider's admin assigns a supervisor")
-    _check_qualified(_lot(order, agreement, today), supervisor_qualifications)
+    _check_qualified(_lot_terms(order), supervisor_qualifications)
     if supervisor_id == order.supervisor_id:
-        return Transition(order=order, event="order.supervisor_assigned")
+        if order.supervisor_assigned:
+            return Transition(order=order, event="order.supervisor_assigned")
+        return _next(order, "order.supervisor_assigned", supervisor_assigned=True)
     return _next(
-        order, "order.supervisor_assigned", supervisor_id=supervisor_id, conflict=ConflictDeclaration()
+        order,
+        "order.supervisor_assigned",
+        supervisor_id=supervisor_id,
+        supervisor_assigned=True,
+        conflict=ConflictDeclaration(),
     )
+
+
+def _lot_terms(order: Order) -> Lot:
+    if order.lot_terms is None:  # pragma: no cover - every approved order has the snapshot
+        raise WrongState("the order has no snapshot of its lot")
+    return order.lot_terms
 
 
 def declare_conflict(order: Order, actor: Actor, related_participants: frozenset[uuid.UUID]) -> Transition:
@@ -528,8 +568,8 @@ def accept_conflict(order: Order, actor: Actor) -> Transition:
 def accept(order: Order, actor: Actor) -> Transition:
     _require_state(order, OrderStatus.OFFERED)
     _require(_for_provider(order, actor), "only the provider's admin or the order's supervisor accepts")
-    if order.supervisor_id is None:
-        raise RuleBroken("supervisorId", "a supervisor must be assigned before acceptance")
+    if order.supervisor_id is None or not order.supervisor_assigned:
+        raise RuleBroken("supervisorId", "the provider must assign the supervisor before acceptance")
     if order.conflict.state is ConflictState.UNDECLARED:
         raise RuleBroken("conflict", "the supervisor has not declared prior relationships")
     if not order.conflict.cleared:
@@ -539,18 +579,15 @@ def accept(order: Order, actor: Actor) -> Transition:
     return _next(order, "order.accepted", status=OrderStatus.ACCEPTED)
 
 
-def _next_ranked(
-    order: Order, agreement: FrameworkAgreement, declined: tuple[uuid.UUID, ...]
-) -> uuid.UUID | None:
-    lot = next((lot for lot in agreement.content.lots if lot.name == order.lot), None)
-    if lot is None:
-        return None
+def _next_ranked(order: Order, declined: tuple[uuid.UUID, ...]) -> uuid.UUID | None:
+    lot = _lot_terms(order)
     ranked = sorted((p for p in lot.providers if p.rank is not None), key=lambda p: p.rank or 0)
     return next((p.provider_id for p in ranked if p.provider_id not in declined), None)
 
 
-def decline(order: Order, actor: Actor, *, agreement: FrameworkAgreement) -> Transition:
-    """The provider declines; under RANKING the offer passes to the next-ranked admitted provider.
+def decline(order: Order, actor: Actor) -> Transition:
+    """The provider declines; under RANKING the offer passes to the next-ranked admitted provider of
+    the lot as snapshotted at approval.
 
     The passed offer has no supervisor: the next provider's admin assigns one.
     """
@@ -558,13 +595,14 @@ def decline(order: Order, actor: Actor, *, agreement: FrameworkAgreement) -> Tra
     _require(_for_provider(order, actor), "only the provider's admin or the order's supervisor declines")
     declined = (*order.declined_by_providers, order.provider_id)
     if order.selection is SelectionMethod.RANKING:
-        nxt = _next_ranked(order, agreement, declined)
+        nxt = _next_ranked(order, declined)
         if nxt is not None:
             return _next(
                 order,
                 "order.offered",
                 provider_id=nxt,
                 supervisor_id=None,
+                supervisor_assigned=False,
                 conflict=ConflictDeclaration(),
                 declined_by_providers=declined,
             )
@@ -613,7 +651,13 @@ def cancel(order: Order, actor: Actor) -> Transition:
         and actor.person_id == order.requested_by
     )
     _require(own_request or _approves(order, actor), "only an approver of the cost centre cancels")
-    return _next(order, "order.cancelled", status=OrderStatus.CANCELLED, pending_extension=None)
+    return _next(
+        order,
+        "order.cancelled",
+        status=OrderStatus.CANCELLED,
+        pending_extension=None,
+        cancelled_from=order.status,
+    )
 
 
 # --- extensions ---
