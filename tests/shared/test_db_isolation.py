@@ -513,6 +513,28 @@ async def test_app_role_owns_nothing_and_cannot_bypass_rls(
 
 
 @pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
+async def test_the_relay_role_can_execute_no_function_of_the_service(
+    platform_databases: dict[str, DatabaseLayout], service: str
+) -> None:
+    """Functions are executable by PUBLIC by default; a SECURITY DEFINER one would be a way
+    around the relay's narrow grants. Trigger functions run whatever the caller may execute."""
+    layout = platform_databases[service]
+    conn = await asyncpg.connect(layout.owner_url)
+    try:
+        callable_by_relay = await conn.fetch(
+            """
+            select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = 'public' and p.prorettype <> 'trigger'::regtype
+              and has_function_privilege($1, p.oid, 'EXECUTE')
+            """,
+            layout.relay,
+        )
+    finally:
+        await conn.close()
+    assert [r["proname"] for r in callable_by_relay] == []
+
+
+@pytest.mark.parametrize("service", sorted({s for s, _ in TENANT_TABLES}))
 async def test_app_role_cannot_create_in_schema_public(
     platform_databases: dict[str, DatabaseLayout], service: str
 ) -> None:
