@@ -42,6 +42,9 @@ TENANT_TABLES = (
     ("orders", "supervision_orders"),
     ("orders", "idempotency_keys"),
     ("sessions", "tenant_directory"),
+    ("sessions", "processes"),
+    ("sessions", "sessions"),
+    ("sessions", "idempotency_keys"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
@@ -290,6 +293,41 @@ def _idempotency_key_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+_PROCESS_COLUMNS = (
+    "tenant_id, id, order_id, provider_id, supervisor_id, participants, cost_centre_id, agreement_id,"
+    " form, planned_sessions, status, doc, version"
+)
+
+
+def _process_row(tenant_id: uuid.UUID) -> Row:
+    # provider_id: some other tenant (the provider of the accepted order).
+    return Row(
+        f"insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _session_row(tenant_id: uuid.UUID) -> Row:
+    # The session's process, shared with the same provider, is inserted in the same statement.
+    return Row(
+        f"with p as (insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)"
+        " returning id)"
+        " insert into sessions (tenant_id, id, process_id, provider_id, status, starts_at, duration_minutes,"
+        " doc, version) select $1, $8, p.id, $4, 'scheduled', now(), 90, '{}'::jsonb, 1 from p",
+        (
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+        ),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -312,6 +350,8 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "framework_agreements": _framework_agreement_row,
     "supervision_orders": _supervision_order_row,
     "idempotency_keys": _idempotency_key_row,
+    "processes": _process_row,
+    "sessions": _session_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

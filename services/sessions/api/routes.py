@@ -1,0 +1,14 @@
+"""Every route handler and controller of the sessions app: app.py registers ``ROUTES``.
+
+A part of the service adds its controllers by appending to this list (one import, one line).
+"""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+from shared.tenancy import known_tenant_route
+
+__all__ = ["ROUTES"]
+
+ROUTES: list[ControllerRouterHandler] = [known_tenant_route("sessions")]
