@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from services.sessions.api.processes import ProcessController
+from services.sessions.api.sessions import SessionController
 from shared.tenancy import known_tenant_route
 
 __all__ = ["ROUTES"]
 
-ROUTES: list[ControllerRouterHandler] = [known_tenant_route("sessions")]
+ROUTES: list[ControllerRouterHandler] = [known_tenant_route("sessions"), ProcessController, SessionController]
