@@ -26,11 +26,14 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def price_item(
-    duration: int = 90, mode: orders_events.DeliveryMode = "remote", cents: int = 18000
+    duration: int = 90,
+    mode: orders_events.DeliveryMode = "remote",
+    cents: int = 18000,
+    form: orders_events.SupervisionForm = "group",
 ) -> orders_events.PriceItemFact:
     return orders_events.PriceItemFact(
         lot=LOT,
-        form="group",
+        form=form,
         duration_minutes=duration,
         mode=mode,
         unit="per_session",
@@ -68,9 +71,14 @@ def order_event(
     price_list: list[orders_events.PriceItemFact] | None = None,
     price: orders_events.PriceItemFact | None = None,
     status: orders_events.OrderStatus = "accepted",
+    form: orders_events.SupervisionForm = "group",
     **extra: Any,
 ) -> orders_events.OrderFacts:
-    items = [price_item(90, "remote"), price_item(90, "at_buyer", 21000), price_item(60, "remote", 13000)]
+    items = [
+        price_item(90, "remote", form=form),
+        price_item(90, "at_buyer", 21000, form=form),
+        price_item(60, "remote", 13000, form=form),
+    ]
     return cls(
         order_id=parties.order_id,
         buyer_id=parties.buyer_id,
@@ -78,7 +86,7 @@ def order_event(
         cost_centre_id=parties.cost_centre_id,
         agreement_id=parties.agreement_id,
         lot=LOT,
-        form="group",
+        form=form,
         participants=list(parties.participants),
         planned_sessions=planned_sessions,
         duration_minutes=90,

@@ -446,3 +446,34 @@ async def test_another_tenants_session_ids_are_404(
     problem(await client.get(path, headers=outsider.buyer_admin()), 404)
     problem(await client.post(f"{path}/no-show", headers=outsider.supervisor()), 404)
     problem(await client.get(f"/sessions/sessions/{uuid.uuid4()}", headers=world.who.supervisor()), 404)
+
+
+async def test_who_takes_part_in_individual_supervision_is_hidden_from_buyer_admins_but_not_approvers(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    parties = Parties(participants=[uuid.uuid4()])
+    process = await open_process(
+        sessions_pool, parties, accepted_at=now() - dt.timedelta(days=10), form="individual"
+    )
+    who = Callers(issuer, parties)
+    world = World(process, parties, who)
+    session = await schedule(client, world, now() - dt.timedelta(days=1))
+    ok(
+        await client.post(
+            f"/sessions/sessions/{session['id']}/held",
+            json=everyone_attended(world),
+            headers=who.supervisor(),
+        )
+    )
+    hidden = ok(await client.get(world.path, headers=who.buyer_admin()))
+    assert hidden["participants"] is None
+    seen = ok(await client.get(f"/sessions/sessions/{session['id']}", headers=who.buyer_admin()))
+    assert (seen["status"], seen["attendance"]) == ("held", None)
+    for headers in (who.approver(), who.participant(), who.supervisor(), who.provider_admin()):
+        assert ok(await client.get(world.path, headers=headers))["participants"] == [
+            str(parties.participants[0])
+        ]
+        attendance = ok(await client.get(f"/sessions/sessions/{session['id']}", headers=headers))[
+            "attendance"
+        ]
+        assert attendance == [{"personId": str(parties.participants[0]), "attended": True}]
