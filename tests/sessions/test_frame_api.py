@@ -477,3 +477,24 @@ async def test_who_takes_part_in_individual_supervision_is_hidden_from_buyer_adm
             "attendance"
         ]
         assert attendance == [{"personId": str(parties.participants[0]), "attended": True}]
+
+
+async def test_the_openapi_document_describes_the_frame_routes(client: Client) -> None:
+    document = ok(await client.get("/sessions/schema/openapi.json"))
+    operations = {
+        operation["operationId"] for path in document["paths"].values() for operation in path.values()
+    }
+    assert {
+        "listProcesses",
+        "getProcess",
+        "recordProcessAgreement",
+        "decideProcessTrial",
+        "recordProcessEvaluation",
+        "listProcessSessions",
+        "scheduleSession",
+        "getSession",
+        "rescheduleSession",
+        "markSessionHeld",
+        "cancelSession",
+        "recordSessionNoShow",
+    } <= operations
