@@ -18,10 +18,21 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.sessions.domain.processes import Process
+from services.sessions.handlers import processes as handlers
+from shared.contracts import orders as orders_events
 from shared.contracts import sessions as events
 from shared.db.provision import DatabaseLayout
+from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.sessions.support import Callers, Parties, iso, open_process, outbox_events
+from tests.sessions.support import (
+    Callers,
+    Parties,
+    iso,
+    open_process,
+    order_event,
+    orders_envelope,
+    outbox_events,
+)
 
 Client = AsyncTestClient[Litestar]
 PROBLEM_JSON = "application/problem+json"
@@ -498,3 +509,44 @@ async def test_the_openapi_document_describes_the_frame_routes(client: Client) -
         "cancelSession",
         "recordSessionNoShow",
     } <= operations
+
+
+async def test_a_rescheduled_session_publishes_where_it_was_and_where_it_is(
+    client: Client, world: World, layout: DatabaseLayout
+) -> None:
+    was = now() + dt.timedelta(days=10)
+    session = await schedule(client, world, was)
+    body = {"startsAt": iso(was + dt.timedelta(days=1)), "durationMinutes": 60, "mode": "remote"}
+    ok(
+        await client.post(
+            f"/sessions/sessions/{session['id']}/reschedule", json=body, headers=world.who.supervisor()
+        )
+    )
+    published = await outbox_events(layout.relay_url, session["id"])
+    assert [(e.type, e.version) for e in published] == [
+        (events.SessionScheduled.event_type, 1),
+        (events.SessionRescheduled.event_type, 2),
+    ]
+    event = published[1].event_as(events.SessionRescheduled)
+    assert (event.previous_starts_at, event.previous_duration_minutes) == (was, 90)
+    assert (event.starts_at, event.duration_minutes, event.process_id) == (
+        was + dt.timedelta(days=1),
+        60,
+        world.process.process_id,
+    )
+
+
+async def test_a_closed_process_takes_no_more_sessions(
+    client: Client, world: World, sessions_pool: asyncpg.Pool
+) -> None:
+    completed = order_event(orders_events.OrderCompleted, world.parties, status="completed")
+    envelope = orders_envelope(completed, world.parties, version=9)
+    async with tenant_transaction(sessions_pool, world.parties.buyer_id) as conn:
+        await handlers.apply_order_closed(conn, envelope)
+    closed = ok(await client.get(world.path, headers=world.who.buyer_admin()))
+    assert (closed["status"], closed["outcome"]) == ("closed", "completed")
+    body = {"startsAt": iso(now() + dt.timedelta(days=3)), "durationMinutes": 90, "mode": "remote"}
+    refused = problem(
+        await client.post(f"{world.path}/sessions", json=body, headers=world.who.supervisor()), 409
+    )
+    assert "closed" in refused["detail"]
