@@ -14,3 +14,7 @@ from shared.tenancy import known_tenant_route
 __all__ = ["ROUTES"]
 
 ROUTES: list[ControllerRouterHandler] = [known_tenant_route("sessions"), ProcessController, SessionController]
+
+from services.sessions.api.content import ContentController, set_content_retention  # noqa: E402
+
+ROUTES += [ContentController, set_content_retention]
