@@ -24,7 +24,7 @@ from services.sessions.crypto import (
     open_field,
     seal_field,
 )
-from services.sessions.domain.audit import Action, Outcome
+from services.sessions.domain.audit import Action, ChainCheck, Outcome, verify_chain
 from services.sessions.domain.content import (
     ContentItem,
     ContentRuleBroken,
@@ -71,6 +71,7 @@ __all__ = [
     "set_goal_consent",
     "share_reflection",
     "update_item",
+    "verify_audit",
 ]
 
 TABLE = "content_items"
@@ -493,3 +494,10 @@ async def content_status(pool: asyncpg.Pool, principal: Principal, process_id: u
         consented=consents if relation is not Relation.EMPLOYER else frozenset(),
         shredded=row is not None and row.shredded_at is not None,
     )
+
+
+async def verify_audit(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> ChainCheck:
+    """Check a tenant's audit chain: an edited, removed or reordered entry breaks it."""
+    async with tenant_transaction(pool, tenant_id) as conn:
+        entries = await audit_store.fetch_chain(conn, tenant_id)
+    return verify_chain(entries)
