@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from services.sessions.crypto import ContentKeyring
+from services.sessions.handlers.content import rewrap_keys
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from tests.sessions.content_helpers import Client, World, body_of, new_world, use_keyring, write
@@ -229,3 +231,31 @@ async def test_a_ciphertext_copied_to_another_tenants_process_does_not_decrypt(
     listed = await client.get(f"{other.base}/content", headers=other.supervisor())
     assert listed.status_code == 500
     assert "words" not in listed.text
+
+
+async def test_after_a_keyring_rotation_old_content_reads_and_rewrapping_lets_the_old_key_go(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    old = use_keyring(client, ContentKeyring.generate("old"))
+    world = await new_world(sessions_pool, issuer)
+    note = await write(client, world, world.supervisor(), "shared_note", "written under the old key")
+    url = f"{world.base}/content/{note['id']}"
+    rotated = use_keyring(client, old.with_new_key("new"))
+    assert (
+        body_of(await client.get(url, headers=world.supervisor()), 200)["body"] == "written under the old key"
+    )
+    fresh = await new_world(sessions_pool, issuer)
+    await write(client, fresh, fresh.supervisor(), "shared_note", "written under the new key")
+    async with tenant_transaction(sessions_pool, fresh.parties.provider_id) as conn:
+        assert (
+            await conn.fetchval("select key_id from content_keys where process_id = $1", fresh.process_id)
+            == "new"
+        )
+    # Without the old key, the old process's content cannot be opened until it is re-wrapped.
+    use_keyring(client, rotated.without("old"))
+    assert (await client.get(url, headers=world.supervisor())).status_code == 500
+    assert await rewrap_keys(sessions_pool, rotated, world.parties.provider_id) == 1
+    assert await rewrap_keys(sessions_pool, rotated, world.parties.provider_id) == 0
+    assert (
+        body_of(await client.get(url, headers=world.supervisor()), 200)["body"] == "written under the old key"
+    )

@@ -68,6 +68,7 @@ __all__ = [
     "create_item",
     "get_item",
     "list_items",
+    "rewrap_keys",
     "set_goal_consent",
     "share_reflection",
     "update_item",
@@ -501,3 +502,25 @@ async def verify_audit(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> ChainCheck:
     async with tenant_transaction(pool, tenant_id) as conn:
         entries = await audit_store.fetch_chain(conn, tenant_id)
     return verify_chain(entries)
+
+
+async def rewrap_keys(
+    pool: asyncpg.Pool, keyring: ContentKeyring, tenant_id: uuid.UUID, *, batch: int = 500
+) -> int:
+    """Key rotation: re-wrap the tenant's data keys under the newest keyring key (content untouched).
+
+    Afterwards the older keyring keys can be retired. Returns how many keys moved.
+    """
+    moved = 0
+    while True:
+        async with tenant_transaction(pool, tenant_id) as conn:
+            rows = await store.keys_not_wrapped_by(conn, tenant_id, keyring.primary_id, limit=batch)
+            for row in rows:
+                assert row.wrapped_key is not None
+                wrapped = keyring.rewrap(
+                    WrappedKey(row.key_id, row.wrapped_key), row.tenant_id, row.process_id
+                )
+                await store.rewrap_key(conn, row.process_id, wrapped.key_id, wrapped.wrapped)
+        moved += len(rows)
+        if len(rows) < batch:
+            return moved

@@ -26,6 +26,7 @@ __all__ = [
     "fetch_visible_item",
     "insert_item",
     "insert_key",
+    "keys_not_wrapped_by",
     "list_visible_items",
     "rewrap_key",
     "set_goal_consent",
@@ -128,6 +129,21 @@ async def rewrap_key(
         key_id,
         wrapped_key,
     )
+
+
+async def keys_not_wrapped_by(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, key_id: str, *, limit: int
+) -> list[KeyRow]:
+    """The tenant's live data keys still wrapped by an older keyring key than ``key_id``."""
+    rows = await conn.fetch(
+        "select tenant_id, process_id, key_id, wrapped_key, goal_consents, shredded_at from content_keys"
+        " where tenant_id = $1 and key_id <> $2 and shredded_at is null order by process_id limit $3"
+        " for update",
+        tenant_id,
+        key_id,
+        limit,
+    )
+    return [_key(r) for r in rows]
 
 
 async def shred_key(conn: asyncpg.Connection, parties: ProcessParties, at: dt.datetime) -> bool:
