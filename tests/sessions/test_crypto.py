@@ -149,3 +149,27 @@ def test_the_embedded_default_keeps_one_generated_key_owner_only(tmp_path: Path)
     [(kid, key)] = parse_content_keys(file=str(path))
     assert len(key) == 32
     assert kid
+
+
+def test_the_app_reads_its_keyring_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.sessions.api.content import _keyring_from_environment
+
+    path = ensure_content_key_file(tmp_path / "content-keys.json")
+    newer = base64.b64encode(generate_key()).decode()
+    monkeypatch.setenv("TILA_SESSIONS_CONTENT_KEYS_FILE", str(path))
+    monkeypatch.setenv("TILA_SESSIONS_CONTENT_KEYS", f"k-new:{newer}")
+    _keyring_from_environment.cache_clear()
+    try:
+        keyring = _keyring_from_environment()
+        assert keyring is not None
+        assert keyring.key_ids[-1] == "k-new"
+        assert keyring.primary_id == "k-new"
+        assert len(keyring.key_ids) == 2
+        monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS")
+        monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS_FILE")
+        _keyring_from_environment.cache_clear()
+        assert _keyring_from_environment() is None  # the API then answers 503, never a made-up key
+    finally:
+        _keyring_from_environment.cache_clear()
