@@ -3,6 +3,7 @@ validation, paging, versions, and ciphertexts that refuse to open anywhere but t
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import asyncpg
@@ -259,3 +260,31 @@ async def test_after_a_keyring_rotation_old_content_reads_and_rewrapping_lets_th
     assert (
         body_of(await client.get(url, headers=world.supervisor()), 200)["body"] == "written under the old key"
     )
+
+
+async def test_notes_belong_to_a_session_of_their_process(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    other = await new_world(sessions_pool, issuer)
+    starts = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    schedule = {"startsAt": starts, "durationMinutes": 90, "mode": "remote"}
+    session = body_of(
+        await client.post(f"{world.base}/sessions", json=schedule, headers=world.supervisor()), 201
+    )
+    foreign = body_of(
+        await client.post(f"{other.base}/sessions", json=schedule, headers=other.supervisor()), 201
+    )
+    about = {"kind": "shared_note", "body": "kolmannen kerran teemat", "sessionId": session["id"]}
+    note = body_of(await client.post(f"{world.base}/content", json=about, headers=world.supervisor()), 201)
+    assert note["sessionId"] == session["id"]
+    await write(client, world, world.supervisor(), "shared_note", "not about a session")
+    wrong = await client.post(
+        f"{world.base}/content", json=about | {"sessionId": foreign["id"]}, headers=world.supervisor()
+    )
+    assert wrong.status_code == 422
+    assert [e["field"] for e in wrong.json()["errors"]] == ["body.sessionId"]
+    listed = await client.get(
+        f"{world.base}/content", params={"sessionId": session["id"]}, headers=world.participant()
+    )
+    assert [i["id"] for i in body_of(listed, 200)["items"]] == [note["id"]]

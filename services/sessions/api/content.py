@@ -19,7 +19,7 @@ import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.sessions import SERVICE
 from services.sessions.crypto import ContentKeyring
@@ -82,6 +82,8 @@ class ContentBody(_In, frozen=True, kw_only=True):
     body: Body
     phase: Phase | None = None
     """``mid`` or ``final`` for evaluations; nothing else has one."""
+    session_id: uuid.UUID | None = None
+    """The session of this process the item is about, if any."""
 
 
 class UpdateBody(_In, frozen=True, kw_only=True):
@@ -114,6 +116,7 @@ class ContentOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    session_id: uuid.UUID | None = None
 
 
 class ContentStatusOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
@@ -137,6 +140,7 @@ def _out(item: ContentItem) -> ContentOut:
         version=item.version,
         created_at=item.created_at,
         updated_at=item.updated_at,
+        session_id=item.session_id,
     )
 
 
@@ -171,7 +175,14 @@ class ContentController(Controller):
         keyring: Keyring,
     ) -> Response[ContentOut]:
         item = await handlers.create_item(
-            pool, keyring, principal, process_id, kind=data.kind, phase=data.phase, body=data.body
+            pool,
+            keyring,
+            principal,
+            process_id,
+            kind=data.kind,
+            phase=data.phase,
+            body=data.body,
+            session_id=data.session_id,
         )
         return versioned(_out(item), item.version, status_code=201)
 
@@ -183,11 +194,12 @@ class ContentController(Controller):
         principal: Caller,
         keyring: Keyring,
         kind: FromQuery[ContentKind | None] = None,
+        session_id: Annotated[uuid.UUID | None, QueryParameter(name="sessionId")] = None,
         cursor: FromQuery[str | None] = None,
         limit: PageSize = 50,
     ) -> Page[ContentOut]:
         items, next_cursor = await handlers.list_items(
-            pool, keyring, principal, process_id, kind=kind, cursor=cursor, limit=limit
+            pool, keyring, principal, process_id, kind=kind, cursor=cursor, limit=limit, session_id=session_id
         )
         return Page(items=[_out(i) for i in items], next_cursor=next_cursor)
 

@@ -57,6 +57,8 @@ class ContentItem:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    session_id: uuid.UUID | None = None
+    """The session of the process the item belongs to, if any."""
 
     def __repr__(self) -> str:  # never print the body
         return f"ContentItem(id={self.item_id}, kind={self.kind}, version={self.version})"

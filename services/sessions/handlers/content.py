@@ -226,6 +226,7 @@ def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        session_id=row.session_id,
     )
 
 
@@ -245,6 +246,7 @@ async def create_item(
     kind: ContentKind,
     phase: Phase | None,
     body: str,
+    session_id: uuid.UUID | None = None,
 ) -> ContentItem:
     record = _Audit(process_id, Action.CREATE, item_id=new_id(), kind=kind.value)
     assert record.item_id is not None
@@ -256,6 +258,8 @@ async def create_item(
             check_new_item(kind, phase, body)
         except ContentRuleBroken as exc:
             raise _rule(exc) from None
+        if session_id is not None and not await store.session_in_process(conn, session_id, process_id):
+            raise _rule(ContentRuleBroken("sessionId", "not a session of this process"))
         data_key = await _data_key(conn, keyring, parties, create=True)
         assert data_key is not None
         row = await store.insert_item(
@@ -267,6 +271,7 @@ async def create_item(
             owner_id=person_id,
             body=seal_field(data_key, TABLE, record.item_id, FIELD, body),
             at=dt.datetime.now(dt.UTC),
+            session_id=session_id,
         )
         return _decrypt(data_key, row)
     raise AssertionError("unreachable")  # pragma: no cover (the context manager re-raises)
@@ -340,6 +345,7 @@ async def list_items(
     kind: ContentKind | None,
     cursor: str | None,
     limit: int,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[list[ContentItem], str | None]:
     """The items of a process the caller may read, oldest first; each one read is audited."""
     after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
@@ -360,6 +366,7 @@ async def list_items(
             kind=kind,
             after=(after[0], after[1]) if after else None,
             limit=limit + 1,
+            session_id=session_id,
         )
         items = [_decrypt(data_key, row) for row in rows[:limit]]
         for item in items:

@@ -29,6 +29,7 @@ __all__ = [
     "keys_not_wrapped_by",
     "list_visible_items",
     "rewrap_key",
+    "session_in_process",
     "set_goal_consent",
     "set_retention_months",
     "set_shared_with_supervisor",
@@ -60,6 +61,7 @@ class ItemRow:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    session_id: uuid.UUID | None = None
 
 
 async def fetch_parties(conn: asyncpg.Connection, process_id: uuid.UUID) -> ProcessParties | None:
@@ -178,7 +180,7 @@ async def set_goal_consent(
 
 _ITEM_COLUMNS = (
     "i.id, i.process_id, i.kind, i.phase, i.owner_id, i.shared_with_supervisor, i.approved_by, i.body,"
-    " i.version, i.created_at, i.updated_at"
+    " i.version, i.created_at, i.updated_at, i.session_id"
 )
 
 
@@ -195,6 +197,15 @@ def _item(row: asyncpg.Record) -> ItemRow:
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        session_id=row["session_id"],
+    )
+
+
+async def session_in_process(conn: asyncpg.Connection, session_id: uuid.UUID, process_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "select 1 from sessions where id = $1 and process_id = $2", session_id, process_id
+        )
     )
 
 
@@ -208,10 +219,11 @@ async def insert_item(
     owner_id: uuid.UUID,
     body: bytes,
     at: dt.datetime,
+    session_id: uuid.UUID | None = None,
 ) -> ItemRow:
     row = await conn.fetchrow(
         "insert into content_items as i (tenant_id, buyer_id, id, process_id, kind, phase, owner_id, body,"
-        " created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+        " created_at, updated_at, session_id) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
         f" returning {_ITEM_COLUMNS}",
         parties.provider_id,
         parties.buyer_id,
@@ -222,6 +234,7 @@ async def insert_item(
         owner_id,
         body,
         at,
+        session_id,
     )
     assert row is not None
     return _item(row)
@@ -290,6 +303,7 @@ async def list_visible_items(
     kind: ContentKind | None,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
+    session_id: uuid.UUID | None = None,
 ) -> list[ItemRow]:
     after_at, after_id = after if after else (None, None)
     rows = await conn.fetch(
@@ -299,6 +313,7 @@ async def list_visible_items(
         f" where i.process_id = $1 and {_VISIBLE}"
         " and ($10::text is null or i.kind = $10)"
         " and ($11::timestamptz is null or (i.created_at, i.id) > ($11, $12::uuid))"
+        " and ($14::uuid is null or i.session_id = $14)"
         " order by i.created_at, i.id limit $13",
         process_id,
         *_scope_args(scope, relation, person_id, tenant_id),
@@ -306,6 +321,7 @@ async def list_visible_items(
         after_at,
         after_id,
         limit,
+        session_id,
     )
     return [_item(r) for r in rows]
 
