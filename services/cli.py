@@ -397,7 +397,8 @@ def audit_verify(args: argparse.Namespace) -> int:
         finally:
             await pool.close()
         if result.ok:
-            return True, f"content audit of {tenant}: {result.entries} entries, chain intact"
+            head = result.head.hex() if result.head else "-"
+            return True, f"content audit of {tenant}: {result.entries} entries, chain intact, head {head}"
         return False, f"content audit of {tenant}: BROKEN at entry {result.broken_at}: {result.problem}"
 
     ok, message = asyncio.run(check())

@@ -70,3 +70,12 @@ def test_a_rehashed_edit_still_breaks_the_next_link() -> None:
     check = verify_chain(entries)
     assert not check.ok
     assert check.broken_at == 3
+
+
+def test_the_head_names_the_last_entry_so_a_cut_off_end_can_be_noticed() -> None:
+    entries = _chain(4)
+    assert verify_chain(entries).head == entries[-1].hash
+    shortened = verify_chain(entries[:3])
+    assert shortened.ok
+    assert shortened.head != entries[-1].hash
+    assert verify_chain([]).head is None

@@ -191,6 +191,14 @@ async def test_a_tampered_or_moved_ciphertext_does_not_decrypt(
     assert response.status_code == 500
     assert response.json()["type"] == "urn:tila:problem:content-unreadable"
     assert "note" not in response.text
+    async with tenant_transaction(sessions_pool, world.parties.provider_id) as conn:
+        outcome = await conn.fetchval(
+            "select outcome from content_audit where tenant_id = $1 and item_id = $2"
+            " order by seq desc limit 1",
+            world.parties.provider_id,
+            uuid.UUID(first["id"]),
+        )
+    assert outcome == "failed"
     # Moved: another row's valid ciphertext of the same process.
     await _set_body(sessions_pool, world, second["id"], original)
     assert (await client.get(f"{url}/{second['id']}", headers=world.supervisor())).status_code == 500

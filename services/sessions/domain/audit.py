@@ -49,6 +49,8 @@ class Outcome(enum.StrEnum):
     GONE = "gone"
     REJECTED = "rejected"
     """Allowed to try, but a rule refused the request (a conflict, a stale version, bad input)."""
+    FAILED = "failed"
+    """Allowed, but the stored content did not decrypt (tampered, moved, or its key retired)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class ChainCheck:
     broken_at: int | None = None
     """The sequence number where the chain first fails."""
     problem: str | None = None
+    head: bytes | None = None
+    """The last entry's hash: record it elsewhere, and a later check that ends on another head
+    (or on fewer entries) shows that entries were cut off the end."""
 
 
 def verify_chain(entries: Iterable[AuditEntry]) -> ChainCheck:
@@ -111,4 +116,4 @@ def verify_chain(entries: Iterable[AuditEntry]) -> ChainCheck:
         if chain_hash(entry.prev_hash, entry) != entry.hash:
             return ChainCheck(False, count, entry.seq, "its fields were changed")
         expected_prev, expected_seq = entry.hash, expected_seq + 1
-    return ChainCheck(True, count)
+    return ChainCheck(True, count, head=expected_prev if count else None)

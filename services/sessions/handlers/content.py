@@ -58,6 +58,7 @@ from shared.errors import (
 )
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
+from shared.logging import get_logger
 
 __all__ = [
     "ContentShredded",
@@ -74,6 +75,8 @@ __all__ = [
     "update_item",
     "verify_audit",
 ]
+
+log = get_logger(__name__)
 
 TABLE = "content_items"
 FIELD = "body"
@@ -120,6 +123,8 @@ def _outcome_of(exc: DomainError) -> Outcome:
         return Outcome.NOT_FOUND
     if isinstance(exc, ContentShredded):
         return Outcome.GONE
+    if isinstance(exc, ContentUnreadable):
+        return Outcome.FAILED
     return Outcome.REJECTED
 
 
@@ -213,6 +218,7 @@ def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
     try:
         body = open_field(data_key, TABLE, row.id, FIELD, row.body)
     except DecryptionFailed:
+        log.warning("content_item_unreadable", process_id=str(row.process_id), item_id=str(row.id))
         raise ContentUnreadable("this item cannot be decrypted") from None
     return ContentItem(
         item_id=row.id,
