@@ -18,6 +18,7 @@ from services.sessions.domain.visibility import (
     ContentKind,
     Relation,
     may_read,
+    may_update,
     may_write,
     relation_of,
 )
@@ -75,6 +76,18 @@ AUTHORS = {
     K.SUMMARY: ["supervisor"],
 }
 PHASE = {K.PARTICIPANT_EVALUATION: "mid", K.SUPERVISOR_EVALUATION: "final"}
+NAMES = [
+    "supervisor",
+    "participant_1",
+    "participant_2",
+    "buyer_admin",
+    "approver",
+    "other_employee",
+    "provider_admin",
+    "other_supervisor",
+    "machine_client",
+    "platform_admin",
+]
 
 
 @dataclass
@@ -123,21 +136,7 @@ def _allowed(person: Person, world: World, item: dict[str, object]) -> bool:
     return may_read(relation, K(str(item["kind"])), own=item["ownerId"] == person.subject)
 
 
-@pytest.mark.parametrize(
-    "who",
-    [
-        "supervisor",
-        "participant_1",
-        "participant_2",
-        "buyer_admin",
-        "approver",
-        "other_employee",
-        "provider_admin",
-        "other_supervisor",
-        "machine_client",
-        "platform_admin",
-    ],
-)
+@pytest.mark.parametrize("who", NAMES)
 async def test_each_caller_reads_exactly_the_allowed_items_of_the_process(
     client: Client, setting: Setting, who: str
 ) -> None:
@@ -173,9 +172,7 @@ def test_the_matrix_has_cells_both_ways() -> None:
     assert not all(may_read(r, k, own=False) for r in relations for k in K)
 
 
-@pytest.mark.parametrize(
-    "who", ["supervisor", "participant_1", "buyer_admin", "provider_admin", "machine_client"]
-)
+@pytest.mark.parametrize("who", NAMES)
 async def test_another_tenants_process_and_items_are_404_for_everyone(
     client: Client, setting: Setting, who: str
 ) -> None:
@@ -229,3 +226,20 @@ async def test_only_the_author_changes_an_item(client: Client, setting: Setting)
     assert refused.status_code == 403
     changed = await client.put(url, json={"body": "shared_note by supervisor"}, headers=world.supervisor())
     assert body_of(changed, 200)["version"] == 2
+
+
+@pytest.mark.parametrize("who", NAMES)
+async def test_each_caller_changes_only_its_own_items(client: Client, setting: Setting, who: str) -> None:
+    person = next(p for p in setting.people if p.name == who)
+    world = setting.world
+    relation = relation_of(person.caller(), _parties(world))
+    for item in setting.items:
+        kind = K(str(item["kind"]))
+        same_text = f"{kind} by {_author_name(setting, item)}"  # the read test still finds it
+        response = await client.put(
+            f"{world.base}/content/{item['id']}", json={"body": same_text}, headers=person.headers(world)
+        )
+        if may_update(relation, kind, own=item["ownerId"] == person.subject):
+            assert body_of(response, 200)["ownerId"] == person.subject
+        else:
+            assert response.status_code in (403, 404), (who, kind, response.status_code)
