@@ -296,3 +296,19 @@ async def test_notes_belong_to_a_session_of_their_process(
         f"{world.base}/content", params={"sessionId": session["id"]}, headers=world.participant()
     )
     assert [i["id"] for i in body_of(listed, 200)["items"]] == [note["id"]]
+
+
+async def test_the_openapi_document_describes_the_content_routes(client: Client) -> None:
+    document = body_of(await client.get("/sessions/schema/openapi.json"), 200)
+    operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert {
+        "createContent",
+        "listContent",
+        "getContent",
+        "updateContent",
+        "shareReflection",
+        "approveSummary",
+        "setGoalConsent",
+        "getContentStatus",
+        "setContentRetention",
+    } <= operations
