@@ -3,6 +3,7 @@ validation, paging, versions, and ciphertexts that refuse to open anywhere but t
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -312,3 +313,21 @@ async def test_the_openapi_document_describes_the_content_routes(client: Client)
         "getContentStatus",
         "setContentRetention",
     } <= operations
+
+
+async def test_concurrent_first_writes_share_one_data_key(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    payloads = [{"kind": "shared_note", "body": f"rinnakkain {n}"} for n in range(6)]
+    responses = await asyncio.gather(
+        *(client.post(f"{world.base}/content", json=p, headers=world.supervisor()) for p in payloads)
+    )
+    assert [r.status_code for r in responses] == [201] * 6
+    listed = body_of(await client.get(f"{world.base}/content", headers=world.participant()), 200)["items"]
+    assert sorted(i["body"] for i in listed) == sorted(p["body"] for p in payloads)
+    async with tenant_transaction(sessions_pool, world.parties.provider_id) as conn:
+        assert (
+            await conn.fetchval("select count(*) from content_keys where process_id = $1", world.process_id)
+            == 1
+        )
