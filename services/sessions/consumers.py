@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 from services.sessions import SERVICE
+from services.sessions.handlers import processes
+from shared.contracts.orders import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderCompleted,
+    OrderExtended,
+    OrderInterrupted,
+)
+from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
 from shared.tenancy import tenant_subscription
 
-__all__ = ["SUBSCRIPTIONS"]
+__all__ = ["ORDERS_CONSUMER", "SUBSCRIPTIONS", "orders_subscription"]
 
-SUBSCRIPTIONS: list[Subscription] = [tenant_subscription(SERVICE)]
+ORDERS_CONSUMER = SERVICE
+"""Its durable is ``sessions__orders``."""
+
+_CLOSING = (OrderCompleted, OrderInterrupted, OrderCancelled)
+
+
+def orders_subscription(consumer: str = ORDERS_CONSUMER) -> Subscription:
+    """Opens a process when an order is accepted, raises its count on an extension, closes it."""
+    return Subscription(
+        spec=ConsumerSpec(
+            consumer=consumer,
+            producer="orders",
+            filter_subjects=tuple(cls.event_type for cls in (OrderAccepted, OrderExtended, *_CLOSING)),
+        ),
+        handlers={
+            OrderAccepted.event_type: processes.apply_order_accepted,
+            OrderExtended.event_type: processes.apply_order_extended,
+            **{cls.event_type: processes.apply_order_closed for cls in _CLOSING},
+        },
+    )
+
+
+SUBSCRIPTIONS: list[Subscription] = [tenant_subscription(SERVICE), orders_subscription()]

@@ -235,6 +235,23 @@ def test_demo_users_log_in_through_their_own_providers_and_every_service_accepts
         assert theirs.status_code in (403, 404)
 
 
+def test_the_sessions_content_wall_gets_a_keyring_and_its_audit_verifies_under_tila_run(
+    platform: Platform,
+) -> None:
+    keys = platform.data_dir / "content-keys.json"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    tenant = str(uuid.uuid4())
+    supervisor = platform.token("--tenant", tenant, "--role", "supervisor", "--subject", str(uuid.uuid4()))
+    with httpx.Client(timeout=5) as client:
+        response = client.get(
+            f"{platform.base}/sessions/processes/{uuid.uuid4()}/content",
+            headers={"Authorization": f"Bearer {supervisor}"},
+        )
+    assert response.status_code == 404, response.text  # without a keyring: 503
+    verified = platform._tila("audit-verify", "--tenant", tenant)  # exit 0, or check=True raises
+    assert "1 entries, chain intact" in verified
+
+
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
     admin = platform.token("--role", "platform_admin")
     with httpx.Client(timeout=5) as client:

@@ -17,7 +17,11 @@ from shared.db.provision import DatabaseLayout
 from shared.db.tenant import set_tenant, tenant_transaction
 from tests.factories import business_id
 
-PLATFORM_TABLES = frozenset({"outbox", "inbox", "dead_letter", "schema_migrations"})
+# content_retention_queue: like the outbox, ids and a time for a cross-tenant job, read only by
+# the relay role (sessions/migrations/0010_content.sql).
+PLATFORM_TABLES = frozenset(
+    {"outbox", "inbox", "dead_letter", "schema_migrations", "content_retention_queue"}
+)
 
 # Every table with a tenant_id column outside PLATFORM_TABLES, per service. A new tenant table
 # makes test_every_tenant_table_is_covered fail until it is added here with a row builder.
@@ -42,6 +46,13 @@ TENANT_TABLES = (
     ("orders", "supervision_orders"),
     ("orders", "idempotency_keys"),
     ("sessions", "tenant_directory"),
+    ("sessions", "processes"),
+    ("sessions", "sessions"),
+    ("sessions", "idempotency_keys"),
+    ("sessions", "content_keys"),
+    ("sessions", "content_items"),
+    ("sessions", "content_audit"),
+    ("sessions", "content_retention"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
@@ -290,6 +301,80 @@ def _idempotency_key_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+_PROCESS_COLUMNS = (
+    "tenant_id, id, order_id, provider_id, supervisor_id, participants, cost_centre_id, agreement_id,"
+    " form, planned_sessions, status, doc, version"
+)
+
+
+def _process_row(tenant_id: uuid.UUID) -> Row:
+    # provider_id: some other tenant (the provider of the accepted order).
+    return Row(
+        f"insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _session_row(tenant_id: uuid.UUID) -> Row:
+    # The session's process, shared with the same provider, is inserted in the same statement.
+    return Row(
+        f"with p as (insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)"
+        " returning id)"
+        " insert into sessions (tenant_id, id, process_id, provider_id, status, starts_at, duration_minutes,"
+        " doc, version) select $1, $8, p.id, $4, 'scheduled', now(), 90, '{}'::jsonb, 1 from p",
+        (
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+        ),
+    )
+
+
+# Content rows belong to the provider (tenant_id) and are shared with the buyer (buyer_id); the
+# process they hang on is inserted in the same statement, with this tenant as its provider.
+_CONTENT_PROCESS = (
+    f"with p as (insert into processes ({_PROCESS_COLUMNS})"
+    " values ($2, $3, $4, $1, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)"
+    " returning id, tenant_id),"
+    " k as (insert into content_keys (tenant_id, process_id, buyer_id, key_id, wrapped_key)"
+    " select $1, p.id, p.tenant_id, 'k1', '\\x00'::bytea from p returning process_id, buyer_id)"
+)
+
+
+def _content_key_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _CONTENT_PROCESS + " select 1",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _content_item_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _CONTENT_PROCESS
+        + " insert into content_items (tenant_id, buyer_id, id, process_id, kind, owner_id, body)"
+        " select $1, k.buyer_id, $8, k.process_id, 'private_note', $5, '\\x01'::bytea from k",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _content_audit_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into content_audit (tenant_id, seq, id, occurred_at, actor, action, outcome, prev_hash, hash)"
+        " values ($1, 1, $2, now(), 'someone', 'read', 'denied', '\\x00'::bytea, '\\x00'::bytea)",
+        (uuid.uuid4(),),
+    )
+
+
+def _content_retention_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into content_retention (tenant_id, months) values ($1, 12)", ())
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -312,6 +397,12 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "framework_agreements": _framework_agreement_row,
     "supervision_orders": _supervision_order_row,
     "idempotency_keys": _idempotency_key_row,
+    "processes": _process_row,
+    "sessions": _session_row,
+    "content_keys": _content_key_row,
+    "content_items": _content_item_row,
+    "content_audit": _content_audit_row,
+    "content_retention": _content_retention_row,
 }
 
 tenant_tables = pytest.mark.parametrize(
@@ -455,7 +546,7 @@ async def test_app_role_cannot_move_its_row_to_another_tenant(
     tenants = await _two_tenants_with_rows(pool, table)
     # Refused by the policy's check, or earlier by a trigger that keeps a row's owner.
     with pytest.raises(
-        asyncpg.InsufficientPrivilegeError, match=r"violates row-level security|keeps its buyer"
+        asyncpg.InsufficientPrivilegeError, match=r"violates row-level security|keeps its buyer|append-only"
     ):
         async with tenant_transaction(pool, tenants.a) as conn:
             await conn.execute(
