@@ -6,6 +6,9 @@ CLI, and is driven over HTTP like any client would.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -14,8 +17,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -250,6 +254,209 @@ def test_the_sessions_content_wall_gets_a_keyring_and_its_audit_verifies_under_t
     assert response.status_code == 404, response.text  # without a keyring: 503
     verified = platform._tila("audit-verify", "--tenant", tenant)  # exit 0, or check=True raises
     assert "1 entries, chain intact" in verified
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+class Actor:
+    """A demo user logged in through their tenant's identity provider, calling the one base URL."""
+
+    def __init__(self, platform: Platform, client: httpx.Client, tenant: str, user: str) -> None:
+        self.token = platform.token_from_login(tenant, user)
+        claims = _claims(self.token)
+        self.person_id, self.tenant_id = claims["sub"], claims["tid"]
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, etag: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if etag is not None:
+            headers["If-Match"] = etag
+        if method == "POST" and etag is None:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        return self.client.request(method, path, json=body, headers=headers)
+
+    def until(self, path: str, found: Callable[[Any], Any], timeout: float = 30) -> Any:
+        """GET ``path`` until ``found`` picks something out of the answer (events are asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.call("GET", path)
+            if response.status_code == 200 and (hit := found(response.json())):
+                return hit
+            assert time.monotonic() < deadline, f"{path}: {response.status_code} {response.text[:500]}"
+            time.sleep(0.2)
+
+
+def _ok(response: httpx.Response, status: int = 200) -> httpx.Response:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    return response
+
+
+def test_a_supervision_runs_from_order_to_closed_process_and_the_employer_sees_only_the_frame(
+    platform: Platform,
+) -> None:
+    """The whole journey over HTTP between real processes: the buyer's framework agreement and
+    order, the provider's acceptance, the process opened in sessions from the orders event, a held
+    session with notes, and the close — and the employer's view holds dates and attendance only."""
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    today = dt.date.today()
+    with httpx.Client(base_url=platform.base, timeout=10) as client:
+        buyer_admin = Actor(platform, client, "demo-buyer", "aino.admin")
+        approver = Actor(platform, client, "demo-buyer", "antti.approver")
+        emma = Actor(platform, client, "demo-buyer", "emma.employee")
+        provider_admin = Actor(platform, client, "demo-provider", "pia.admin")
+        sami = Actor(platform, client, "demo-provider", "sami.supervisor")
+        lot = "Yksilötyönohjaus"
+
+        centre = approver.until(
+            "/orders/cost-centres", lambda page: next((c for c in page["items"] if c["code"] == "4100"), None)
+        )
+        agreement = _ok(
+            buyer_admin.call(
+                "POST",
+                "/orders/agreements",
+                {
+                    "number": f"PJ-{uuid.uuid4().hex[:6]}",
+                    "title": "Työnohjauspalvelut",
+                    "validity": {
+                        "startsOn": str(today - dt.timedelta(days=30)),
+                        "firstTermEndsOn": str(today + dt.timedelta(days=700)),
+                        "hardEndOn": str(today + dt.timedelta(days=1400)),
+                    },
+                    "lots": [
+                        {
+                            "name": lot,
+                            "forms": ["individual"],
+                            "region": "pirkanmaa",
+                            "providers": [{"providerId": provider_admin.tenant_id, "rank": 1}],
+                        }
+                    ],
+                    "priceItems": [
+                        {
+                            "lot": lot,
+                            "form": "individual",
+                            "durationMinutes": 60,
+                            "mode": "remote",
+                            "unit": "per_session",
+                            "netPriceCents": 9500,
+                            "validFrom": str(today - dt.timedelta(days=30)),
+                        }
+                    ],
+                },
+            ),
+            201,
+        )
+        _ok(
+            buyer_admin.call(
+                "POST",
+                f"/orders/agreements/{agreement.json()['id']}/activate",
+                etag=agreement.headers["etag"],
+            )
+        )
+
+        order = _ok(
+            approver.call(
+                "POST",
+                "/orders/orders",
+                {
+                    "costCentreId": centre["id"],
+                    "agreementId": agreement.json()["id"],
+                    "lot": lot,
+                    "form": "individual",
+                    "participants": [emma.person_id],
+                    "plannedSessions": 5,
+                    "durationMinutes": 60,
+                    "startsOn": str(today),
+                    "endsOn": str(today + dt.timedelta(days=180)),
+                    "mode": "remote",
+                    "selection": "ranking",
+                    "providerId": provider_admin.tenant_id,
+                },
+            ),
+            201,
+        )
+        order_id, etag = order.json()["id"], order.headers["etag"]
+
+        def step(actor: Actor, action: str, body: Any = None) -> None:
+            nonlocal etag
+            etag = _ok(actor.call("POST", f"/orders/orders/{order_id}/{action}", body, etag=etag)).headers[
+                "etag"
+            ]
+
+        for action in ("submit", "approve", "offer"):
+            step(approver, action)
+        step(provider_admin, "assign-supervisor", {"supervisorId": sami.person_id})
+        step(sami, "declare-conflict", {"relatedParticipants": []})
+        step(provider_admin, "accept")
+
+        # sessions opened the process from orders' event: nobody called it.
+        process = sami.until(
+            "/sessions/processes",
+            lambda page: next((p for p in page["items"] if p["orderId"] == order_id), None),
+        )
+        process_path = f"/sessions/processes/{process['id']}"
+        signed = _ok(
+            sami.call(
+                "POST",
+                f"{process_path}/agreement",
+                {
+                    "signedAt": dt.datetime.now(dt.UTC).isoformat(),
+                    "midEvaluationOn": str(today + dt.timedelta(days=90)),
+                    "finalEvaluationOn": str(today + dt.timedelta(days=175)),
+                },
+                etag=_ok(sami.call("GET", process_path)).headers["etag"],
+            )
+        )
+        assert signed.json()["agreement"] is not None
+        starts_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+        session = _ok(
+            sami.call(
+                "POST",
+                f"{process_path}/sessions",
+                {"startsAt": starts_at.isoformat(), "durationMinutes": 60, "mode": "remote"},
+            ),
+            201,
+        )
+        time.sleep(max(0.0, (starts_at - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
+        held = _ok(
+            sami.call(
+                "POST",
+                f"/sessions/sessions/{session.json()['id']}/held",
+                {"attendance": [{"personId": emma.person_id, "attended": True}]},
+                etag=session.headers["etag"],
+            )
+        )
+        assert held.json()["status"] == "held"
+
+        for kind in ("private_note", "shared_note"):
+            _ok(sami.call("POST", f"{process_path}/content", {"kind": kind, "body": f"{canary} {kind}"}), 201)
+        _ok(
+            emma.call("POST", f"{process_path}/content", {"kind": "reflection", "body": f"{canary} mine"}),
+            201,
+        )
+
+        seen_by_emma = {
+            item["kind"] for item in _ok(emma.call("GET", f"{process_path}/content")).json()["items"]
+        }
+        assert seen_by_emma == {"shared_note", "reflection"}
+        for employer in (buyer_admin, approver):
+            content = employer.call("GET", f"{process_path}/content")
+            assert content.status_code in (403, 404) or content.json()["items"] == [], content.text
+            assert canary not in content.text
+            frame = _ok(employer.call("GET", f"/sessions/processes/{process['id']}/sessions"))
+            assert [s["status"] for s in frame.json()["items"]] == ["held"]
+            assert canary not in frame.text
+
+        step(provider_admin, "start")
+        step(provider_admin, "complete")
+        closed = sami.until(process_path, lambda p: p if p["status"] == "closed" else None)
+        assert closed["status"] == "closed"
+    assert not any(canary in line for line in platform.output)
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
