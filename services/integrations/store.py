@@ -328,7 +328,16 @@ async def insert_delivery(
 
 
 async def refresh_schedule(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
-    """The endpoint is next due when its head (earliest pending by event time) is."""
+    """The endpoint is next due when its head (earliest pending by event time) is.
+
+    The row is locked by a statement of its own first, so that the update's snapshot, taken
+    after any concurrent writer of the schedule has committed, sees that writer's deliveries:
+    a delivery can never be left pending behind an empty schedule."""
+    await conn.execute(
+        "select 1 from webhook_schedule where tenant_id = $1 and endpoint_id = $2 for update",
+        tenant_id,
+        endpoint_id,
+    )
     await conn.execute(
         """
         update webhook_schedule s set due_at = (

@@ -194,7 +194,12 @@ async def test_a_delivery_failing_past_the_retry_window_is_dead_no_longer_blocks
         await asyncio.sleep(0.05)
     assert (await statuses())[APPROVED] == "dead"
     receiver.behaviour[path] = "ok"
-    await wait_until(lambda: len(receiver.verified(path)) == 1)
+    try:
+        await wait_until(lambda: len(receiver.verified(path)) == 1)
+    except AssertionError:
+        print("DEBUG", (await client.get(url, headers=admin(issuer, p.buyer))).json())
+        print("DEBUG", [(r.path == path, r.verified) for r in receiver.received][-20:])
+        raise
     assert receiver.bodies(path)[0]["type"] == SCHEDULED  # the dead one did not hold it back
     dead = (await client.get(f"{url}?status=dead", headers=admin(issuer, p.buyer))).json()["items"]
     assert [d["eventType"] for d in dead] == [APPROVED]
