@@ -14,6 +14,7 @@ and isolation between endpoints.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import random
@@ -37,6 +38,7 @@ __all__ = ["CONTENT_TYPE", "DeliveryLoop", "sign"]
 log = get_logger(__name__)
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+_REFRESH_TIMEOUT = 10.0
 _BATCH = 50
 """Deliveries to one endpoint per lease before it goes back to the schedule."""
 
@@ -57,6 +59,7 @@ class DeliveryLoop:
         self.timeout = settings.webhook_timeout_seconds
         self.lease = dt.timedelta(seconds=2 * self.timeout + 30)
         self.busy: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.tenants: dict[uuid.UUID, uuid.UUID] = {}
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
@@ -84,30 +87,41 @@ class DeliveryLoop:
         tasks = list(self.busy.values())
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=_REFRESH_TIMEOUT)
         await self.client.aclose()
 
     async def tick(self) -> int:
-        """Lease the due endpoints there is room for and start working each; how many started."""
+        """Lease the due endpoints there is room for and start working each; how many started.
+
+        At most ``webhook_concurrency`` endpoints at once, and of one tenant at most
+        ``webhook_per_tenant_concurrency``, so a tenant's slow endpoints cannot take every slot."""
         room = self.settings.webhook_concurrency - len(self.busy)
         if room <= 0:
             return 0
+        per_tenant = self.settings.webhook_per_tenant_concurrency
+        load = collections.Counter(self.tenants.values())
         now = dt.datetime.now(dt.UTC)
+        chosen: list[tuple[uuid.UUID, uuid.UUID]] = []
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("select set_config('app.webhook_scheduler', 'on', true)")
-            due = await store.claim_due_endpoints(
-                conn, now=now, lease=self.lease, limit=room, busy=list(self.busy)
-            )
-        for row in due:
-            endpoint_id, tenant_id = row["endpoint_id"], row["tenant_id"]
+            for row in await store.lock_due_endpoints(conn, now=now, limit=room * 4, busy=list(self.busy)):
+                if len(chosen) < room and load[row["tenant_id"]] < per_tenant:
+                    load[row["tenant_id"]] += 1
+                    chosen.append((row["endpoint_id"], row["tenant_id"]))
+            if chosen:
+                await store.lease_endpoints(conn, [e for e, _ in chosen], until=now + self.lease)
+        for endpoint_id, tenant_id in chosen:
             task = asyncio.create_task(self._work(tenant_id, endpoint_id), name=f"webhook-{endpoint_id}")
             self.busy[endpoint_id] = task
+            self.tenants[endpoint_id] = tenant_id
             task.add_done_callback(self._forget(endpoint_id))
-        return len(due)
+        return len(chosen)
 
     def _forget(self, endpoint_id: uuid.UUID) -> Callable[[asyncio.Task[None]], None]:
         def forget(_: asyncio.Task[None]) -> None:
             self.busy.pop(endpoint_id, None)
+            self.tenants.pop(endpoint_id, None)
 
         return forget
 
@@ -121,13 +135,14 @@ class DeliveryLoop:
                 if not await self._deliver_head(tenant_id, endpoint_id):
                     break
         except asyncio.CancelledError:
+            # Shutting down: the lease runs out and another loop (or the next start) takes over.
             raise
         except Exception as exc:
             log.warning("webhook_work_failed", endpoint_id=str(endpoint_id), error=repr(exc))
-        finally:
-            with contextlib.suppress(Exception):
-                async with tenant_transaction(self.pool, tenant_id) as conn:
-                    await store.refresh_schedule(conn, tenant_id, endpoint_id)
+        # Back to the schedule: due when its head is (or never, with nothing pending).
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_REFRESH_TIMEOUT), tenant_transaction(self.pool, tenant_id) as conn:
+                await store.refresh_schedule(conn, tenant_id, endpoint_id)
 
     async def _deliver_head(self, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
         """Attempt the endpoint's head delivery if it is due; whether to go on with the next."""

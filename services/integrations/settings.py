@@ -29,6 +29,8 @@ class IntegrationsSettings(ServiceSettings, frozen=True, kw_only=True):
     webhook_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     webhook_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 16
     """Endpoints worked on at once by one worker (each endpoint one delivery at a time)."""
+    webhook_per_tenant_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 4
+    """Of those, at most this many of one tenant: its slow endpoints cannot hold every slot."""
     webhook_secret_rotation_grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 24 * 3600
     """How long a rotated-out secret keeps signing beside the new one."""
 

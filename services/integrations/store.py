@@ -11,7 +11,6 @@ import asyncpg
 
 __all__ = [
     "FeedRow",
-    "claim_due_endpoints",
     "cost_centre_codes",
     "delete_endpoint",
     "employee_numbers",
@@ -22,8 +21,10 @@ __all__ = [
     "insert_delivery",
     "insert_endpoint",
     "insert_feed_entry",
+    "lease_endpoints",
     "list_deliveries",
     "list_endpoints",
+    "lock_due_endpoints",
     "mark_delivered",
     "mark_failed",
     "reason_code",
@@ -352,29 +353,35 @@ async def refresh_schedule(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpo
     )
 
 
-async def claim_due_endpoints(
-    conn: asyncpg.Connection, *, now: dt.datetime, lease: dt.timedelta, limit: int, busy: Sequence[uuid.UUID]
+async def lock_due_endpoints(
+    conn: asyncpg.Connection, *, now: dt.datetime, limit: int, busy: Sequence[uuid.UUID]
 ) -> list[asyncpg.Record]:
-    """Scheduler only (app.webhook_scheduler on, no tenant set): lease up to ``limit`` due
-    endpoints that no other loop holds, so each endpoint is worked on by one loop at a time."""
+    """Scheduler only (app.webhook_scheduler on, no tenant set): due endpoints no other loop
+    holds, locked until the transaction ends, earliest due first."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
-        with due as (
-          select endpoint_id from webhook_schedule
-          where due_at <= $1 and endpoint_id <> all($4::uuid[])
-          order by due_at limit $3
-          for update skip locked
-        )
-        update webhook_schedule s set due_at = $1 + $2::interval
-        from due where s.endpoint_id = due.endpoint_id
-        returning s.endpoint_id, s.tenant_id
+        select endpoint_id, tenant_id from webhook_schedule
+        where due_at <= $1 and endpoint_id <> all($3::uuid[])
+        order by due_at limit $2
+        for update skip locked
         """,
         now,
-        lease,
         limit,
         list(busy),
     )
     return rows
+
+
+async def lease_endpoints(
+    conn: asyncpg.Connection, endpoint_ids: Sequence[uuid.UUID], *, until: dt.datetime
+) -> None:
+    """Scheduler only: the endpoints are not due for others until ``until`` (or until the loop
+    that leased them puts them back)."""
+    await conn.execute(
+        "update webhook_schedule set due_at = $2 where endpoint_id = any($1::uuid[])",
+        list(endpoint_ids),
+        until,
+    )
 
 
 async def head_delivery(

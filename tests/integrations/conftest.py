@@ -44,6 +44,7 @@ def settings(settings_for: Callable[[str], ServiceSettings]) -> IntegrationsSett
             "webhook_retry_window_seconds": 4.0,
             "webhook_poll_interval": 0.05,
             "webhook_concurrency": 8,
+            "webhook_per_tenant_concurrency": 3,
             "webhook_secret_rotation_grace_seconds": 3,
         }
     )
@@ -67,10 +68,17 @@ async def worker(settings: IntegrationsSettings) -> AsyncIterator[IntegrationsWo
     running = IntegrationsWorker(settings)
     tasks = await running.start()
     yield running
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await running.close()
+    pending = set(tasks)
+    for _ in range(30):
+        # Cancel again while any is left: asyncio.wait_for inside nats-py's fetch can swallow a
+        # cancellation that races with a message (Python 3.11), and the consumer then goes on.
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+        if not pending:
+            break
+    assert not pending, [t.get_name() for t in pending]
+    await asyncio.wait_for(running.close(), timeout=15)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -218,6 +218,8 @@ class Receiver:
         self.hang_seconds = 5.0
         self.received: list[Received] = []
         self.hanging: dict[str, int] = {}
+        self.max_hanging = 0
+        """The most requests ever hanging at once, over all paths."""
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -274,6 +276,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if behaviour == "hang":
                 with receiver.lock:
                     receiver.hanging[self.path] = receiver.hanging.get(self.path, 0) + 1
+                    receiver.max_hanging = max(receiver.max_hanging, sum(receiver.hanging.values()))
                 time.sleep(receiver.hang_seconds)
                 with receiver.lock:
                     receiver.hanging[self.path] -= 1
