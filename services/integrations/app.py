@@ -29,7 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
     return create_service_app(
         own,
         route_handlers=ROUTES,
-        public_paths=["/asyncapi\\.json"],
+        public_paths=["/asyncapi\\.json", "/schemas/[^/]+"],
         dependencies={"endpoint_policy": Provide(provide_policy)},
         description="The public event catalogue (CloudEvents; AsyncAPI at /integrations/asyncapi.json), "
         "the event feed and the buyers' webhooks (Standard Webhooks).",

@@ -81,3 +81,18 @@ def test_every_public_type_has_its_data_schema_in_the_document() -> None:
         assert set(event["properties"]) == catalogue.CLOUDEVENTS_ATTRIBUTES
         data = schemas[public.data.__name__]
         assert data["properties"] == data_schema(public)["$defs"][public.data.__name__]["properties"]
+
+
+async def test_each_public_types_json_schema_is_served_and_unknown_ones_are_404(client: Client) -> None:
+    for public in catalogue.CATALOGUE:
+        response = await client.get(f"/integrations/schemas/{public.type}")  # public: no token
+        assert response.status_code == 200
+        assert response.json() == data_schema(public)
+    assert (await client.get("/integrations/schemas/orders.order.approved.v1")).status_code == 404
+
+
+async def test_the_openapi_document_of_the_service_renders(client: Client) -> None:
+    response = await client.get("/integrations/schema/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/integrations/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay" in paths

@@ -17,9 +17,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from services.integrations import handlers
-from services.integrations.domain.asyncapi import asyncapi_document
+from services.integrations.domain import catalogue
+from services.integrations.domain.asyncapi import asyncapi_document, data_schema
 from shared.auth.guards import principal_of, provide_principal, requires_role, requires_scope
 from shared.auth.principal import BUYER_ADMIN, Principal
+from shared.errors import NotFound
 from shared.http.app import NO_AUTH
 from shared.http.pagination import Page, PageSize
 
@@ -81,6 +83,20 @@ _ASYNCAPI = msgspec.json.encode(asyncapi_document())
 )
 async def get_asyncapi() -> Response[bytes]:
     return Response(_ASYNCAPI, media_type="application/json")
+
+
+@get(
+    "/schemas/{event_type:str}",
+    operation_id="getEventSchema",
+    tags=["events"],
+    summary="The JSON Schema of one public event type's data",
+    security=NO_AUTH,
+)
+async def get_event_schema(event_type: FromPath[str]) -> Response[bytes]:
+    public = catalogue.public_type(event_type)
+    if public is None:
+        raise NotFound("no such public event type")
+    return Response(msgspec.json.encode(data_schema(public)), media_type="application/schema+json")
 
 
 # --- settings ---
@@ -251,4 +267,10 @@ class WebhookController(Controller):
         return _delivery(await handlers.replay_delivery(pool, principal, endpoint_id, delivery_id))
 
 
-ROUTES: list[ControllerRouterHandler] = [list_events, get_asyncapi, SettingsController, WebhookController]
+ROUTES: list[ControllerRouterHandler] = [
+    list_events,
+    get_asyncapi,
+    get_event_schema,
+    SettingsController,
+    WebhookController,
+]
