@@ -63,6 +63,20 @@ def test_a_held_session_becomes_one_working_time_event_per_attendee_for_the_buye
     assert {e.id for e in _public(held, p.buyer, lookups)} == {e.id for e in for_buyer}
 
 
+def test_a_personal_identity_code_entered_as_an_employee_number_never_leaves() -> None:
+    p = Parties()
+    person = uuid.uuid4()
+    lookups = catalogue.Lookups(employee_numbers={person: "131052-308T"}, cost_centre_codes={})
+    (working,) = [
+        e
+        for e in _public(session_held(p, {person: True}), p.buyer, lookups)
+        if e.type.startswith("fi.tila.working")
+    ]
+    assert isinstance(working.data, catalogue.WorkingTimeData)
+    assert working.data.employee_number is None
+    assert "131052-308T" not in msgspec.json.encode(working).decode()
+
+
 def test_an_internal_event_outside_the_allow_list_becomes_nothing() -> None:
     assert "orders.order.submitted.v1" not in catalogue.INTERNAL_TYPES
     assert "sessions.evaluation.done.v1" not in catalogue.INTERNAL_TYPES

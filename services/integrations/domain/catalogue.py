@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+from stdnum.fi import hetu
 
 from shared.contracts import Event
 from shared.contracts import billing as billing_events
@@ -318,13 +319,21 @@ def _build_cancelled(e: Event, _: uuid.UUID, __: Lookups) -> list[tuple[str, _Da
     )
 
 
+def _employee_number(value: str | None) -> str | None:
+    """The HR employee number, unless it is a personal identity code (henkilötunnus) entered by
+    mistake: that never leaves Tila."""
+    if value is None or hetu.is_valid(value):
+        return None
+    return value
+
+
 def _build_working_time(e: Event, _: uuid.UUID, lookups: Lookups) -> list[tuple[str, _Data]]:
     assert isinstance(e, session_events.SessionHeld)
     return [
         (
             str(a.person_id),
             WorkingTimeData(
-                employee_number=lookups.employee_numbers.get(a.person_id),
+                employee_number=_employee_number(lookups.employee_numbers.get(a.person_id)),
                 start=e.starts_at,
                 end=e.ends_at,
                 reason_code=lookups.reason_code,
