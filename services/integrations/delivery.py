@@ -142,7 +142,7 @@ class DeliveryLoop:
         # Back to the schedule: due when its head is (or never, with nothing pending).
         with contextlib.suppress(Exception):
             async with asyncio.timeout(_REFRESH_TIMEOUT), tenant_transaction(self.pool, tenant_id) as conn:
-                await store.refresh_schedule(conn, tenant_id, endpoint_id)
+                await store.refresh_schedule(conn, tenant_id, endpoint_id, release=True)
 
     async def _deliver_head(self, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
         """Attempt the endpoint's head delivery if it is due; whether to go on with the next."""
@@ -164,6 +164,7 @@ class DeliveryLoop:
                     conn, tenant_id, head["delivery_id"], at=at, status_code=status or 0
                 )
                 log.info("webhook_delivered", endpoint_id=str(endpoint_id), event_id=str(head["event_id"]))
+                await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
                 return True
             first = head["first_attempt_at"] or at
             retry_at = self.policy.after_failure(
@@ -179,6 +180,8 @@ class DeliveryLoop:
                 status_code=status,
                 error=error,
             )
+            if retry_at is None:
+                await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
         log.info(
             "webhook_failed",
             endpoint_id=str(endpoint_id),

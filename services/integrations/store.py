@@ -14,6 +14,7 @@ __all__ = [
     "cost_centre_codes",
     "delete_endpoint",
     "employee_numbers",
+    "extend_lease",
     "fetch_delivery",
     "fetch_endpoint",
     "fetch_feed_page",
@@ -328,8 +329,11 @@ async def insert_delivery(
     return bool(inserted)
 
 
-async def refresh_schedule(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
-    """The endpoint is next due when its head (earliest pending by event time) is.
+async def refresh_schedule(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, release: bool = False
+) -> None:
+    """The endpoint is next due when its head (earliest pending by event time) is; ``release``
+    (by the loop that leased it) also ends the lease.
 
     The row is locked by a statement of its own first, so that the update's snapshot, taken
     after any concurrent writer of the schedule has committed, sees that writer's deliveries:
@@ -345,11 +349,13 @@ async def refresh_schedule(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpo
           select d.next_attempt_at from webhook_deliveries d
           where d.endpoint_id = s.endpoint_id and d.status = 'pending'
           order by d.event_time, d.position limit 1
-        )
+        ),
+        leased_until = case when $3 then null else s.leased_until end
         where s.tenant_id = $1 and s.endpoint_id = $2
         """,
         tenant_id,
         endpoint_id,
+        release,
     )
 
 
@@ -361,7 +367,8 @@ async def lock_due_endpoints(
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         select endpoint_id, tenant_id from webhook_schedule
-        where due_at <= $1 and endpoint_id <> all($3::uuid[])
+        where due_at <= $1 and (leased_until is null or leased_until <= $1)
+          and endpoint_id <> all($3::uuid[])
         order by due_at limit $2
         for update skip locked
         """,
@@ -378,8 +385,20 @@ async def lease_endpoints(
     """Scheduler only: the endpoints are not due for others until ``until`` (or until the loop
     that leased them puts them back)."""
     await conn.execute(
-        "update webhook_schedule set due_at = $2 where endpoint_id = any($1::uuid[])",
+        "update webhook_schedule set leased_until = $2 where endpoint_id = any($1::uuid[])",
         list(endpoint_ids),
+        until,
+    )
+
+
+async def extend_lease(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, until: dt.datetime
+) -> None:
+    """The loop working on the endpoint keeps it for itself a while longer."""
+    await conn.execute(
+        "update webhook_schedule set leased_until = $3 where tenant_id = $1 and endpoint_id = $2",
+        tenant_id,
+        endpoint_id,
         until,
     )
 

@@ -219,6 +219,7 @@ class Receiver:
         self.received: list[Received] = []
         self.hanging: dict[str, int] = {}
         self.max_hanging = 0
+        self.max_per_path = 0
         """The most requests ever hanging at once, over all paths."""
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -277,6 +278,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 with receiver.lock:
                     receiver.hanging[self.path] = receiver.hanging.get(self.path, 0) + 1
                     receiver.max_hanging = max(receiver.max_hanging, sum(receiver.hanging.values()))
+                    receiver.max_per_path = max(receiver.max_per_path, receiver.hanging[self.path])
                 time.sleep(receiver.hang_seconds)
                 with receiver.lock:
                     receiver.hanging[self.path] -= 1

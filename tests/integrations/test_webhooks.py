@@ -15,6 +15,8 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from services.integrations.delivery import DeliveryLoop
+from services.integrations.settings import IntegrationsSettings
 from services.integrations.worker import IntegrationsWorker
 from shared.testing.issuer import TestIssuer
 from tests.integrations.conftest import Client, Producer, admin, reader, register, wait_for_person, wait_until
@@ -263,6 +265,35 @@ async def test_hanging_endpoints_of_one_tenant_do_not_delay_another_tenants_deli
         assert sum(receiver.hanging.values()) >= 1  # the slow ones were still hanging meanwhile
         assert receiver.max_hanging <= 3
     finally:
+        receiver.stop()
+
+
+async def test_two_workers_never_work_on_one_endpoint_at_once(
+    client: Client, issuer: TestIssuer, producer: Producer, pool: asyncpg.Pool, settings: IntegrationsSettings
+) -> None:
+    """A second delivery loop beside the worker's: each endpoint still gets one request at a time,
+    in event-time order, each event once, while new events keep arriving."""
+    receiver = Receiver()
+    receiver.start()
+    second = DeliveryLoop(pool, settings)
+    running = asyncio.create_task(second.run())
+    try:
+        p = Parties()
+        _, path = await register(client, issuer, receiver, p.buyer, [APPROVED, SCHEDULED])
+        receiver.behaviour[path] = "hang"
+        receiver.hang_seconds = 0.2
+        base = dt.datetime.now(dt.UTC)
+        envelopes = [session_scheduled(p, at=base + dt.timedelta(seconds=i)) for i in range(6)]
+        for envelope in envelopes:
+            await producer.publish(envelope)
+            await asyncio.sleep(0.1)
+        await wait_until(lambda: len(receiver.verified(path)) == 6)
+        await asyncio.sleep(0.5)
+        assert [b["subject"] for b in receiver.bodies(path)] == [e.subject for e in envelopes]
+        assert receiver.max_per_path == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
         receiver.stop()
 
 
