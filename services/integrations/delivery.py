@@ -40,6 +40,8 @@ log = get_logger(__name__)
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 _REFRESH_TIMEOUT = 10.0
 _BATCH = 50
+_ADDRESSES_TRIED = 3
+"""A host's addresses tried in turn when a connection is refused (e.g. ::1 before 127.0.0.1)."""
 """Deliveries to one endpoint per lease before it goes back to the schedule."""
 
 
@@ -202,30 +204,40 @@ class DeliveryLoop:
             addresses = await resolve_allowed(target, allow_loopback=allow)
         except DomainError as exc:
             return None, f"target_refused: {exc.detail}"
-        address = addresses[0]
-        pinned = httpx.URL(url).copy_with(host=address)
-        host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-        if ":" in target.host:
-            host_header = f"[{target.host}]" if target.port in (80, 443) else f"[{target.host}]:{target.port}"
+        default_port = 443 if target.scheme == "https" else 80
+        host = f"[{target.host}]" if ":" in target.host else target.host
         timestamp = dt.datetime.now(dt.UTC)
         headers = {
-            "host": host_header,
+            "host": host if target.port == default_port else f"{host}:{target.port}",
             "content-type": CONTENT_TYPE,
             "user-agent": "Tila-Webhooks/1",
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(timestamp.timestamp())),
             "webhook-signature": sign(secrets, msg_id=msg_id, timestamp=timestamp, body=body),
         }
+        # Certificates are checked against the host name, while the connection goes to the
+        # address checked above (no second lookup an attacker's DNS could answer differently).
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        response: httpx.Response | None = None
         try:
             async with asyncio.timeout(self.timeout + 1):
-                response = await self.client.post(
-                    pinned, content=body.encode(), headers=headers, extensions=extensions
-                )
+                for address in addresses[:_ADDRESSES_TRIED]:
+                    try:
+                        response = await self.client.post(
+                            httpx.URL(url).copy_with(host=address),
+                            content=body.encode(),
+                            headers=headers,
+                            extensions=extensions,
+                        )
+                        break
+                    except httpx.ConnectError:
+                        if address == addresses[:_ADDRESSES_TRIED][-1]:
+                            raise
         except (httpx.TimeoutException, TimeoutError):
             return None, "timeout"
         except httpx.HTTPError as exc:
             return None, f"connection_error: {type(exc).__name__}"
+        assert response is not None
         if 200 <= response.status_code < 300:
             return response.status_code, None
         return response.status_code, f"http_{response.status_code}"

@@ -297,6 +297,24 @@ async def test_two_workers_never_work_on_one_endpoint_at_once(
         receiver.stop()
 
 
+async def test_an_endpoint_named_by_host_name_is_delivered_to_one_of_its_checked_addresses(
+    client: Client, issuer: TestIssuer, receiver: Receiver, producer: Producer
+) -> None:
+    """``localhost`` may resolve to ::1 first while the receiver listens on 127.0.0.1 only."""
+    p = Parties()
+    path = f"/hooks/{uuid.uuid4().hex}"
+    response = await client.post(
+        "/integrations/webhooks",
+        json={"url": f"http://localhost:{receiver.port}{path}", "eventTypes": [APPROVED]},
+        headers=admin(issuer, p.buyer),
+    )
+    assert response.status_code == 201, response.text
+    receiver.secrets[path] = [response.json()["secret"]]
+    await producer.publish(order_approved(p))
+    await wait_until(lambda: len(receiver.verified(path)) == 1)
+    assert receiver.verified(path)[0].headers["host"] == f"localhost:{receiver.port}"
+
+
 async def test_a_rotated_secret_signs_beside_the_new_one_until_it_expires(
     client: Client, issuer: TestIssuer, receiver: Receiver, producer: Producer
 ) -> None:
