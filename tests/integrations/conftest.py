@@ -159,3 +159,16 @@ async def wait_for_person(pool: asyncpg.Pool, tenant: uuid.UUID, person: uuid.UU
                 return
         await asyncio.sleep(0.05)
     raise AssertionError("the person never reached the read model")
+
+
+async def wait_for_cost_centre(pool: asyncpg.Pool, tenant: uuid.UUID, cost_centre: uuid.UUID) -> None:
+    for _ in range(400):
+        async with tenant_transaction(pool, tenant) as conn:
+            if await conn.fetchval(
+                "select 1 from cost_centre_codes where tenant_id = $1 and cost_centre_id = $2",
+                tenant,
+                cost_centre,
+            ):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the cost centre never reached the read model")

@@ -21,7 +21,7 @@ from services.integrations.domain.asyncapi import data_schema
 from shared.contracts import Event
 from shared.contracts.billing import InvoiceIssued
 from shared.contracts.orders import CancellationTermsFact, OrderApproved, PriceItemFact
-from shared.contracts.organisations import PersonCreated
+from shared.contracts.organisations import CostCentreCreated, PersonCreated
 from shared.contracts.sessions import AttendanceFact, SessionCancelled, SessionHeld, SessionScheduled
 from shared.events import envelope_for
 from shared.events.envelope import Envelope
@@ -31,6 +31,7 @@ __all__ = [
     "Parties",
     "Receiver",
     "assert_public",
+    "cost_centre_created",
     "invoice_issued",
     "order_approved",
     "parse_cloudevent",
@@ -164,6 +165,18 @@ def invoice_issued(p: Parties) -> Envelope:
         billing_month="2026-11",
     )
     return _envelope(event, "billing", invoice, [p.provider, p.buyer], None)
+
+
+def cost_centre_created(tenant: uuid.UUID, cost_centre: uuid.UUID, code: str) -> Envelope:
+    event = CostCentreCreated(
+        cost_centre_id=cost_centre,
+        org_unit_id=uuid.uuid4(),
+        code=code,
+        name="Lastensuojelu",
+        yearly_budget_cents=10_000_000,
+        active=True,
+    )
+    return _envelope(event, "organisations", cost_centre, [tenant], None)
 
 
 def person_created(tenant: uuid.UUID, person: uuid.UUID, hr_employee_number: str | None) -> Envelope:

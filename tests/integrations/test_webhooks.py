@@ -19,11 +19,21 @@ from services.integrations.delivery import DeliveryLoop
 from services.integrations.settings import IntegrationsSettings
 from services.integrations.worker import IntegrationsWorker
 from shared.testing.issuer import TestIssuer
-from tests.integrations.conftest import Client, Producer, admin, reader, register, wait_for_person, wait_until
+from tests.integrations.conftest import (
+    Client,
+    Producer,
+    admin,
+    reader,
+    register,
+    wait_for_cost_centre,
+    wait_for_person,
+    wait_until,
+)
 from tests.integrations.support import (
     Parties,
     Receiver,
     assert_public,
+    cost_centre_created,
     invoice_issued,
     order_approved,
     person_created,
@@ -49,8 +59,10 @@ async def test_a_held_session_sends_working_time_of_each_attendee_with_their_hr_
     await producer.publish(
         person_created(p.buyer, came, "HR-1001"), person_created(p.buyer, also_came, "HR-1002")
     )
+    await producer.publish(cost_centre_created(p.buyer, p.cost_centre, "4100"))
     await wait_for_person(pool, p.buyer, came)
     await wait_for_person(pool, p.buyer, also_came)
+    await wait_for_cost_centre(pool, p.buyer, p.cost_centre)
     held = session_held(p, {came: True, also_came: True, absent: False})
     await producer.publish(held)
 
@@ -61,10 +73,21 @@ async def test_a_held_session_sends_working_time_of_each_attendee_with_their_hr_
     )
     assert [e["data"]["employeeNumber"] for e in working] == ["HR-1001", "HR-1002"]
     for event in working:
+        assert set(event["data"]) == {
+            "employeeNumber",
+            "start",
+            "end",
+            "reasonCode",
+            "deliveryMode",
+            "orderId",
+            "costCentreId",
+            "costCentreCode",
+        }
         assert event["data"]["reasonCode"] == "TYONOHJAUS"
         assert event["data"]["deliveryMode"] == "at_buyer"
         assert event["data"]["orderId"] == str(p.order)
         assert event["data"]["costCentreId"] == str(p.cost_centre)
+        assert event["data"]["costCentreCode"] == "4100"
         assert event["data"]["start"] == "2026-11-20T08:00:00Z"
         assert event["data"]["end"] == "2026-11-20T09:30:00Z"
         assert event["subject"] == held.subject

@@ -139,7 +139,9 @@ class SessionCancelledData(_Data, frozen=True, kw_only=True):
 
 
 class WorkingTimeData(_Data, frozen=True, kw_only=True):
-    """Working time one employee spent in a held session, for the buyer's HR system."""
+    """Working time one employee spent in a held session, for the buyer's HR system: exactly the
+    fields domain invariant 13 allows (employee number, times, reason code, mode, order, cost
+    centre), nothing else."""
 
     employee_number: str | None
     """The buyer's HR employee number of the participant (null when the buyer has not set one)."""
@@ -149,9 +151,9 @@ class WorkingTimeData(_Data, frozen=True, kw_only=True):
     """The buyer's own working-time reason code (tenant setting; default TYONOHJAUS)."""
     delivery_mode: Mode
     order_id: uuid.UUID
-    session_id: uuid.UUID
     cost_centre_id: uuid.UUID
     cost_centre_code: str | None
+    """The buyer's own code of the cost centre."""
 
 
 # --- billing ---
@@ -339,7 +341,6 @@ def _build_working_time(e: Event, _: uuid.UUID, lookups: Lookups) -> list[tuple[
                 reason_code=lookups.reason_code,
                 delivery_mode=e.mode,
                 order_id=e.order_id,
-                session_id=e.session_id,
                 cost_centre_id=e.cost_centre_id,
                 cost_centre_code=lookups.cost_centre_codes.get(e.cost_centre_id),
             ),
