@@ -270,8 +270,6 @@ async def rotate_endpoint_secret(
 
 # --- deliveries ---
 
-DeliveryStatus = str
-
 
 async def list_deliveries(
     pool: asyncpg.Pool,
