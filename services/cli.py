@@ -121,8 +121,10 @@ def run(args: argparse.Namespace) -> int:
                 "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
                 "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "true",
                 "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_content_key_file(data / "content-keys.json")),
+                "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
             }
-            worker_env = environment(worker=True)
+            # The local stack may send webhooks to a receiver on this machine (never in production).
+            worker_env = environment(worker=True) | {"TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true"}
             children: list[subprocess.Popen[bytes]] = []
             providers: list[EmbeddedOidcProvider] = []
             try:

@@ -158,8 +158,9 @@ def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed
             assert known.status_code == 200, (service, known.text)
             assert known.json()["name"] == "Keski-Suomen hyvinvointialue"
         feed = _poll(client, f"{platform.base}/integrations/events", own)
-        types = [item["type"] for item in feed.json()["items"]]
-        assert types == ["organisations.tenant.created.v1"]
+        assert feed.status_code == 200, feed.text
+        # A tenant's creation is internal: the feed serves public events (fi.tila.*) only.
+        assert feed.json()["items"] == []
         # Another tenant's token sees none of it: the tenant comes from the token only.
         stranger = platform.token(
             "--tenant", str(uuid.uuid4()), "--role", "buyer_admin", "--scope", "events:read"
@@ -200,16 +201,40 @@ def test_an_hr_system_logs_in_with_client_credentials_and_reads_its_feed(platfor
             f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {token}"}
         )
         assert feed.status_code == 200, feed.text
-        # The demo welfare area's own events: its creation, its people and cost centres.
+        # Only public events of the demo welfare area: never its internal organisations events.
         types = {item["type"] for item in feed.json()["items"]}
-        assert "organisations.tenant.created.v1" in types
-        assert "organisations.cost_centre.created.v1" in types
+        assert all(t.startswith("fi.tila.") for t in types), types
         wrong = client.post(
             f"{platform.base}/organisations/oauth/token",
             data={"grant_type": "client_credentials"},
             auth=(body["clientId"], "not-the-secret"),
         )
         assert wrong.status_code == 401
+
+
+def test_an_hr_system_registers_a_webhook_on_this_machine_under_tila_run(platform: Platform) -> None:
+    admin = platform.token_from_login("demo-buyer", "aino.admin")
+    with httpx.Client(timeout=5) as client:
+        registered = client.post(
+            f"{platform.base}/organisations/machine-clients",
+            json={"name": "Sarastia webhooks", "scopes": ["webhooks:manage"]},
+            headers={"Authorization": f"Bearer {admin}"},
+        ).json()
+        token = client.post(
+            f"{platform.base}/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(registered["clientId"], registered["clientSecret"]),
+        ).json()["access_token"]
+        # `tila run` is development: a receiver on loopback over plain http is allowed there.
+        created = client.post(
+            f"{platform.base}/integrations/webhooks",
+            json={"url": "http://127.0.0.1:9/hooks/tila", "eventTypes": ["fi.tila.working_time.recorded.v1"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["secret"].startswith("whsec_")
+        catalogue = client.get(f"{platform.base}/integrations/asyncapi.json")
+        assert catalogue.json()["asyncapi"] == "3.0.0"
 
 
 def test_demo_users_log_in_through_their_own_providers_and_every_service_accepts_them(

@@ -56,6 +56,12 @@ TENANT_TABLES = (
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
+    ("integrations", "hr_people"),
+    ("integrations", "cost_centre_codes"),
+    ("integrations", "tenant_settings"),
+    ("integrations", "webhook_endpoints"),
+    ("integrations", "webhook_deliveries"),
+    ("integrations", "webhook_schedule"),
 )
 
 _DISCOVER_TENANT_TABLES = """
@@ -172,13 +178,13 @@ def _directory_row(tenant_id: uuid.UUID) -> Row:
 
 def _event_feed_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        "insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at, body)"
+        " values ($1, $2, $3, $4, $5, $6, '{}')",
         (
             random.randrange(1, 2**62),
             uuid.uuid4(),
-            "organisations.tenant.created",
-            "organisations.tenant.created",
+            "fi.tila.order.approved.v1",
+            str(uuid.uuid4()),
             dt.datetime.now(dt.UTC),
         ),
     )
@@ -371,8 +377,67 @@ def _content_audit_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _hr_person_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into hr_people (tenant_id, person_id, hr_employee_number, active, version)"
+        " values ($1, $2, 'H-1001', true, 1)",
+        (uuid.uuid4(),),
+    )
+
+
 def _content_retention_row(tenant_id: uuid.UUID) -> Row:
     return Row("insert into content_retention (tenant_id, months) values ($1, 12)", ())
+
+
+def _cost_centre_code_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into cost_centre_codes (tenant_id, cost_centre_id, code, version) values ($1, $2, '4100', 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _tenant_settings_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into tenant_settings (tenant_id, working_time_reason_code) values ($1, $2)"
+        " on conflict (tenant_id) do nothing",
+        ("TYONOHJAUS",),
+    )
+
+
+_OWN_ENDPOINT = """
+with e as (
+  insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)
+  values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')
+  returning tenant_id, endpoint_id
+)"""
+
+
+def _webhook_endpoint_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)"
+        " values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')",
+        (uuid.uuid4(),),
+    )
+
+
+def _webhook_delivery_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_ENDPOINT
+        + """
+        insert into webhook_deliveries
+          (tenant_id, delivery_id, endpoint_id, event_id, event_type, event_time, position, body)
+        select tenant_id, $3, endpoint_id, $4, 'fi.tila.order.approved.v1', now(), 1, '{}' from e
+        """,
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _webhook_schedule_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_ENDPOINT + " insert into webhook_schedule (endpoint_id, tenant_id, due_at)"
+        " select endpoint_id, tenant_id, now() from e",
+        (uuid.uuid4(),),
+    )
 
 
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
@@ -403,6 +468,12 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "content_items": _content_item_row,
     "content_audit": _content_audit_row,
     "content_retention": _content_retention_row,
+    "hr_people": _hr_person_row,
+    "cost_centre_codes": _cost_centre_code_row,
+    "tenant_settings": _tenant_settings_row,
+    "webhook_endpoints": _webhook_endpoint_row,
+    "webhook_deliveries": _webhook_delivery_row,
+    "webhook_schedule": _webhook_schedule_row,
 }
 
 tenant_tables = pytest.mark.parametrize(
