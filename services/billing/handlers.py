@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Literal, Protocol
 
 import asyncpg
 import msgspec
@@ -21,7 +22,8 @@ from stdnum.exceptions import ValidationError
 from stdnum.fi import alv, ytunnus
 
 from services.billing import SERVICE, store
-from services.billing.domain.documents import DocumentHeader, Party, UblWriter, VatBreakdown
+from services.billing.domain.documents import DocumentHeader, DocumentLine, Party, UblWriter, VatBreakdown
+from services.billing.domain.finvoice import FinvoiceWriter
 from services.billing.domain.items import HELSINKI, SessionOutcome, billable_item
 from services.billing.domain.references import invoice_number, reference_for_invoice, rf_reference
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
@@ -37,6 +39,7 @@ from shared.ids import new_id
 
 __all__ = [
     "DEFAULT_PAYMENT_TERMS_DAYS",
+    "DocumentFormat",
     "apply_approver_assigned",
     "apply_approver_removed",
     "apply_cost_centre",
@@ -55,6 +58,7 @@ __all__ = [
 ]
 
 DEFAULT_PAYMENT_TERMS_DAYS = 21
+DocumentFormat = Literal["ubl", "finvoice"]
 _CHUNK = 64 * 1024
 
 
@@ -487,11 +491,28 @@ async def open_document(
         return header, row["credited_invoice_id"] or row["invoice_id"]
 
 
+class _Writer(Protocol):
+    def open(self) -> bytes: ...
+    def add(self, line: DocumentLine) -> bytes: ...
+    def close(self) -> bytes: ...
+
+
+def _writer(header: DocumentHeader, document_format: DocumentFormat) -> _Writer:
+    if document_format == "finvoice":
+        return FinvoiceWriter(header, message_id=str(new_id()), timestamp=dt.datetime.now(dt.UTC))
+    return UblWriter(header)
+
+
 async def document_chunks(
-    pool: asyncpg.Pool, tenant_id: uuid.UUID, header: DocumentHeader, lines_of: uuid.UUID
+    pool: asyncpg.Pool,
+    tenant_id: uuid.UUID,
+    header: DocumentHeader,
+    lines_of: uuid.UUID,
+    document_format: DocumentFormat = "ubl",
 ) -> AsyncIterator[bytes]:
-    """The UBL document, streamed: lines come from a cursor and leave in chunks of about 64 KiB."""
-    writer = UblWriter(header)
+    """The document (Peppol BIS 3.0 UBL or Finvoice 3.0), streamed: lines come from a cursor and
+    leave in chunks of about 64 KiB."""
+    writer = _writer(header, document_format)
     pending = [writer.open()]
     size = len(pending[0])
     async with tenant_transaction(pool, tenant_id) as conn:

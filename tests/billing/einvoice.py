@@ -237,3 +237,49 @@ def assert_valid_ubl(document: bytes) -> etree._Element:
     assert xsd_errors(document) == []
     assert business_rule_violations(document) == []
     return etree.fromstring(document)
+
+
+def _fi_amount(node: etree._Element, path: str) -> Decimal:
+    text = node.findtext(path)
+    assert text is not None, f"{path} missing"
+    return Decimal(text.replace(",", "."))
+
+
+def finvoice_violations(document: bytes) -> list[str]:
+    """The EN 16931 calculation rules applied to a Finvoice 3.0 document (its XSD is not vendored)."""
+    root = etree.fromstring(document)
+    broken: list[str] = []
+
+    def rule(rule_id: str, holds: bool, why: str) -> None:
+        if not holds:
+            broken.append(f"{rule_id}: {why}")
+
+    rule("FINVOICE-VERSION", root.tag == "Finvoice" and root.get("Version") == "3.0", "Finvoice 3.0 root")
+    details = root.find("InvoiceDetails")
+    assert details is not None
+    rows = root.findall("InvoiceRow")
+    rule("BR-16", len(rows) >= 1, "at least one row")
+    net = _fi_amount(details, "InvoiceTotalVatExcludedAmount")
+    vat = _fi_amount(details, "InvoiceTotalVatAmount")
+    gross = _fi_amount(details, "InvoiceTotalVatIncludedAmount")
+    by_rate: dict[Decimal, Decimal] = {}
+    for row in rows:
+        rate = _fi_amount(row, "RowVatRatePercent")
+        by_rate[rate] = by_rate.get(rate, Decimal(0)) + _fi_amount(row, "RowVatExcludedAmount")
+        rule("BR-25", bool(row.findtext("ArticleName")), "row article name")
+    rule("BR-CO-10", net == sum(by_rate.values(), Decimal(0)), f"total {net} != rows {sum(by_rate.values())}")
+    spec_tax = Decimal(0)
+    for spec in details.findall("VatSpecificationDetails"):
+        base = _fi_amount(spec, "VatBaseAmount")
+        rate = _fi_amount(spec, "VatRatePercent")
+        tax = _fi_amount(spec, "VatRateAmount")
+        rule("BR-S-08", by_rate.get(rate) == base, f"VAT base at {rate} % {base} != rows {by_rate.get(rate)}")
+        rule("BR-CO-17", tax == _round(base * rate / 100), f"VAT {tax} != {base} × {rate} %")
+        spec_tax += tax
+    rule("BR-CO-14", vat == spec_tax, f"VAT total {vat} != specification {spec_tax}")
+    rule("BR-CO-15", gross == net + vat, "gross != net + VAT")
+    seller_id = root.findtext("SellerPartyDetails/SellerPartyIdentifier") or ""
+    rule("FI-Y-TUNNUS", ytunnus.is_valid(seller_id), f"seller Y-tunnus {seller_id}")
+    reference = root.findtext("EpiDetails/EpiPaymentInstructionDetails/EpiRemittanceInfoIdentifier") or ""
+    rule("FI-REFERENCE", reference.isdigit() and len(reference) >= 4, "Finnish payment reference")
+    return broken

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from lxml import etree
 from nats.aio.client import Client as NATS
 
 from services.billing import handlers
@@ -23,7 +24,7 @@ from shared.auth.principal import Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict
 from shared.testing.issuer import TestIssuer
-from tests.billing.einvoice import NS, assert_valid_ubl, business_rule_violations
+from tests.billing.einvoice import NS, assert_valid_ubl, business_rule_violations, finvoice_violations
 from tests.billing.scene import Scene, add_order, deliver, make_scene, session_event
 
 Client = AsyncTestClient[Litestar]
@@ -212,6 +213,19 @@ async def test_an_issued_invoice_carries_references_terms_and_no_participant(
     for participant in scene.participants:
         assert str(participant) not in text
 
+    response = await client.get(f"/billing/invoices/{draft['id']}/finvoice", headers=scene.approver_headers())
+    assert response.status_code == 200, response.text
+    assert finvoice_violations(response.content) == []
+    finvoice = etree.fromstring(response.content)
+    assert finvoice.findtext("InvoiceDetails/InvoiceNumber") == issued["number"]
+    assert finvoice.findtext("InvoiceDetails/AccountDimensionText") == scene.cost_centre_code
+    assert finvoice.findtext("InvoiceDetails/AgreementIdentifier") == scene.agreement_number
+    assert {r.findtext("RowAccountDimensionText") for r in finvoice.iterfind("InvoiceRow")} == {"4100"}
+    reference = finvoice.findtext("EpiDetails/EpiPaymentInstructionDetails/EpiRemittanceInfoIdentifier")
+    assert reference == issued["paymentReference"]
+    for participant in scene.participants:
+        assert str(participant) not in response.text
+
 
 async def test_without_payment_terms_on_the_order_the_invoice_is_due_in_21_days(
     client: Client, nc: NATS, billing_pool: asyncpg.Pool, issuer: TestIssuer
@@ -337,6 +351,14 @@ async def test_a_credit_note_credits_an_issued_invoice_once_and_both_events_leav
         == invoice["number"]
     )
     assert root.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount", namespaces=NS) == "188.25"
+    finvoice = (
+        await client.get(f"/billing/invoices/{note['id']}/finvoice", headers=scene.buyer_admin())
+    ).content
+    assert finvoice_violations(finvoice) == []
+    credited = etree.fromstring(finvoice)
+    assert credited.findtext("InvoiceDetails/InvoiceTypeCode") == "INV02"
+    assert credited.findtext("InvoiceDetails/OriginalInvoiceNumber") == invoice["number"]
+    assert credited.findtext("InvoiceDetails/InvoiceTotalVatIncludedAmount") == "-188,25"
 
     heard: list[Envelope] = []
     spec = ConsumerSpec(

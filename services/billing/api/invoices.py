@@ -213,6 +213,20 @@ class InvoiceController(Controller):
             media_type="application/xml",
         )
 
+    @get(
+        "/invoices/{invoice_id:uuid}/finvoice",
+        operation_id="getInvoiceFinvoice",
+        summary="The issued document as a Finvoice 3.0 e-invoice, streamed",
+        guards=READERS,
+        media_type="application/xml",
+    )
+    async def finvoice(self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Stream:
+        header, lines_of = await handlers.open_document(pool, principal, invoice_id)
+        return Stream(
+            handlers.document_chunks(pool, principal.tenant_id, header, lines_of, "finvoice"),
+            media_type="application/xml",
+        )
+
     @post(
         "/invoices/{invoice_id:uuid}/issue",
         operation_id="issueInvoice",

@@ -25,6 +25,7 @@ __all__ = [
     "Party",
     "UblWriter",
     "VatBreakdown",
+    "XmlSink",
     "amount",
     "line_description",
     "line_name",
@@ -242,7 +243,7 @@ def _tax_category(parent: etree._Element, tag: str, rate: Decimal) -> None:
     _tax_scheme(category)
 
 
-class _Sink:
+class XmlSink:
     """A file-like object ``xmlfile`` writes to; what it holds is taken out chunk by chunk."""
 
     def __init__(self) -> None:
@@ -266,7 +267,7 @@ class UblWriter:
 
     def __init__(self, header: DocumentHeader) -> None:
         self.header = header
-        self._sink = _Sink()
+        self._sink = XmlSink()
         self._stack = ExitStack()
         self._xf: etree._IncrementalFileWriter | None = None
         self._credit = header.kind == "credit_note"
