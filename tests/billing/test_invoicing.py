@@ -116,7 +116,7 @@ async def test_a_session_event_delivered_twice_bills_once(
 
 
 async def test_per_hour_prices_bill_the_duration_in_hours(
-    nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
+    client: Client, nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
 ) -> None:
     start = dt.datetime(2024, 10, 9, 9, 0, tzinfo=UTC)
     await deliver(
@@ -134,6 +134,18 @@ async def test_per_hour_prices_bill_the_duration_in_hours(
         (Decimal("1.5"), "HUR", 18_000),
         (Decimal(50), "MIN", 10_000),
     ]
+    [draft] = await run(client, scene)
+    await issue(client, scene, draft["id"])
+    root = assert_valid_ubl(await ubl(client, scene.provider_admin(), draft["id"]))
+    quantities = [
+        (q.text, q.get("unitCode"), b.text)
+        for q, b in zip(
+            root.iterfind("cac:InvoiceLine/cbc:InvoicedQuantity", NS),
+            root.iterfind("cac:InvoiceLine/cac:Price/cbc:BaseQuantity", NS),
+            strict=True,
+        )
+    ]
+    assert quantities == [("1.5", "HUR", "1"), ("50", "MIN", "60")]
 
 
 async def test_the_vat_rate_and_month_follow_the_session_date_in_helsinki(
