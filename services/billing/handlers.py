@@ -121,6 +121,7 @@ def _outcome(event: BillableFacts) -> SessionOutcome:
     terms = event.cancellation_terms
     category = event.category if isinstance(event, SessionCancelled) else None
     attended = sum(1 for a in event.attendance if a.attended) if isinstance(event, SessionHeld) else 0
+    kind: Literal["held", "no_show", "cancelled"]
     if isinstance(event, SessionHeld):
         kind = "held"
     elif isinstance(event, SessionNoShow):
@@ -138,7 +139,7 @@ def _outcome(event: BillableFacts) -> SessionOutcome:
         mode=event.mode,
         starts_at=event.starts_at,
         duration_minutes=event.duration_minutes,
-        outcome=kind,  # type: ignore[arg-type]
+        outcome=kind,
         category=category,
         charge_exempt=event.charge_exempt if isinstance(event, SessionCancelled) else False,
         unit=event.price.unit,
