@@ -273,6 +273,7 @@ async def run_invoices(
         )
     async with tenant_transaction(pool, provider) as conn:
         await store.lock_provider_run(conn, provider)
+        await store.prefer_hash_joins(conn)
         await store.create_drafts(conn, provider, month)
         await store.assign_unbilled_items(conn, provider, month)
         await store.recompute_drafts(conn, provider)

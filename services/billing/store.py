@@ -25,6 +25,7 @@ __all__ = [
     "issue",
     "lock_provider_run",
     "next_sequence",
+    "prefer_hash_joins",
     "recompute_drafts",
     "upsert_approver",
     "upsert_buyer_invoicing",
@@ -252,6 +253,13 @@ async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) ->
     )
 
 
+async def prefer_hash_joins(conn: asyncpg.Connection) -> None:
+    """For this transaction only: no nested loops. Items inserted since the last autovacuum have
+    no statistics (and the app role may not ANALYZE), so the planner takes a million fresh items
+    for one row and would probe drafts once per item; hash joins keep the run linear."""
+    await conn.execute("set local enable_nestloop = off")
+
+
 async def create_drafts(conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None) -> int:
     """A draft for every grouping key of unbilled items that has none yet."""
     status: str = await conn.execute(
@@ -281,18 +289,29 @@ async def create_drafts(conn: asyncpg.Connection, provider_id: uuid.UUID, month:
 async def assign_unbilled_items(
     conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None
 ) -> int:
+    """Each unbilled item onto its group's draft. The join names the drafts' unique index
+    expression, so every item is one index probe whatever the planner thinks of fresh rows."""
     status: str = await conn.execute(
         """
-        update billable_items i set invoice_id = d.invoice_id
-        from invoices d
-        where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
-          and d.tenant_id = i.tenant_id and d.status = 'draft' and d.kind = 'invoice'
-          and d.buyer_tenant_id = i.buyer_tenant_id and d.agreement_id = i.agreement_id
-          and d.cost_centre_id = i.cost_centre_id and d.billing_month = i.billing_month
-          and d.order_id is not distinct from (
-            case when coalesce((select b.per_order from buyer_invoicing b
-                                where b.tenant_id = i.buyer_tenant_id), false)
-                 then i.order_id end)
+        with keyed as (
+          select i.item_id, i.buyer_tenant_id, i.agreement_id, i.cost_centre_id, i.billing_month,
+                 coalesce(case when coalesce(b.per_order, false) then i.order_id end,
+                          '00000000-0000-0000-0000-000000000000'::uuid) as group_order
+          from billable_items i
+          left join buyer_invoicing b on b.tenant_id = i.buyer_tenant_id
+          where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
+        ), target as (
+          select k.item_id, d.invoice_id
+          from keyed k
+          join invoices d
+            on d.tenant_id = $1 and d.status = 'draft' and d.kind = 'invoice'
+           and d.buyer_tenant_id = k.buyer_tenant_id and d.agreement_id = k.agreement_id
+           and d.cost_centre_id = k.cost_centre_id and d.billing_month = k.billing_month
+           and coalesce(d.order_id, '00000000-0000-0000-0000-000000000000'::uuid) = k.group_order
+        )
+        update billable_items i set invoice_id = t.invoice_id
+        from target t
+        where i.item_id = t.item_id and i.invoice_id is null
         """,
         provider_id,
         month,

@@ -317,11 +317,18 @@ async def test_an_issued_invoice_and_its_items_cannot_be_changed(
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="immutable"):
             async with conn.transaction():
                 await conn.execute("update invoices set net_cents = 1 where invoice_id = $1", invoice_id)
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="immutable"):
+        with pytest.raises(
+            asyncpg.InsufficientPrivilegeError, match="permission denied for table billable_items"
+        ):
             async with conn.transaction():
                 await conn.execute(
                     "update billable_items set net_cents = 1 where invoice_id = $1", invoice_id
                 )
+        # No policy lets anyone delete an item or an invoice: the rows simply stay.
+        assert (
+            await conn.execute("delete from billable_items where invoice_id = $1", invoice_id) == "DELETE 0"
+        )
+        assert await conn.execute("delete from invoices where invoice_id = $1", invoice_id) == "DELETE 0"
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="invoiced at most once"):
             async with conn.transaction():
                 await conn.execute(
