@@ -300,6 +300,8 @@ def _checked_seller(seller: Party | None) -> Party:
         IBAN(seller.iban or "")
     except (SchwiftyException, ValueError):
         errors.append(FieldError("seller.iban", "not a valid IBAN"))
+    if not seller.ovt:
+        errors.append(FieldError("seller.eInvoiceAddress", "missing"))
     if errors:
         raise InvariantViolated("the seller's invoicing facts are incomplete", errors=errors)
     return seller

@@ -451,6 +451,30 @@ async def test_who_sees_which_invoice(
         assert str(participant) not in text
 
 
+async def test_bad_run_and_requirement_bodies_are_refused_with_field_detail(
+    client: Client, scene: Scene
+) -> None:
+    response = await client.post(
+        "/billing/invoice-runs", json={"month": "2024-09-15"}, headers=scene.provider_admin()
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["body.month"]
+    response = await client.post(
+        "/billing/invoice-runs", json={"mnth": "2024-09-01"}, headers=scene.provider_admin()
+    )
+    assert response.status_code == 400, response.text
+    response = await client.put(
+        "/billing/invoicing-requirements", json={"perOrder": "yes"}, headers=scene.buyer_admin()
+    )
+    assert response.status_code == 400, response.text
+    assert (
+        await client.post("/billing/invoice-runs", json={}, headers=scene.buyer_admin())
+    ).status_code == 403
+    assert (await client.get("/billing/invoices")).status_code == 401
+    response = await client.get(f"/billing/invoices/{uuid.uuid4()}/ubl", headers=scene.provider_admin())
+    assert response.status_code == 404
+
+
 def test_the_rule_checker_catches_a_wrong_vat_total() -> None:
     # The checker itself must be able to fail: a document whose VAT breakdown is off by a cent.
     from services.billing.domain.documents import (
