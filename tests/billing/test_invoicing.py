@@ -7,6 +7,7 @@ after that goes through the billing API as the provider admin, the buyer admin a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -449,6 +450,41 @@ async def test_who_sees_which_invoice(
     text = str(specification)
     for participant in scene.participants:
         assert str(participant) not in text
+
+
+async def test_a_later_run_adds_new_sessions_to_the_open_draft_which_the_provider_reviews(
+    client: Client, nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
+) -> None:
+    await deliver(nc, billing_pool, [session_event(scene, "held", dt.datetime(2025, 6, 2, 9, 0, tzinfo=UTC))])
+    [first] = await run(client, scene)
+    await deliver(
+        nc, billing_pool, [session_event(scene, "no_show", dt.datetime(2025, 6, 9, 9, 0, tzinfo=UTC))]
+    )
+    [again] = await run(client, scene)
+    assert (again["id"], again["itemCount"], again["netCents"]) == (first["id"], 2, 30_000)
+    review = ok(
+        await client.get(f"/billing/invoices/{first['id']}/specification", headers=scene.provider_admin())
+    )
+    assert [r["charge"] for r in review["sessions"]] == ["held", "no_show"]
+    assert (
+        await client.get(f"/billing/invoices/{first['id']}/ubl", headers=scene.provider_admin())
+    ).status_code == 409
+
+
+async def test_a_draft_for_a_buyer_billing_has_not_heard_of_is_not_issued(
+    client: Client, nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
+) -> None:
+    unknown = dataclasses.replace(scene, buyer=uuid.uuid4(), orders=[])
+    await add_order(billing_pool, unknown)
+    await deliver(
+        nc, billing_pool, [session_event(unknown, "held", dt.datetime(2025, 7, 1, 9, 0, tzinfo=UTC))]
+    )
+    [draft] = await run(client, unknown)
+    response = await client.post(f"/billing/invoices/{draft['id']}/issue", headers=scene.provider_admin())
+    assert response.status_code == 409, response.text
+    assert "buyer" in response.json()["detail"]
+    still = ok(await client.get(f"/billing/invoices/{draft['id']}", headers=scene.provider_admin()))
+    assert (still["status"], still["number"]) == ("draft", None)
 
 
 async def test_bad_run_and_requirement_bodies_are_refused_with_field_detail(
