@@ -54,6 +54,14 @@ TENANT_TABLES = (
     ("sessions", "content_audit"),
     ("sessions", "content_retention"),
     ("billing", "tenant_directory"),
+    ("billing", "billing_orders"),
+    ("billing", "billing_parties"),
+    ("billing", "billing_cost_centres"),
+    ("billing", "billing_approvers"),
+    ("billing", "buyer_invoicing"),
+    ("billing", "invoices"),
+    ("billing", "invoice_counters"),
+    ("billing", "billable_items"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
     ("integrations", "hr_people"),
@@ -440,6 +448,69 @@ def _webhook_schedule_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+# --- billing: shared rows carry the provider in tenant_id and the buyer in buyer_tenant_id ---
+
+
+def _billing_order_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_orders (tenant_id, buyer_tenant_id, order_id, agreement_id, cost_centre_id,"
+        " status, version) values ($1, $2, $3, $4, $5, 'offered', 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _billing_party_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_parties (tenant_id, name, kind, business_id, version)"
+        " values ($1, 'Työnohjaus Oy', 'provider', $2, 1)",
+        (business_id(),),
+    )
+
+
+def _billing_cost_centre_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_cost_centres (tenant_id, cost_centre_id, code, name, version)"
+        " values ($1, $2, '4100', 'Lastensuojelu', 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _billing_approver_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_approvers (tenant_id, cost_centre_id, person_id, assigned, version)"
+        " values ($1, $2, $3, true, 1)",
+        (uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _buyer_invoicing_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into buyer_invoicing (tenant_id, per_order) values ($1, true)", ())
+
+
+def _invoice_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id,"
+        " cost_centre_id, billing_month) values ($1, $2, $3, 'invoice', 'draft', $4, $5, date '2026-01-01')",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _invoice_counter_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into invoice_counters (tenant_id, last_sequence) values ($1, 1)", ())
+
+
+def _billable_item_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,"
+        " cost_centre_id, kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit,"
+        " quantity, unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents,"
+        " vat_rate, participant_count, attended_count) values ($1, $2, $3, $4, $5, $6, $7, 'held', 'group',"
+        " 'remote', now(), current_date, date_trunc('month', current_date)::date, 90, 'per_session', 1,"
+        " 'C62', 1, 15000, 100, 150, 15000, 25.5, 5, 4)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -474,6 +545,14 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "webhook_endpoints": _webhook_endpoint_row,
     "webhook_deliveries": _webhook_delivery_row,
     "webhook_schedule": _webhook_schedule_row,
+    "billing_orders": _billing_order_row,
+    "billing_parties": _billing_party_row,
+    "billing_cost_centres": _billing_cost_centre_row,
+    "billing_approvers": _billing_approver_row,
+    "buyer_invoicing": _buyer_invoicing_row,
+    "invoices": _invoice_row,
+    "invoice_counters": _invoice_counter_row,
+    "billable_items": _billable_item_row,
 }
 
 tenant_tables = pytest.mark.parametrize(
