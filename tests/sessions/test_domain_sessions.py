@@ -445,7 +445,7 @@ def test_the_final_evaluation_is_recorded_once_and_not_in_the_future() -> None:
 # --- who reads ---
 
 
-def test_readers_are_the_supervisor_provider_admins_buyer_admins_approvers_and_participants() -> None:
+def test_readers_are_the_supervisor_provider_admins_buyer_admins_cost_centre_approvers_participants() -> None:
     process = _process()
 
     def actor(tenant: uuid.UUID, *roles: Role, person: uuid.UUID | None = None) -> Actor:
@@ -455,10 +455,22 @@ def test_readers_are_the_supervisor_provider_admins_buyer_admins_approvers_and_p
         _supervisor(process),
         actor(process.provider_id, Role.PROVIDER_ADMIN),
         actor(process.buyer_id, Role.BUYER_ADMIN),
-        actor(process.buyer_id, Role.APPROVER),
+        Actor(
+            person_id=uuid.uuid4(),
+            tenant_id=process.buyer_id,
+            roles=frozenset({Role.APPROVER}),
+            approver_of=frozenset({process.cost_centre_id}),
+        ),
         actor(process.buyer_id, Role.EMPLOYEE, person=process.participants[1]),
     ]
     strangers = [
+        actor(process.buyer_id, Role.APPROVER),
+        Actor(
+            person_id=uuid.uuid4(),
+            tenant_id=process.buyer_id,
+            roles=frozenset({Role.APPROVER}),
+            approver_of=frozenset({uuid.uuid4()}),
+        ),
         actor(process.provider_id, Role.SUPERVISOR),
         actor(process.buyer_id, Role.EMPLOYEE),
         actor(uuid.uuid4(), Role.BUYER_ADMIN),

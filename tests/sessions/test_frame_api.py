@@ -124,6 +124,7 @@ async def test_another_tenant_another_supervisor_and_a_non_participant_get_404(
         world.who.stranger("provider_admin"),
         world.who.other_supervisor(),
         world.who.other_employee(),
+        world.who.other_approver(),
     ):
         problem(await client.get(world.path, headers=headers), 404)
         problem(await client.get(f"{world.path}/sessions", headers=headers), 404)

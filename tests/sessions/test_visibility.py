@@ -21,12 +21,22 @@ from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PLATFORM_ADMI
 
 BUYER, PROVIDER = uuid.uuid4(), uuid.uuid4()
 SUPERVISOR_ID, P1, P2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-PROCESS = ProcessParties(uuid.uuid4(), BUYER, PROVIDER, SUPERVISOR_ID, frozenset({P1, P2}))
+COST_CENTRE = uuid.uuid4()
+PROCESS = ProcessParties(
+    uuid.uuid4(), BUYER, PROVIDER, SUPERVISOR_ID, frozenset({P1, P2}), cost_centre_id=COST_CENTRE
+)
 K = ContentKind
 
 
-def _caller(person: uuid.UUID | None, tenant: uuid.UUID, *roles: str, client: bool = False) -> Caller:
-    return Caller(person_id=person, tenant_id=tenant, roles=frozenset(roles), is_client=client)
+def _caller(
+    person: uuid.UUID | None,
+    tenant: uuid.UUID,
+    *roles: str,
+    client: bool = False,
+    holds: frozenset[uuid.UUID] = frozenset(),
+) -> Caller:
+    roles_set = frozenset(roles)
+    return Caller(person_id=person, tenant_id=tenant, roles=roles_set, is_client=client, approver_of=holds)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +50,9 @@ def _caller(person: uuid.UUID | None, tenant: uuid.UUID, *roles: str, client: bo
         (_caller(P2, BUYER, EMPLOYEE, APPROVER), Relation.PARTICIPANT),
         (_caller(uuid.uuid4(), BUYER, EMPLOYEE), Relation.NONE),  # an employee who does not take part
         (_caller(uuid.uuid4(), BUYER, BUYER_ADMIN), Relation.EMPLOYER),
-        (_caller(uuid.uuid4(), BUYER, APPROVER), Relation.EMPLOYER),
+        (_caller(uuid.uuid4(), BUYER, APPROVER, holds=frozenset({COST_CENTRE})), Relation.EMPLOYER),
+        (_caller(uuid.uuid4(), BUYER, APPROVER), Relation.NONE),  # approves no cost centre
+        (_caller(uuid.uuid4(), BUYER, APPROVER, holds=frozenset({uuid.uuid4()})), Relation.NONE),
         (_caller(None, BUYER, BUYER_ADMIN, client=True), Relation.NONE),  # a machine client
         (_caller(uuid.uuid4(), uuid.uuid4(), PLATFORM_ADMIN), Relation.NONE),
         (_caller(P1, uuid.uuid4(), EMPLOYEE), Relation.NONE),  # the same person id in another tenant

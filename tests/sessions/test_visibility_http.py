@@ -36,6 +36,8 @@ class Person:
     subject: str
     roles: tuple[str, ...]
     client: bool = False
+    approves: uuid.UUID | None = None
+    """The cost centre this approver holds."""
 
     def headers(self, world: World) -> Headers:
         claims = {"client_id": self.subject} if self.client else {}
@@ -46,7 +48,8 @@ class Person:
             person: uuid.UUID | None = uuid.UUID(self.subject)
         except ValueError:
             person = None
-        return Caller(person, self.tenant_id, frozenset(self.roles), self.client)
+        held = frozenset({self.approves}) if self.approves else frozenset()
+        return Caller(person, self.tenant_id, frozenset(self.roles), self.client, approver_of=held)
 
 
 def people(world: World) -> list[Person]:
@@ -56,7 +59,8 @@ def people(world: World) -> list[Person]:
         Person("participant_1", p.buyer_id, str(p.participants[0]), ("employee",)),
         Person("participant_2", p.buyer_id, str(p.participants[1]), ("employee",)),
         Person("buyer_admin", p.buyer_id, str(uuid.uuid4()), ("buyer_admin",)),
-        Person("approver", p.buyer_id, str(uuid.uuid4()), ("approver",)),
+        Person("approver", p.buyer_id, str(p.approver_id), ("approver",), approves=p.cost_centre_id),
+        Person("other_approver", p.buyer_id, str(uuid.uuid4()), ("approver",)),
         Person("other_employee", p.buyer_id, str(uuid.uuid4()), ("employee",)),
         Person("provider_admin", p.provider_id, str(uuid.uuid4()), ("provider_admin",)),
         Person("other_supervisor", p.provider_id, str(uuid.uuid4()), ("supervisor",)),
@@ -82,6 +86,7 @@ NAMES = [
     "participant_2",
     "buyer_admin",
     "approver",
+    "other_approver",
     "other_employee",
     "provider_admin",
     "other_supervisor",
@@ -128,7 +133,14 @@ async def setting(client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssue
 
 def _parties(world: World) -> Parties:
     p = world.parties
-    return Parties(world.process_id, p.buyer_id, p.provider_id, p.supervisor_id, frozenset(p.participants))
+    return Parties(
+        world.process_id,
+        p.buyer_id,
+        p.provider_id,
+        p.supervisor_id,
+        frozenset(p.participants),
+        cost_centre_id=p.cost_centre_id,
+    )
 
 
 def _allowed(person: Person, world: World, item: dict[str, object]) -> bool:

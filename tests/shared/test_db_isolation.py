@@ -53,6 +53,7 @@ TENANT_TABLES = (
     ("sessions", "content_items"),
     ("sessions", "content_audit"),
     ("sessions", "content_retention"),
+    ("sessions", "known_approvers"),
     ("billing", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),

@@ -56,7 +56,7 @@ class Relation(enum.StrEnum):
     PARTICIPANT = "participant"
     """One of the process's participants, acting for its buyer."""
     EMPLOYER = "employer"
-    """A buyer admin or approver of the process's buyer who is not a participant."""
+    """A buyer admin of the process's buyer, or an approver of its cost centre, not a participant."""
     NONE = "none"
 
 
@@ -69,6 +69,8 @@ class Caller:
     tenant_id: uuid.UUID
     roles: frozenset[str]
     is_client: bool = False
+    approver_of: frozenset[uuid.UUID] = frozenset()
+    """The cost centres the caller holds as an approver."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class ProcessParties:
     provider_id: uuid.UUID
     supervisor_id: uuid.UUID
     participants: frozenset[uuid.UUID]
+    cost_centre_id: uuid.UUID | None = None
 
 
 def relation_of(caller: Caller, process: ProcessParties) -> Relation:
@@ -92,8 +95,10 @@ def relation_of(caller: Caller, process: ProcessParties) -> Relation:
     if caller.tenant_id == process.buyer_id:
         if caller.person_id in process.participants:
             return Relation.PARTICIPANT
-        if caller.roles & {BUYER_ADMIN, APPROVER}:
+        if BUYER_ADMIN in caller.roles:
             return Relation.EMPLOYER
+        if APPROVER in caller.roles and process.cost_centre_id in caller.approver_of:
+            return Relation.EMPLOYER  # an approver only of the cost centres they hold
     return Relation.NONE
 
 

@@ -8,6 +8,7 @@ and no error message, log line or event carries it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -46,7 +47,8 @@ from services.sessions.domain.visibility import (
 )
 from services.sessions.store import audit as audit_store
 from services.sessions.store import content as store
-from shared.auth.principal import Principal
+from services.sessions.store import processes as process_store
+from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     DomainError,
@@ -178,6 +180,9 @@ async def _relation(
 ) -> tuple[ProcessParties, Relation, uuid.UUID]:
     parties = await _parties(conn, process_id)
     caller = _caller(principal)
+    if APPROVER in caller.roles and caller.person_id is not None:
+        held = await process_store.approver_cost_centres(conn, caller.tenant_id, caller.person_id)
+        caller = dataclasses.replace(caller, approver_of=held)
     relation = relation_of(caller, parties)
     if relation is Relation.NONE or caller.person_id is None:
         raise Forbidden(
@@ -301,6 +306,7 @@ async def _visible_item(
         relation=relation,
         person_id=person_id,
         tenant_id=principal.tenant_id,
+        employer_tenant_wide=BUYER_ADMIN in principal.roles,
         lock=lock,
     )
     if row is None:
@@ -373,6 +379,7 @@ async def list_items(
             after=(after[0], after[1]) if after else None,
             limit=limit + 1,
             session_id=session_id,
+            employer_tenant_wide=BUYER_ADMIN in principal.roles,
         )
         items = [_decrypt(data_key, row) for row in rows[:limit]]
         for item in items:

@@ -66,7 +66,8 @@ class ItemRow:
 
 async def fetch_parties(conn: asyncpg.Connection, process_id: uuid.UUID) -> ProcessParties | None:
     row = await conn.fetchrow(
-        "select id, tenant_id, provider_id, supervisor_id, participants from processes where id = $1",
+        "select id, tenant_id, provider_id, supervisor_id, participants, cost_centre_id"
+        " from processes where id = $1",
         process_id,
     )
     if row is None:
@@ -77,6 +78,7 @@ async def fetch_parties(conn: asyncpg.Connection, process_id: uuid.UUID) -> Proc
         provider_id=row["provider_id"],
         supervisor_id=row["supervisor_id"],
         participants=frozenset(row["participants"]),
+        cost_centre_id=row["cost_centre_id"],
     )
 
 
@@ -250,13 +252,23 @@ _VISIBLE = """
    or ($7 and i.kind = 'summary' and cardinality(p.participants) > 0 and p.participants <@ i.approved_by))
   and (($8 = 'supervisor' and p.supervisor_id = $4 and p.provider_id = $9)
        or ($8 = 'participant' and $4 = any(p.participants) and p.tenant_id = $9)
-       or ($8 = 'employer' and p.tenant_id = $9 and not ($4 = any(p.participants))))
+       or ($8 = 'employer' and p.tenant_id = $9 and not ($4 = any(p.participants)))
+       or ($8 = 'approver' and p.tenant_id = $9 and not ($4 = any(p.participants))
+           and exists (select 1 from known_approvers a where a.tenant_id = p.tenant_id
+                       and a.cost_centre_id = p.cost_centre_id and a.person_id = $4 and a.assigned)))
 """
 
 
 def _scope_args(
-    scope: ReadScope, relation: Relation, person_id: uuid.UUID, tenant_id: uuid.UUID
+    scope: ReadScope,
+    relation: Relation,
+    person_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    employer_tenant_wide: bool,
 ) -> tuple[object, ...]:
+    # The employer is the buyer's admin (tenant-wide) or an approver of the process's cost centre,
+    # which the query checks against the approvers' read model itself.
+    as_relation = "approver" if relation is Relation.EMPLOYER and not employer_tenant_wide else relation.value
     return (
         sorted(k.value for k in scope.all_kinds),
         sorted(k.value for k in scope.own_kinds),
@@ -264,7 +276,7 @@ def _scope_args(
         scope.shared_reflections,
         scope.consented_goals,
         scope.approved_summaries,
-        relation.value,
+        as_relation,
         tenant_id,
     )
 
@@ -278,6 +290,7 @@ async def fetch_visible_item(
     relation: Relation,
     person_id: uuid.UUID,
     tenant_id: uuid.UUID,
+    employer_tenant_wide: bool = False,
     lock: bool = False,
 ) -> ItemRow | None:
     row = await conn.fetchrow(
@@ -286,7 +299,7 @@ async def fetch_visible_item(
         " join processes p on p.id = i.process_id"
         f" where i.process_id = $1 and i.id = $10 and {_VISIBLE}" + (" for update of i" if lock else ""),
         process_id,
-        *_scope_args(scope, relation, person_id, tenant_id),
+        *_scope_args(scope, relation, person_id, tenant_id, employer_tenant_wide),
         item_id,
     )
     return _item(row) if row else None
@@ -304,6 +317,7 @@ async def list_visible_items(
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     session_id: uuid.UUID | None = None,
+    employer_tenant_wide: bool = False,
 ) -> list[ItemRow]:
     after_at, after_id = after if after else (None, None)
     rows = await conn.fetch(
@@ -316,7 +330,7 @@ async def list_visible_items(
         " and ($14::uuid is null or i.session_id = $14)"
         " order by i.created_at, i.id limit $13",
         process_id,
-        *_scope_args(scope, relation, person_id, tenant_id),
+        *_scope_args(scope, relation, person_id, tenant_id, employer_tenant_wide),
         kind.value if kind else None,
         after_at,
         after_id,
