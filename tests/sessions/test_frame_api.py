@@ -368,6 +368,30 @@ async def test_a_held_session_publishes_session_held_with_attendance_and_no_reas
     assert "reason" not in bytes(envelope.data).decode().lower()
 
 
+async def test_an_illness_exemption_is_shown_only_to_the_supervisor_but_reaches_billing(
+    client: Client, world: World, layout: DatabaseLayout
+) -> None:
+    session = await schedule(client, world, now() + dt.timedelta(hours=3))
+    path = f"/sessions/sessions/{session['id']}"
+    body = {"cancelledBy": "participant", "reasonCategory": "illness"}
+    cancelled = ok(await client.post(f"{path}/cancel", json=body, headers=world.who.supervisor()))
+    assert cancelled["cancellation"]["chargeExempt"] is True
+    assert ok(await client.get(path, headers=world.who.supervisor()))["cancellation"]["chargeExempt"] is True
+    for headers in (
+        world.who.buyer_admin(),
+        world.who.approver(),
+        world.who.provider_admin(),
+        world.who.participant(),
+    ):
+        seen = ok(await client.get(path, headers=headers))["cancellation"]
+        assert seen["category"] == "late"
+        assert "chargeExempt" not in seen
+        listed = ok(await client.get(f"{world.path}/sessions", headers=headers))["items"]
+        assert all("chargeExempt" not in (s["cancellation"] or {}) for s in listed)
+    published = await outbox_events(layout.relay_url, session["id"])
+    assert published[-1].event_as(events.SessionCancelled).charge_exempt is True
+
+
 async def test_a_late_cancellation_shows_its_category_to_all_and_its_reason_only_to_the_supervisor(
     client: Client, world: World, layout: DatabaseLayout
 ) -> None:
