@@ -62,6 +62,32 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
     assert refused.status_code == 403
 
 
+async def test_a_new_or_changed_goal_needs_every_participants_consent_again(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    goal = await write(client, world, world.participant(0), "goal", "Jaksaminen")
+    await _consent(client, world, 0, True)
+    assert (await _consent(client, world, 1, True))["goalsSharedWithEmployer"] is True
+    url = f"{world.base}/content/{goal['id']}"
+    assert (await client.get(url, headers=world.buyer_admin())).status_code == 200
+
+    changed = await client.put(
+        url,
+        json={"body": "Jaksaminen ja esihenkilön toiminta"},
+        headers=world.participant(0) | {"If-Match": '"1"'},
+    )
+    body_of(changed, 200)
+    status = body_of(await client.get(f"{world.base}/content-status", headers=world.participant(0)), 200)
+    assert (status["goalsSharedWithEmployer"], status["consented"]) == (False, [])
+    assert (await client.get(url, headers=world.buyer_admin())).status_code in (403, 404)
+
+    await _consent(client, world, 0, True)
+    assert (await _consent(client, world, 1, True))["goalsSharedWithEmployer"] is True
+    await write(client, world, world.supervisor(), "goal", "Uusi tavoite")
+    assert body_of(await client.get(f"{world.base}/content", headers=world.buyer_admin()), 200)["items"] == []
+
+
 async def test_the_employer_reads_the_summary_once_every_participant_approved_this_version(
     client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:

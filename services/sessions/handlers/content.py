@@ -284,6 +284,8 @@ async def create_item(
             at=dt.datetime.now(dt.UTC),
             session_id=session_id,
         )
+        if kind is ContentKind.GOAL:
+            await store.clear_goal_consents(conn, process_id)  # consent was to the goals as they were
         return _decrypt(data_key, row)
     raise AssertionError("unreachable")  # pragma: no cover (the context manager re-raises)
 
@@ -408,7 +410,8 @@ async def update_item(
     body: str,
     expected_version: int | None,
 ) -> ContentItem:
-    """The author rewrites an item; a changed summary needs every participant's approval again."""
+    """The author rewrites an item; a changed summary needs every participant's approval again, and
+    changed goals every participant's consent again."""
     record = _Audit(process_id, Action.UPDATE, item_id=item_id)
     async with _audited(pool, principal, record) as conn:
         parties, relation, person_id, row = await _visible_item(conn, principal, record, item_id, lock=True)
@@ -429,6 +432,8 @@ async def update_item(
             reset_approvals=kind is ContentKind.SUMMARY,
             at=dt.datetime.now(dt.UTC),
         )
+        if kind is ContentKind.GOAL:
+            await store.clear_goal_consents(conn, process_id)  # consent was to the goals as they were
         return _decrypt(data_key, updated)
     raise AssertionError("unreachable")  # pragma: no cover
 

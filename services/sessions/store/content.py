@@ -18,6 +18,7 @@ __all__ = [
     "ItemRow",
     "KeyRow",
     "add_approval",
+    "clear_goal_consents",
     "due_for_shredding",
     "fetch_item_meta",
     "fetch_key",
@@ -166,6 +167,11 @@ async def shred_key(conn: asyncpg.Connection, parties: ProcessParties, at: dt.da
         at,
     )
     return bool(status == "INSERT 0 1")
+
+
+async def clear_goal_consents(conn: asyncpg.Connection, process_id: uuid.UUID) -> None:
+    """The goals changed: the participants consented to other goals, so they consent again."""
+    await conn.execute("update content_keys set goal_consents = '{}' where process_id = $1", process_id)
 
 
 async def set_goal_consent(
