@@ -96,6 +96,12 @@ async def test_the_employer_reads_the_summary_once_every_participant_approved_th
     url = f"{world.base}/content/{summary['id']}"
     approve = f"{url}/approve"
     assert (await client.post(approve, headers=world.supervisor() | {"If-Match": '"1"'})).status_code == 403
+    unbound = await client.post(approve, headers=world.participant(0))
+    assert unbound.status_code == 428
+    assert unbound.headers["content-type"] == "application/problem+json"
+    assert "If-Match" in unbound.json()["detail"]
+    unbound = await client.post(approve, headers=world.participant(0) | {"If-Match": "*"})
+    assert unbound.status_code == 428
     body_of(await client.post(approve, headers=world.participant(0) | {"If-Match": '"1"'}), 200)
     assert (await client.get(url, headers=world.buyer_admin())).status_code == 403
     body_of(await client.post(approve, headers=world.participant(1) | {"If-Match": '"1"'}), 200)

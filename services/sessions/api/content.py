@@ -260,7 +260,7 @@ class ContentController(Controller):
     @post(
         "/content/{item_id:uuid}/approve",
         operation_id="approveSummary",
-        summary="A participant approves the summary as it is (send its ETag as If-Match)",
+        summary="A participant approves the summary as it is (its ETag as If-Match is required: 428 without)",
         status_code=200,
     )
     async def approve(

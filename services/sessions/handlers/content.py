@@ -45,6 +45,7 @@ from services.sessions.domain.visibility import (
     read_scope,
     relation_of,
 )
+from services.sessions.errors import PreconditionRequired
 from services.sessions.store import audit as audit_store
 from services.sessions.store import content as store
 from services.sessions.store import processes as process_store
@@ -478,6 +479,8 @@ async def approve_summary(
         parties, relation, person_id, row = await _visible_item(conn, principal, record, item_id, lock=True)
         if row.kind != ContentKind.SUMMARY or relation is not Relation.PARTICIPANT:
             raise Forbidden("only participants approve a summary")
+        if expected_version is None:  # an approval is of the version read, never of whatever is there
+            raise PreconditionRequired("approve the summary you read: send its ETag as If-Match")
         check_version(row.version, expected_version, what="summary")
         data_key = await _data_key(conn, keyring, parties, create=False)
         assert data_key is not None
