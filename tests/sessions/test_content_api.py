@@ -45,6 +45,15 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
     assert body_of(await client.get(url, headers=world.approver()), 200)["kind"] == "goal"
     listed = body_of(await client.get(f"{world.base}/content", headers=world.buyer_admin()), 200)["items"]
     assert [i["kind"] for i in listed] == ["goal"]
+    # whose goal it is would name the participant: the employer reads the goal, not its author
+    for headers in (world.buyer_admin(), world.approver()):
+        one = body_of(await client.get(url, headers=headers), 200)
+        many = body_of(await client.get(f"{world.base}/content", headers=headers), 200)["items"]
+        assert [(one["ownerId"], one["approvedBy"])] == [(i["ownerId"], i["approvedBy"]) for i in many]
+        assert (one["ownerId"], one["approvedBy"]) == (None, None)
+    assert body_of(await client.get(url, headers=world.participant(1)), 200)["ownerId"] == str(
+        world.parties.participants[0]
+    )
     status = body_of(await client.get(f"{world.base}/content-status", headers=world.buyer_admin()), 200)
     assert status == {
         "processId": str(world.process_id),
@@ -107,7 +116,10 @@ async def test_the_employer_reads_the_summary_once_every_participant_approved_th
     body_of(await client.post(approve, headers=world.participant(1) | {"If-Match": '"1"'}), 200)
     read = body_of(await client.get(url, headers=world.buyer_admin()), 200)
     assert read["body"] == "Yhteinen yhteenveto"
-    assert sorted(read["approvedBy"]) == sorted(str(p) for p in world.parties.participants)
+    assert (read["ownerId"], read["approvedBy"]) == (None, None)  # the employer is not told who
+    seen_by_participant = body_of(await client.get(url, headers=world.participant(0)), 200)
+    assert sorted(seen_by_participant["approvedBy"]) == sorted(str(p) for p in world.parties.participants)
+    assert seen_by_participant["ownerId"] == str(world.parties.supervisor_id)
     # A changed summary needs every approval again.
     changed = await client.put(
         url, json={"body": "Muutettu"}, headers=world.supervisor() | {"If-Match": '"1"'}

@@ -109,10 +109,12 @@ class ContentOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     process_id: uuid.UUID
     kind: ContentKind
     phase: Phase | None
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    """Null for the employer: it would name a participant."""
     body: str
     shared_with_supervisor: bool
-    approved_by: list[uuid.UUID]
+    approved_by: list[uuid.UUID] | None
+    """Null for the employer: it names the participants."""
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -133,10 +135,10 @@ def _out(item: ContentItem) -> ContentOut:
         process_id=item.process_id,
         kind=item.kind,
         phase=item.phase,
-        owner_id=item.owner_id,
+        owner_id=None if item.participants_hidden else item.owner_id,
         body=item.body,
         shared_with_supervisor=item.shared_with_supervisor,
-        approved_by=sorted(item.approved_by),
+        approved_by=None if item.participants_hidden else sorted(item.approved_by),
         version=item.version,
         created_at=item.created_at,
         updated_at=item.updated_at,

@@ -242,6 +242,13 @@ def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
     )
 
 
+def _as_seen_by(relation: Relation, item: ContentItem) -> ContentItem:
+    """The employer does not learn who wrote an item or who approved it: those are participants."""
+    if relation is Relation.EMPLOYER:
+        return dataclasses.replace(item, participants_hidden=True)
+    return item
+
+
 def _rule(exc: ContentRuleBroken) -> InvariantViolated:
     return InvariantViolated(exc.message, errors=[FieldError(f"body.{exc.field}", exc.message)])
 
@@ -347,7 +354,7 @@ async def get_item(
             summary_approved=every_participant(parties.participants, item.approved_by),
         ):
             raise Forbidden("this item is not visible to the caller")
-        return item
+        return _as_seen_by(relation, item)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -384,7 +391,7 @@ async def list_items(
             session_id=session_id,
             employer_tenant_wide=BUYER_ADMIN in principal.roles,
         )
-        items = [_decrypt(data_key, row) for row in rows[:limit]]
+        items = [_as_seen_by(relation, _decrypt(data_key, row)) for row in rows[:limit]]
         for item in items:
             await _append(
                 conn,
