@@ -94,7 +94,7 @@ def order_event(
         planned_sessions=planned_sessions,
         duration_minutes=90,
         starts_on=dt.date(2026, 3, 1),
-        ends_on=dt.date(2026, 12, 31),
+        ends_on=dt.date(2028, 12, 31),
         mode="remote",
         selection="ranking",
         status=status,

@@ -478,3 +478,32 @@ def test_readers_are_the_supervisor_provider_admins_buyer_admins_cost_centre_app
     ]
     assert all(rules.can_read(process, a) for a in readers)
     assert not any(rules.can_read(process, a) for a in strangers)
+
+
+def test_a_session_ends_by_the_end_of_the_orders_last_day_in_helsinki() -> None:
+    process = _process()
+    end = sessions_rules.order_period_end(process)
+    assert end == dt.datetime.combine(process.ends_on, dt.time(22, 0), tzinfo=dt.UTC)  # +02:00 in winter
+    supervisor = _supervisor(process)
+    fits = sessions_rules.schedule(
+        process,
+        [],
+        supervisor,
+        session_id=uuid.uuid4(),
+        starts_at=end - dt.timedelta(minutes=90),
+        duration_minutes=90,
+        mode="remote",
+    )
+    assert fits.ends_at == end
+    for starts_at in (end - dt.timedelta(minutes=89), dt.datetime.max.replace(tzinfo=dt.UTC)):
+        with pytest.raises(rules.RuleBroken) as refused:
+            sessions_rules.schedule(
+                process,
+                [],
+                supervisor,
+                session_id=uuid.uuid4(),
+                starts_at=starts_at,
+                duration_minutes=90,
+                mode="remote",
+            )
+        assert refused.value.field == "body.startsAt"

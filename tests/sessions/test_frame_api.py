@@ -575,3 +575,30 @@ async def test_a_closed_process_takes_no_more_sessions(
         await client.post(f"{world.path}/sessions", json=body, headers=world.who.supervisor()), 409
     )
     assert "closed" in refused["detail"]
+
+
+async def test_a_session_outside_the_orders_period_is_refused_and_reads_keep_working(
+    client: Client, world: World
+) -> None:
+    path = f"{world.path}/sessions"
+    far = {"startsAt": "9999-12-31T23:00:00Z", "durationMinutes": 90, "mode": "remote"}
+    assert fields(await client.post(path, json=far, headers=world.who.supervisor()), 422) == ["body.startsAt"]
+    # The order ends on 2028-12-31 (Helsinki): a session ending at midnight fits, a minute later does not.
+    last = {"startsAt": "2028-12-31T20:30:00Z", "durationMinutes": 90, "mode": "remote"}
+    late = {"startsAt": "2028-12-31T20:31:00Z", "durationMinutes": 90, "mode": "remote"}
+    assert fields(await client.post(path, json=late, headers=world.who.supervisor()), 422) == [
+        "body.startsAt"
+    ]
+    session = ok(await client.post(path, json=last, headers=world.who.supervisor()), 201)
+    moved = f"/sessions/sessions/{session['id']}/reschedule"
+    refused = await client.post(moved, json=far, headers=world.who.supervisor(**{"If-Match": '"1"'}))
+    assert fields(refused, 422) == ["body.startsAt"]
+    assert [s["id"] for s in ok(await client.get(path, headers=world.who.supervisor()))["items"]] == [
+        session["id"]
+    ]
+    assert (
+        ok(await client.get(f"/sessions/sessions/{session['id']}", headers=world.who.buyer_admin()))[
+            "version"
+        ]
+        == 1
+    )
