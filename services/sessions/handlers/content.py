@@ -186,9 +186,8 @@ async def _relation(
         caller = dataclasses.replace(caller, approver_of=held)
     relation = relation_of(caller, parties)
     if relation is Relation.NONE or caller.person_id is None:
-        raise Forbidden(
-            "only the process's supervisor, its participants and the employer's admins see content"
-        )
+        # As for the process's frame: whoever is not related to it does not learn it exists.
+        raise NotFound("no such process")
     return parties, relation, caller.person_id
 
 
