@@ -1,8 +1,8 @@
 """The content wall over HTTP: notes, reflections, goals, evaluations and the shared summary.
 
 Every route is under ``/sessions/processes/{process_id}/``. Who may read or write what follows
-``domain/visibility.py``; another tenant's process answers 404, a caller without a relationship
-to the process's content 403, a process whose content was shredded 410. Every attempt, allowed or
+``domain/visibility.py``; a process the caller has no relationship to answers 404 (whichever
+tenant), a related caller's forbidden action 403, a process whose content was shredded 410. Every attempt, allowed or
 refused, is in the audit log. Error bodies never repeat content.
 """
 
