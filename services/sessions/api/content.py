@@ -2,8 +2,8 @@
 
 Every route is under ``/sessions/processes/{process_id}/``. Who may read or write what follows
 ``domain/visibility.py``; a process the caller has no relationship to answers 404 (whichever
-tenant), a related caller's forbidden action 403, a process whose content was shredded 410. Every attempt, allowed or
-refused, is in the audit log. Error bodies never repeat content.
+tenant), a related caller's forbidden action 403, a process whose content was shredded 410. Every
+attempt, allowed or refused, is in the audit log. Error bodies never repeat content.
 """
 
 from __future__ import annotations
