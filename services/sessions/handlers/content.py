@@ -145,7 +145,8 @@ class _Audit:
 async def _audited(
     pool: asyncpg.Pool, principal: Principal, record: _Audit
 ) -> AsyncIterator[asyncpg.Connection]:
-    """The use case's tenant transaction, ending with its audit entry; refusals audited apart."""
+    """The use case's tenant transaction, ending with its audit entry; refusals (and any other
+    failure, as ``failed``) audited apart after the rollback."""
     try:
         async with tenant_transaction(pool, principal.tenant_id) as conn:
             yield conn
@@ -153,6 +154,17 @@ async def _audited(
     except DomainError as exc:
         async with tenant_transaction(pool, principal.tenant_id) as conn:
             await _append(conn, principal, record, _outcome_of(exc))
+        raise
+    except Exception as exc:  # anything else failed too: the attempt is still on record
+        try:
+            async with tenant_transaction(pool, principal.tenant_id) as conn:
+                await _append(conn, principal, record, Outcome.FAILED)
+        except Exception as audit_exc:  # never hide the original failure behind the audit's own
+            log.warning(
+                "content_audit_failed",
+                error_type=type(audit_exc).__qualname__,
+                after=type(exc).__qualname__,
+            )
         raise
 
 
