@@ -281,6 +281,20 @@ async def test_scheduling_is_idempotent_by_key_and_refuses_another_body_under_it
     assert [s["id"] for s in listed["items"]] == [first["id"]]
 
 
+async def test_an_idempotency_key_is_the_callers_own_not_the_whole_tenants(
+    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    colleague = Parties(provider_id=world.parties.provider_id, buyer_id=world.parties.buyer_id)
+    process = await open_process(sessions_pool, colleague, accepted_at=now() - dt.timedelta(days=60))
+    theirs = World(process, colleague, Callers(issuer, colleague))
+    starts = now() + dt.timedelta(days=10)
+    mine = await schedule(client, world, starts, key="shared-key")
+    other = await schedule(client, theirs, starts, key="shared-key")
+    assert other["id"] != mine["id"]
+    assert other["processId"] == str(process.process_id)
+    assert (await schedule(client, theirs, starts, key="shared-key"))["id"] == other["id"]
+
+
 async def test_scheduling_refusals(client: Client, world: World) -> None:
     body = {"startsAt": iso(now() + dt.timedelta(days=10)), "durationMinutes": 90, "mode": "remote"}
     path = f"{world.path}/sessions"

@@ -151,7 +151,9 @@ async def schedule_session(
     actor = actor_of(principal)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         if idempotency_key is not None:
-            stored = await store.fetch_idempotent_response(conn, principal.tenant_id, idempotency_key)
+            stored = await store.fetch_idempotent_response(
+                conn, principal.tenant_id, principal.subject, idempotency_key
+            )
             if stored is not None:
                 if stored.request_hash != body_hash:
                     raise InvariantViolated(
@@ -174,7 +176,13 @@ async def schedule_session(
         await store.insert_session(conn, process, session)
         await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))  # type: ignore[arg-type]
         if idempotency_key is not None and not await store.save_idempotent_response(
-            conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=session
+            conn,
+            principal.tenant_id,
+            principal.subject,
+            idempotency_key,
+            request_hash=body_hash,
+            status=201,
+            body=session,
         ):
             raise Conflict("a request with this Idempotency-Key is in flight; retry")
     return session
