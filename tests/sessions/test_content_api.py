@@ -258,6 +258,21 @@ async def test_a_tampered_or_moved_ciphertext_does_not_decrypt(
     assert body_of(read, 200)["body"] == "stays here"
 
 
+async def test_a_private_note_relabelled_shared_in_the_database_does_not_decrypt(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    note = await write(client, world, world.supervisor(), "private_note", "only mine")
+    async with tenant_transaction(sessions_pool, world.parties.provider_id) as conn:
+        await conn.execute(
+            "update content_items set kind = 'shared_note' where id = $1", uuid.UUID(note["id"])
+        )
+    response = await client.get(f"{world.base}/content/{note['id']}", headers=world.participant(0))
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:tila:problem:content-unreadable"
+    assert "only mine" not in response.text
+
+
 async def test_a_ciphertext_copied_to_another_tenants_process_does_not_decrypt(
     client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:

@@ -233,7 +233,7 @@ async def _data_key(
 
 def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
     try:
-        body = open_field(data_key, TABLE, row.id, FIELD, row.body)
+        body = open_field(data_key, TABLE, row.id, FIELD, row.body, kind=row.kind, owner_id=row.owner_id)
     except DecryptionFailed:
         log.warning("content_item_unreadable", process_id=str(row.process_id), item_id=str(row.id))
         raise ContentUnreadable("this item cannot be decrypted") from None
@@ -299,7 +299,9 @@ async def create_item(
             kind=kind,
             phase=phase.value if phase else None,
             owner_id=person_id,
-            body=seal_field(data_key, TABLE, record.item_id, FIELD, body),
+            body=seal_field(
+                data_key, TABLE, record.item_id, FIELD, body, kind=kind.value, owner_id=person_id
+            ),
             at=dt.datetime.now(dt.UTC),
             session_id=session_id,
         )
@@ -447,7 +449,7 @@ async def update_item(
         updated = await store.update_item_body(
             conn,
             item_id,
-            seal_field(data_key, TABLE, item_id, FIELD, body),
+            seal_field(data_key, TABLE, item_id, FIELD, body, kind=row.kind, owner_id=row.owner_id),
             reset_approvals=kind is ContentKind.SUMMARY,
             at=dt.datetime.now(dt.UTC),
         )
