@@ -51,7 +51,7 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
         many = body_of(await client.get(f"{world.base}/content", headers=headers), 200)["items"]
         assert [(one["ownerId"], one["approvedBy"])] == [(i["ownerId"], i["approvedBy"]) for i in many]
         assert (one["ownerId"], one["approvedBy"]) == (None, None)
-    assert body_of(await client.get(url, headers=world.participant(1)), 200)["ownerId"] == str(
+    assert body_of(await client.get(url, headers=world.supervisor()), 200)["ownerId"] == str(
         world.parties.participants[0]
     )
     status = body_of(await client.get(f"{world.base}/content-status", headers=world.buyer_admin()), 200)
@@ -69,6 +69,24 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
         f"{world.base}/goal-consent", json={"consent": True}, headers=world.supervisor()
     )
     assert refused.status_code == 403
+
+
+async def test_participants_read_the_supervisors_goals_and_their_own_but_not_each_others(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    common = await write(client, world, world.supervisor(), "goal", "Yhteinen tavoite")
+    own = await write(client, world, world.participant(0), "goal", "Oma tavoite")
+    for index in (0, 1):
+        got = await client.get(f"{world.base}/content/{common['id']}", headers=world.participant(index))
+        assert body_of(got, 200)["body"] == "Yhteinen tavoite"
+    assert body_of(await client.get(f"{world.base}/content/{own['id']}", headers=world.participant(0)), 200)
+    assert body_of(await client.get(f"{world.base}/content/{own['id']}", headers=world.supervisor()), 200)
+    refused = await client.get(f"{world.base}/content/{own['id']}", headers=world.participant(1))
+    assert refused.status_code == 403
+    assert "Oma tavoite" not in refused.text
+    listed = body_of(await client.get(f"{world.base}/content", headers=world.participant(1)), 200)["items"]
+    assert [i["id"] for i in listed] == [common["id"]]
 
 
 async def test_a_new_or_changed_goal_needs_every_participants_consent_again(

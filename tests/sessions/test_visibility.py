@@ -75,7 +75,7 @@ EXPECTED = {
     (Relation.PARTICIPANT, K.PRIVATE_NOTE): (False, False, False),
     (Relation.PARTICIPANT, K.SHARED_NOTE): (True, True, False),
     (Relation.PARTICIPANT, K.REFLECTION): (False, True, True),
-    (Relation.PARTICIPANT, K.GOAL): (True, True, True),
+    (Relation.PARTICIPANT, K.GOAL): (False, True, True),  # others' goals: only the supervisor's
     (Relation.PARTICIPANT, K.PARTICIPANT_EVALUATION): (False, True, True),
     (Relation.PARTICIPANT, K.SUPERVISOR_EVALUATION): (True, True, False),
     (Relation.PARTICIPANT, K.SUMMARY): (True, True, False),
@@ -105,6 +105,14 @@ def test_the_employer_reads_a_summary_only_when_every_participant_approved_it() 
     assert may_read(Relation.EMPLOYER, K.SUMMARY, own=False, summary_approved=True)
     for kind in set(ContentKind) - {K.GOAL, K.SUMMARY}:
         assert not may_read(Relation.EMPLOYER, kind, own=False, goals_consented=True, summary_approved=True)
+
+
+def test_a_participant_reads_the_supervisors_goals_and_their_own_not_another_participants() -> None:
+    assert may_read(Relation.PARTICIPANT, K.GOAL, own=False, written_by_supervisor=True)
+    assert may_read(Relation.PARTICIPANT, K.GOAL, own=True)
+    assert not may_read(Relation.PARTICIPANT, K.GOAL, own=False)
+    assert may_read(Relation.SUPERVISOR, K.GOAL, own=False)
+    assert not may_read(Relation.EMPLOYER, K.GOAL, own=False, written_by_supervisor=True)
 
 
 def test_the_supervisor_reads_a_reflection_only_when_its_author_shared_it() -> None:

@@ -146,7 +146,12 @@ def _parties(world: World) -> Parties:
 
 def _allowed(person: Person, world: World, item: dict[str, object]) -> bool:
     relation = relation_of(person.caller(), _parties(world))
-    return may_read(relation, K(str(item["kind"])), own=item["ownerId"] == person.subject)
+    return may_read(
+        relation,
+        K(str(item["kind"])),
+        own=item["ownerId"] == person.subject,
+        written_by_supervisor=item["ownerId"] == str(world.parties.supervisor_id),
+    )
 
 
 @pytest.mark.parametrize("who", NAMES)

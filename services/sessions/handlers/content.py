@@ -365,6 +365,7 @@ async def get_item(
             goals_consented=consents is not None
             and every_participant(parties.participants, consents.goal_consents),
             summary_approved=every_participant(parties.participants, item.approved_by),
+            written_by_supervisor=item.owner_id == parties.supervisor_id,
         ):
             raise Forbidden("this item is not visible to the caller")
         return _as_seen_by(relation, item)
