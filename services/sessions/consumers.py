@@ -11,11 +11,18 @@ from shared.contracts.orders import (
     OrderExtended,
     OrderInterrupted,
 )
+from shared.contracts.organisations import ApproverAssigned, ApproverRemoved
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
 from shared.tenancy import tenant_subscription
 
-__all__ = ["ORDERS_CONSUMER", "SUBSCRIPTIONS", "orders_subscription"]
+__all__ = [
+    "DIRECTORY_CONSUMER",
+    "ORDERS_CONSUMER",
+    "SUBSCRIPTIONS",
+    "directory_subscription",
+    "orders_subscription",
+]
 
 ORDERS_CONSUMER = SERVICE
 """Its durable is ``sessions__orders``."""
@@ -39,4 +46,28 @@ def orders_subscription(consumer: str = ORDERS_CONSUMER) -> Subscription:
     )
 
 
-SUBSCRIPTIONS: list[Subscription] = [tenant_subscription(SERVICE), orders_subscription()]
+DIRECTORY_CONSUMER = f"{SERVICE}-directory"
+"""Its durable is ``sessions-directory__organisations``, apart from the tenant directory's
+``sessions__organisations`` (which filters the tenant events only)."""
+
+
+def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
+    """Keeps which cost centres each approver holds: an approver sees those processes only."""
+    return Subscription(
+        spec=ConsumerSpec(
+            consumer=consumer,
+            producer="organisations",
+            filter_subjects=(ApproverAssigned.event_type, ApproverRemoved.event_type),
+        ),
+        handlers={
+            ApproverAssigned.event_type: processes.apply_approver_assigned,
+            ApproverRemoved.event_type: processes.apply_approver_removed,
+        },
+    )
+
+
+SUBSCRIPTIONS: list[Subscription] = [
+    tenant_subscription(SERVICE),
+    orders_subscription(),
+    directory_subscription(),
+]

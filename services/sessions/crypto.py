@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 _VERSION = b"\x01"
+_BOUND_VERSION = b"\x02"
+"""A content field sealed with its item's kind and owner in the associated data (``seal_field``)."""
 _NONCE_BYTES = 12
 
 
@@ -67,13 +69,13 @@ class DataKey:
         return f"DataKey(tenant_id={self.tenant_id}, process_id={self.process_id})"
 
 
-def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+def _seal(key: bytes, plaintext: bytes, aad: bytes, version: bytes = _VERSION) -> bytes:
     nonce = os.urandom(_NONCE_BYTES)
-    return _VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return version + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
-def _open(key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    if len(sealed) < 1 + _NONCE_BYTES + 16 or sealed[:1] != _VERSION:
+def _open(key: bytes, sealed: bytes, aad: bytes, version: bytes = _VERSION) -> bytes:
+    if len(sealed) < 1 + _NONCE_BYTES + 16 or sealed[:1] != version:
         raise DecryptionFailed("not a sealed value of this format")
     nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
     try:
@@ -149,15 +151,51 @@ class ContentKeyring:
         return self.wrap(self.unwrap(wrapped, tenant_id, process_id))
 
 
-def _field_aad(data_key: DataKey, table: str, row_id: uuid.UUID, field: str) -> bytes:
-    return f"tila-content|v1|{data_key.tenant_id}|{data_key.process_id}|{table}|{row_id}|{field}".encode()
+def _field_aad(
+    data_key: DataKey, table: str, row_id: uuid.UUID, field: str, bound: tuple[str, ...] | None
+) -> bytes:
+    if bound is None:  # sealed before kind and owner were bound in (format 1)
+        return f"tila-content|v1|{data_key.tenant_id}|{data_key.process_id}|{table}|{row_id}|{field}".encode()
+    place = f"{data_key.tenant_id}|{data_key.process_id}|{table}|{row_id}|{field}"
+    return ("tila-content|v2|" + place + "|" + "|".join(bound)).encode()
 
 
-def seal_field(data_key: DataKey, table: str, row_id: uuid.UUID, field: str, plaintext: str) -> bytes:
-    """Encrypt one content field of one row, bound to its tenant, process, table, row and field."""
-    return _seal(data_key.key, plaintext.encode(), _field_aad(data_key, table, row_id, field))
+def _bound(kind: str, owner_id: uuid.UUID) -> tuple[str, ...]:
+    return (kind, str(owner_id))
 
 
-def open_field(data_key: DataKey, table: str, row_id: uuid.UUID, field: str, sealed: bytes) -> str:
-    """Decrypt what :func:`seal_field` sealed for exactly this row and field, or raise."""
-    return _open(data_key.key, sealed, _field_aad(data_key, table, row_id, field)).decode()
+def seal_field(
+    data_key: DataKey,
+    table: str,
+    row_id: uuid.UUID,
+    field: str,
+    plaintext: str,
+    *,
+    kind: str,
+    owner_id: uuid.UUID,
+) -> bytes:
+    """Encrypt one content field of one row, bound to its tenant, process, table, row and field, and
+    to the item's kind and owner: a database-level change of either makes it fail to open."""
+    aad = _field_aad(data_key, table, row_id, field, _bound(kind, owner_id))
+    return _seal(data_key.key, plaintext.encode(), aad, _BOUND_VERSION)
+
+
+def open_field(
+    data_key: DataKey,
+    table: str,
+    row_id: uuid.UUID,
+    field: str,
+    sealed: bytes,
+    *,
+    kind: str,
+    owner_id: uuid.UUID,
+) -> str:
+    """Decrypt what :func:`seal_field` sealed for exactly this row, field, kind and owner, or raise.
+
+    Values sealed before kind and owner were bound (format 1) still open by their place alone; a
+    format-2 value relabelled as format 1 does not (its associated data differs).
+    """
+    if sealed[:1] == _BOUND_VERSION:
+        aad = _field_aad(data_key, table, row_id, field, _bound(kind, owner_id))
+        return _open(data_key.key, sealed, aad, _BOUND_VERSION).decode()
+    return _open(data_key.key, sealed, _field_aad(data_key, table, row_id, field, None)).decode()

@@ -58,6 +58,11 @@ class World:
         return self.headers(self.parties.buyer_id, str(uuid.uuid4()), "buyer_admin")
 
     def approver(self) -> Headers:
+        """The approver of the process's cost centre."""
+        return self.headers(self.parties.buyer_id, str(self.parties.approver_id), "approver")
+
+    def other_approver(self) -> Headers:
+        """An approver of the buyer who does not hold the process's cost centre."""
         return self.headers(self.parties.buyer_id, str(uuid.uuid4()), "approver")
 
 

@@ -16,6 +16,7 @@ from services.sessions.handlers import processes as handlers
 from services.sessions.store import processes as store
 from shared.contracts import Event
 from shared.contracts import orders as orders_events
+from shared.contracts import organisations as organisations_events
 from shared.db.tenant import tenant_transaction
 from shared.events.envelope import Envelope, envelope_for
 from shared.testing.issuer import TestIssuer
@@ -61,6 +62,8 @@ class Parties:
     order_id: uuid.UUID = field(default_factory=uuid.uuid4)
     cost_centre_id: uuid.UUID = field(default_factory=uuid.uuid4)
     agreement_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    approver_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    """An approver of the buyer holding the order's cost centre (``open_process`` assigns them)."""
 
 
 def order_event(
@@ -91,7 +94,7 @@ def order_event(
         planned_sessions=planned_sessions,
         duration_minutes=90,
         starts_on=dt.date(2026, 3, 1),
-        ends_on=dt.date(2026, 12, 31),
+        ends_on=dt.date(2028, 12, 31),
         mode="remote",
         selection="ranking",
         status=status,
@@ -132,7 +135,41 @@ async def open_process(
         await handlers.apply_order_accepted(conn, envelope)
         process = await store.fetch_process_by_order(conn, parties.order_id)
     assert process is not None
+    await assign_approver(pool, parties.buyer_id, parties.cost_centre_id, parties.approver_id)
     return process
+
+
+def approver_envelope(
+    cls: type[organisations_events.ApproverAssigned | organisations_events.ApproverRemoved],
+    buyer_id: uuid.UUID,
+    cost_centre_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    version: int,
+) -> Envelope:
+    return envelope_for(
+        cls(cost_centre_id=cost_centre_id, person_id=person_id),
+        source="organisations",
+        subject=cost_centre_id,
+        version=version,
+        tenant_ids=(buyer_id,),
+    )
+
+
+async def assign_approver(
+    pool: asyncpg.Pool,
+    buyer_id: uuid.UUID,
+    cost_centre_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    version: int = 1,
+) -> None:
+    """As the organisations consumer records an ``ApproverAssigned`` (without NATS)."""
+    envelope = approver_envelope(
+        organisations_events.ApproverAssigned, buyer_id, cost_centre_id, person_id, version=version
+    )
+    async with tenant_transaction(pool, buyer_id) as conn:
+        await handlers.apply_approver_assigned(conn, envelope)
 
 
 @dataclass
@@ -159,6 +196,11 @@ class Callers:
         return self._headers(self.parties.buyer_id, uuid.uuid4(), "buyer_admin")
 
     def approver(self) -> Headers:
+        """The approver of the process's cost centre."""
+        return self._headers(self.parties.buyer_id, self.parties.approver_id, "approver")
+
+    def other_approver(self) -> Headers:
+        """An approver of the buyer who holds none of the process's cost centre."""
         return self._headers(self.parties.buyer_id, uuid.uuid4(), "approver")
 
     def participant(self, index: int = 0) -> Headers:

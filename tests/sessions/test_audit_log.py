@@ -9,7 +9,11 @@ import asyncpg
 import pytest
 
 from services.cli import main
+from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
+from services.sessions.handlers import content as content_handlers
 from services.sessions.handlers.content import verify_audit
+from services.sessions.store import content as content_store
+from shared.auth.principal import Principal
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
@@ -156,3 +160,28 @@ async def test_concurrent_accesses_keep_one_unbroken_chain(
     check = await verify_audit(sessions_pool, world.parties.provider_id)
     assert check.ok
     assert check.entries == 9
+
+
+async def test_an_unexpected_failure_is_audited_as_failed_and_still_raised(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    note = await write(client, world, world.supervisor(), "shared_note", SECRET)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the query broke")
+
+    monkeypatch.setattr(content_store, "fetch_visible_item", broken)
+    principal = Principal(
+        subject=str(world.parties.participants[0]),
+        tenant_id=world.parties.buyer_id,
+        roles=frozenset({"employee"}),
+    )
+    keyring = client.app.state[CONTENT_KEYRING_STATE_KEY]
+    with pytest.raises(RuntimeError, match="the query broke"):
+        await content_handlers.get_item(
+            sessions_pool, keyring, principal, world.process_id, uuid.UUID(note["id"])
+        )
+    last = (await _entries(sessions_pool, world.parties.buyer_id))[-1]
+    assert (last["action"], last["outcome"], last["item_id"]) == ("read", "failed", uuid.UUID(note["id"]))
+    assert (await verify_audit(sessions_pool, world.parties.buyer_id)).ok

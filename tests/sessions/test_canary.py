@@ -107,6 +107,9 @@ async def _flow(call: Recorder, world: World, other: World) -> None:
     )
     for index in (0, 1):
         await call("POST", f"{base}/content/{summary['id']}/approve", world.participant(index))
+        await call(
+            "POST", f"{base}/content/{summary['id']}/approve", world.participant(index) | {"If-Match": '"2"'}
+        )
         await call("PUT", f"{base}/goal-consent", world.participant(index), json={"consent": True})
     await call(
         "POST",

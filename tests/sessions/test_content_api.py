@@ -45,6 +45,15 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
     assert body_of(await client.get(url, headers=world.approver()), 200)["kind"] == "goal"
     listed = body_of(await client.get(f"{world.base}/content", headers=world.buyer_admin()), 200)["items"]
     assert [i["kind"] for i in listed] == ["goal"]
+    # whose goal it is would name the participant: the employer reads the goal, not its author
+    for headers in (world.buyer_admin(), world.approver()):
+        one = body_of(await client.get(url, headers=headers), 200)
+        many = body_of(await client.get(f"{world.base}/content", headers=headers), 200)["items"]
+        assert [(one["ownerId"], one["approvedBy"])] == [(i["ownerId"], i["approvedBy"]) for i in many]
+        assert (one["ownerId"], one["approvedBy"]) == (None, None)
+    assert body_of(await client.get(url, headers=world.supervisor()), 200)["ownerId"] == str(
+        world.parties.participants[0]
+    )
     status = body_of(await client.get(f"{world.base}/content-status", headers=world.buyer_admin()), 200)
     assert status == {
         "processId": str(world.process_id),
@@ -62,6 +71,50 @@ async def test_the_employer_reads_goals_only_while_every_participant_consents(
     assert refused.status_code == 403
 
 
+async def test_participants_read_the_supervisors_goals_and_their_own_but_not_each_others(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    common = await write(client, world, world.supervisor(), "goal", "Yhteinen tavoite")
+    own = await write(client, world, world.participant(0), "goal", "Oma tavoite")
+    for index in (0, 1):
+        got = await client.get(f"{world.base}/content/{common['id']}", headers=world.participant(index))
+        assert body_of(got, 200)["body"] == "Yhteinen tavoite"
+    assert body_of(await client.get(f"{world.base}/content/{own['id']}", headers=world.participant(0)), 200)
+    assert body_of(await client.get(f"{world.base}/content/{own['id']}", headers=world.supervisor()), 200)
+    refused = await client.get(f"{world.base}/content/{own['id']}", headers=world.participant(1))
+    assert refused.status_code == 403
+    assert "Oma tavoite" not in refused.text
+    listed = body_of(await client.get(f"{world.base}/content", headers=world.participant(1)), 200)["items"]
+    assert [i["id"] for i in listed] == [common["id"]]
+
+
+async def test_a_new_or_changed_goal_needs_every_participants_consent_again(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    goal = await write(client, world, world.participant(0), "goal", "Jaksaminen")
+    await _consent(client, world, 0, True)
+    assert (await _consent(client, world, 1, True))["goalsSharedWithEmployer"] is True
+    url = f"{world.base}/content/{goal['id']}"
+    assert (await client.get(url, headers=world.buyer_admin())).status_code == 200
+
+    changed = await client.put(
+        url,
+        json={"body": "Jaksaminen ja esihenkilön toiminta"},
+        headers=world.participant(0) | {"If-Match": '"1"'},
+    )
+    body_of(changed, 200)
+    status = body_of(await client.get(f"{world.base}/content-status", headers=world.participant(0)), 200)
+    assert (status["goalsSharedWithEmployer"], status["consented"]) == (False, [])
+    assert (await client.get(url, headers=world.buyer_admin())).status_code in (403, 404)
+
+    await _consent(client, world, 0, True)
+    assert (await _consent(client, world, 1, True))["goalsSharedWithEmployer"] is True
+    await write(client, world, world.supervisor(), "goal", "Uusi tavoite")
+    assert body_of(await client.get(f"{world.base}/content", headers=world.buyer_admin()), 200)["items"] == []
+
+
 async def test_the_employer_reads_the_summary_once_every_participant_approved_this_version(
     client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
@@ -70,12 +123,21 @@ async def test_the_employer_reads_the_summary_once_every_participant_approved_th
     url = f"{world.base}/content/{summary['id']}"
     approve = f"{url}/approve"
     assert (await client.post(approve, headers=world.supervisor() | {"If-Match": '"1"'})).status_code == 403
+    unbound = await client.post(approve, headers=world.participant(0))
+    assert unbound.status_code == 428
+    assert unbound.headers["content-type"] == "application/problem+json"
+    assert "If-Match" in unbound.json()["detail"]
+    unbound = await client.post(approve, headers=world.participant(0) | {"If-Match": "*"})
+    assert unbound.status_code == 428
     body_of(await client.post(approve, headers=world.participant(0) | {"If-Match": '"1"'}), 200)
     assert (await client.get(url, headers=world.buyer_admin())).status_code == 403
     body_of(await client.post(approve, headers=world.participant(1) | {"If-Match": '"1"'}), 200)
     read = body_of(await client.get(url, headers=world.buyer_admin()), 200)
     assert read["body"] == "Yhteinen yhteenveto"
-    assert sorted(read["approvedBy"]) == sorted(str(p) for p in world.parties.participants)
+    assert (read["ownerId"], read["approvedBy"]) == (None, None)  # the employer is not told who
+    seen_by_participant = body_of(await client.get(url, headers=world.participant(0)), 200)
+    assert sorted(seen_by_participant["approvedBy"]) == sorted(str(p) for p in world.parties.participants)
+    assert seen_by_participant["ownerId"] == str(world.parties.supervisor_id)
     # A changed summary needs every approval again.
     changed = await client.put(
         url, json={"body": "Muutettu"}, headers=world.supervisor() | {"If-Match": '"1"'}
@@ -212,6 +274,21 @@ async def test_a_tampered_or_moved_ciphertext_does_not_decrypt(
     # The untouched item still reads.
     read = await client.get(f"{sibling.base}/content/{other_note['id']}", headers=sibling.supervisor())
     assert body_of(read, 200)["body"] == "stays here"
+
+
+async def test_a_private_note_relabelled_shared_in_the_database_does_not_decrypt(
+    client: Client, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    world = await _world(client, sessions_pool, issuer)
+    note = await write(client, world, world.supervisor(), "private_note", "only mine")
+    async with tenant_transaction(sessions_pool, world.parties.provider_id) as conn:
+        await conn.execute(
+            "update content_items set kind = 'shared_note' where id = $1", uuid.UUID(note["id"])
+        )
+    response = await client.get(f"{world.base}/content/{note['id']}", headers=world.participant(0))
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:tila:problem:content-unreadable"
+    assert "only mine" not in response.text
 
 
 async def test_a_ciphertext_copied_to_another_tenants_process_does_not_decrypt(

@@ -6,9 +6,11 @@ import base64
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from services.sessions import crypto
 from services.sessions.crypto import (
     ContentKeyring,
     DataKey,
@@ -25,6 +27,8 @@ TENANT, OTHER_TENANT = uuid.uuid4(), uuid.uuid4()
 PROCESS, OTHER_PROCESS = uuid.uuid4(), uuid.uuid4()
 ROW, OTHER_ROW = uuid.uuid4(), uuid.uuid4()
 TEXT = "Tiimin vuorovaikutus on kuormittavaa"
+OWNER = uuid.uuid4()
+ITEM: dict[str, Any] = {"kind": "private_note", "owner_id": OWNER}
 
 
 def _data_key(keyring: ContentKeyring, tenant: uuid.UUID = TENANT, process: uuid.UUID = PROCESS) -> DataKey:
@@ -34,44 +38,64 @@ def _data_key(keyring: ContentKeyring, tenant: uuid.UUID = TENANT, process: uuid
 def test_a_sealed_field_opens_only_in_its_own_row_field_process_and_tenant() -> None:
     keyring = ContentKeyring.generate()
     key = _data_key(keyring)
-    sealed = seal_field(key, "content_items", ROW, "body", TEXT)
+    sealed = seal_field(key, "content_items", ROW, "body", TEXT, **ITEM)
     assert TEXT.encode() not in sealed
-    assert open_field(key, "content_items", ROW, "body", sealed) == TEXT
+    assert open_field(key, "content_items", ROW, "body", sealed, **ITEM) == TEXT
     with pytest.raises(DecryptionFailed):
-        open_field(key, "content_items", OTHER_ROW, "body", sealed)
+        open_field(key, "content_items", OTHER_ROW, "body", sealed, **ITEM)
     with pytest.raises(DecryptionFailed):
-        open_field(key, "content_items", ROW, "title", sealed)
+        open_field(key, "content_items", ROW, "title", sealed, **ITEM)
     with pytest.raises(DecryptionFailed):
-        open_field(key, "other_table", ROW, "body", sealed)
+        open_field(key, "other_table", ROW, "body", sealed, **ITEM)
     # The same key bytes named for another process or tenant: the associated data differs.
     with pytest.raises(DecryptionFailed):
-        open_field(DataKey(TENANT, OTHER_PROCESS, key.key), "content_items", ROW, "body", sealed)
+        open_field(DataKey(TENANT, OTHER_PROCESS, key.key), "content_items", ROW, "body", sealed, **ITEM)
     with pytest.raises(DecryptionFailed):
-        open_field(DataKey(OTHER_TENANT, PROCESS, key.key), "content_items", ROW, "body", sealed)
+        open_field(DataKey(OTHER_TENANT, PROCESS, key.key), "content_items", ROW, "body", sealed, **ITEM)
+
+
+def test_a_sealed_field_opens_only_as_the_kind_and_owner_it_was_written_as() -> None:
+    key = _data_key(ContentKeyring.generate())
+    sealed = seal_field(key, "content_items", ROW, "body", TEXT, **ITEM)
+    with pytest.raises(DecryptionFailed):  # a private note relabelled as a shared one in the database
+        open_field(key, "content_items", ROW, "body", sealed, kind="shared_note", owner_id=OWNER)
+    with pytest.raises(DecryptionFailed):  # someone else's reflection claimed as one's own
+        open_field(key, "content_items", ROW, "body", sealed, kind="private_note", owner_id=uuid.uuid4())
+    # relabelled as the older format (bound to its place only): its associated data differs
+    with pytest.raises(DecryptionFailed):
+        open_field(key, "content_items", ROW, "body", b"\x01" + sealed[1:], **ITEM)
+
+
+def test_a_value_sealed_before_kind_and_owner_were_bound_still_opens() -> None:
+    key = _data_key(ContentKeyring.generate())
+    legacy = crypto._seal(
+        key.key, TEXT.encode(), f"tila-content|v1|{TENANT}|{PROCESS}|content_items|{ROW}|body".encode()
+    )
+    assert open_field(key, "content_items", ROW, "body", legacy, **ITEM) == TEXT
 
 
 def test_a_tampered_ciphertext_fails_to_decrypt() -> None:
     key = _data_key(ContentKeyring.generate())
-    sealed = bytearray(seal_field(key, "content_items", ROW, "body", TEXT))
+    sealed = bytearray(seal_field(key, "content_items", ROW, "body", TEXT, **ITEM))
     for position in (1, 13, len(sealed) - 1):  # nonce, ciphertext, tag
         tampered = bytearray(sealed)
         tampered[position] ^= 0x01
         with pytest.raises(DecryptionFailed):
-            open_field(key, "content_items", ROW, "body", bytes(tampered))
+            open_field(key, "content_items", ROW, "body", bytes(tampered), **ITEM)
     with pytest.raises(DecryptionFailed):
-        open_field(key, "content_items", ROW, "body", bytes(sealed[:20]))
+        open_field(key, "content_items", ROW, "body", bytes(sealed[:20]), **ITEM)
 
 
 def test_the_same_text_seals_differently_each_time() -> None:
     key = _data_key(ContentKeyring.generate())
-    assert seal_field(key, "t", ROW, "f", TEXT) != seal_field(key, "t", ROW, "f", TEXT)
+    assert seal_field(key, "t", ROW, "f", TEXT, **ITEM) != seal_field(key, "t", ROW, "f", TEXT, **ITEM)
 
 
 def test_another_process_key_cannot_open_a_field() -> None:
     keyring = ContentKeyring.generate()
-    sealed = seal_field(_data_key(keyring), "content_items", ROW, "body", TEXT)
+    sealed = seal_field(_data_key(keyring), "content_items", ROW, "body", TEXT, **ITEM)
     with pytest.raises(DecryptionFailed):
-        open_field(_data_key(keyring), "content_items", ROW, "body", sealed)
+        open_field(_data_key(keyring), "content_items", ROW, "body", sealed, **ITEM)
 
 
 def test_a_wrapped_data_key_unwraps_only_for_its_tenant_and_process() -> None:

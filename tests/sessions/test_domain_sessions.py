@@ -445,7 +445,7 @@ def test_the_final_evaluation_is_recorded_once_and_not_in_the_future() -> None:
 # --- who reads ---
 
 
-def test_readers_are_the_supervisor_provider_admins_buyer_admins_approvers_and_participants() -> None:
+def test_readers_are_the_supervisor_provider_admins_buyer_admins_cost_centre_approvers_participants() -> None:
     process = _process()
 
     def actor(tenant: uuid.UUID, *roles: Role, person: uuid.UUID | None = None) -> Actor:
@@ -455,10 +455,22 @@ def test_readers_are_the_supervisor_provider_admins_buyer_admins_approvers_and_p
         _supervisor(process),
         actor(process.provider_id, Role.PROVIDER_ADMIN),
         actor(process.buyer_id, Role.BUYER_ADMIN),
-        actor(process.buyer_id, Role.APPROVER),
+        Actor(
+            person_id=uuid.uuid4(),
+            tenant_id=process.buyer_id,
+            roles=frozenset({Role.APPROVER}),
+            approver_of=frozenset({process.cost_centre_id}),
+        ),
         actor(process.buyer_id, Role.EMPLOYEE, person=process.participants[1]),
     ]
     strangers = [
+        actor(process.buyer_id, Role.APPROVER),
+        Actor(
+            person_id=uuid.uuid4(),
+            tenant_id=process.buyer_id,
+            roles=frozenset({Role.APPROVER}),
+            approver_of=frozenset({uuid.uuid4()}),
+        ),
         actor(process.provider_id, Role.SUPERVISOR),
         actor(process.buyer_id, Role.EMPLOYEE),
         actor(uuid.uuid4(), Role.BUYER_ADMIN),
@@ -466,3 +478,32 @@ def test_readers_are_the_supervisor_provider_admins_buyer_admins_approvers_and_p
     ]
     assert all(rules.can_read(process, a) for a in readers)
     assert not any(rules.can_read(process, a) for a in strangers)
+
+
+def test_a_session_ends_by_the_end_of_the_orders_last_day_in_helsinki() -> None:
+    process = _process()
+    end = sessions_rules.order_period_end(process)
+    assert end == dt.datetime.combine(process.ends_on, dt.time(22, 0), tzinfo=dt.UTC)  # +02:00 in winter
+    supervisor = _supervisor(process)
+    fits = sessions_rules.schedule(
+        process,
+        [],
+        supervisor,
+        session_id=uuid.uuid4(),
+        starts_at=end - dt.timedelta(minutes=90),
+        duration_minutes=90,
+        mode="remote",
+    )
+    assert fits.ends_at == end
+    for starts_at in (end - dt.timedelta(minutes=89), dt.datetime.max.replace(tzinfo=dt.UTC)):
+        with pytest.raises(rules.RuleBroken) as refused:
+            sessions_rules.schedule(
+                process,
+                [],
+                supervisor,
+                session_id=uuid.uuid4(),
+                starts_at=starts_at,
+                duration_minutes=90,
+                mode="remote",
+            )
+        assert refused.value.field == "body.startsAt"

@@ -124,6 +124,7 @@ async def test_another_tenant_another_supervisor_and_a_non_participant_get_404(
         world.who.stranger("provider_admin"),
         world.who.other_supervisor(),
         world.who.other_employee(),
+        world.who.other_approver(),
     ):
         problem(await client.get(world.path, headers=headers), 404)
         problem(await client.get(f"{world.path}/sessions", headers=headers), 404)
@@ -280,6 +281,20 @@ async def test_scheduling_is_idempotent_by_key_and_refuses_another_body_under_it
     assert [s["id"] for s in listed["items"]] == [first["id"]]
 
 
+async def test_an_idempotency_key_is_the_callers_own_not_the_whole_tenants(
+    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    colleague = Parties(provider_id=world.parties.provider_id, buyer_id=world.parties.buyer_id)
+    process = await open_process(sessions_pool, colleague, accepted_at=now() - dt.timedelta(days=60))
+    theirs = World(process, colleague, Callers(issuer, colleague))
+    starts = now() + dt.timedelta(days=10)
+    mine = await schedule(client, world, starts, key="shared-key")
+    other = await schedule(client, theirs, starts, key="shared-key")
+    assert other["id"] != mine["id"]
+    assert other["processId"] == str(process.process_id)
+    assert (await schedule(client, theirs, starts, key="shared-key"))["id"] == other["id"]
+
+
 async def test_scheduling_refusals(client: Client, world: World) -> None:
     body = {"startsAt": iso(now() + dt.timedelta(days=10)), "durationMinutes": 90, "mode": "remote"}
     path = f"{world.path}/sessions"
@@ -365,6 +380,30 @@ async def test_a_held_session_publishes_session_held_with_attendance_and_no_reas
     assert event.participant_count == 2
     assert event.cancellation_terms.late_threshold_hours == 24
     assert "reason" not in bytes(envelope.data).decode().lower()
+
+
+async def test_an_illness_exemption_is_shown_only_to_the_supervisor_but_reaches_billing(
+    client: Client, world: World, layout: DatabaseLayout
+) -> None:
+    session = await schedule(client, world, now() + dt.timedelta(hours=3))
+    path = f"/sessions/sessions/{session['id']}"
+    body = {"cancelledBy": "participant", "reasonCategory": "illness"}
+    cancelled = ok(await client.post(f"{path}/cancel", json=body, headers=world.who.supervisor()))
+    assert cancelled["cancellation"]["chargeExempt"] is True
+    assert ok(await client.get(path, headers=world.who.supervisor()))["cancellation"]["chargeExempt"] is True
+    for headers in (
+        world.who.buyer_admin(),
+        world.who.approver(),
+        world.who.provider_admin(),
+        world.who.participant(),
+    ):
+        seen = ok(await client.get(path, headers=headers))["cancellation"]
+        assert seen["category"] == "late"
+        assert "chargeExempt" not in seen
+        listed = ok(await client.get(f"{world.path}/sessions", headers=headers))["items"]
+        assert all("chargeExempt" not in (s["cancellation"] or {}) for s in listed)
+    published = await outbox_events(layout.relay_url, session["id"])
+    assert published[-1].event_as(events.SessionCancelled).charge_exempt is True
 
 
 async def test_a_late_cancellation_shows_its_category_to_all_and_its_reason_only_to_the_supervisor(
@@ -550,3 +589,30 @@ async def test_a_closed_process_takes_no_more_sessions(
         await client.post(f"{world.path}/sessions", json=body, headers=world.who.supervisor()), 409
     )
     assert "closed" in refused["detail"]
+
+
+async def test_a_session_outside_the_orders_period_is_refused_and_reads_keep_working(
+    client: Client, world: World
+) -> None:
+    path = f"{world.path}/sessions"
+    far = {"startsAt": "9999-12-31T23:00:00Z", "durationMinutes": 90, "mode": "remote"}
+    assert fields(await client.post(path, json=far, headers=world.who.supervisor()), 422) == ["body.startsAt"]
+    # The order ends on 2028-12-31 (Helsinki): a session ending at midnight fits, a minute later does not.
+    last = {"startsAt": "2028-12-31T20:30:00Z", "durationMinutes": 90, "mode": "remote"}
+    late = {"startsAt": "2028-12-31T20:31:00Z", "durationMinutes": 90, "mode": "remote"}
+    assert fields(await client.post(path, json=late, headers=world.who.supervisor()), 422) == [
+        "body.startsAt"
+    ]
+    session = ok(await client.post(path, json=last, headers=world.who.supervisor()), 201)
+    moved = f"/sessions/sessions/{session['id']}/reschedule"
+    refused = await client.post(moved, json=far, headers=world.who.supervisor(**{"If-Match": '"1"'}))
+    assert fields(refused, 422) == ["body.startsAt"]
+    assert [s["id"] for s in ok(await client.get(path, headers=world.who.supervisor()))["items"]] == [
+        session["id"]
+    ]
+    assert (
+        ok(await client.get(f"/sessions/sessions/{session['id']}", headers=world.who.buyer_admin()))[
+            "version"
+        ]
+        == 1
+    )

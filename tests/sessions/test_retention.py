@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Callable
 
 import asyncpg
+import msgspec
+import pytest
+import structlog
 
+from services.sessions.handlers import retention
 from services.sessions.handlers.retention import RETENTION_ACTOR, RetentionJob, RetentionWorker
 from services.sessions.worker import create_worker
 from shared.config import ServiceSettings
@@ -161,3 +166,50 @@ async def test_the_sessions_worker_runs_the_retention_job(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await worker.close()
+
+
+async def test_one_tenants_failure_does_not_stop_the_pass_for_the_others(
+    client: Client,
+    sessions_pool: asyncpg.Pool,
+    issuer: TestIssuer,
+    layout: DatabaseLayout,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_keyring(client)
+    broken, _ = await _closed_world_with_content(client, sessions_pool, issuer, _months_ago(30))
+    healthy, item = await _closed_world_with_content(client, sessions_pool, issuer, _months_ago(30))
+    real = retention.shred_due
+
+    async def failing_for_one_tenant(
+        pool: asyncpg.Pool, tenant_id: uuid.UUID, *, default_months: int, now: dt.datetime
+    ) -> list[uuid.UUID]:
+        if tenant_id == broken.parties.provider_id:
+            raise RuntimeError("this tenant's pass fails")
+        return await real(pool, tenant_id, default_months=default_months, now=now)
+
+    monkeypatch.setattr(retention, "shred_due", failing_for_one_tenant)
+    with structlog.testing.capture_logs() as logs:
+        shredded = await _job(sessions_pool, layout).run_once(NOW)
+    assert healthy.process_id in shredded
+    assert broken.process_id not in shredded
+    assert (
+        await client.get(f"{healthy.base}/content/{item['id']}", headers=healthy.supervisor())
+    ).status_code == 410
+    failed = [e for e in logs if e["event"] == "retention_tenant_failed"]
+    assert failed == [
+        {
+            "event": "retention_tenant_failed",
+            "log_level": "warning",
+            "tenant_id": str(broken.parties.provider_id),
+            "error_type": "RuntimeError",
+        }
+    ]
+    assert await _queued(layout, broken)  # still queued: the next pass tries it again
+
+
+async def test_the_sessions_worker_refuses_to_start_without_the_relay_database(
+    settings_for: Callable[[str], ServiceSettings],
+) -> None:
+    settings = msgspec.structs.replace(settings_for("sessions"), relay_database_url="")
+    with pytest.raises(RuntimeError, match="RELAY_DATABASE_URL"):
+        await create_worker(settings).start()

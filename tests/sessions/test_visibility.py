@@ -21,12 +21,22 @@ from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PLATFORM_ADMI
 
 BUYER, PROVIDER = uuid.uuid4(), uuid.uuid4()
 SUPERVISOR_ID, P1, P2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-PROCESS = ProcessParties(uuid.uuid4(), BUYER, PROVIDER, SUPERVISOR_ID, frozenset({P1, P2}))
+COST_CENTRE = uuid.uuid4()
+PROCESS = ProcessParties(
+    uuid.uuid4(), BUYER, PROVIDER, SUPERVISOR_ID, frozenset({P1, P2}), cost_centre_id=COST_CENTRE
+)
 K = ContentKind
 
 
-def _caller(person: uuid.UUID | None, tenant: uuid.UUID, *roles: str, client: bool = False) -> Caller:
-    return Caller(person_id=person, tenant_id=tenant, roles=frozenset(roles), is_client=client)
+def _caller(
+    person: uuid.UUID | None,
+    tenant: uuid.UUID,
+    *roles: str,
+    client: bool = False,
+    holds: frozenset[uuid.UUID] = frozenset(),
+) -> Caller:
+    roles_set = frozenset(roles)
+    return Caller(person_id=person, tenant_id=tenant, roles=roles_set, is_client=client, approver_of=holds)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +50,9 @@ def _caller(person: uuid.UUID | None, tenant: uuid.UUID, *roles: str, client: bo
         (_caller(P2, BUYER, EMPLOYEE, APPROVER), Relation.PARTICIPANT),
         (_caller(uuid.uuid4(), BUYER, EMPLOYEE), Relation.NONE),  # an employee who does not take part
         (_caller(uuid.uuid4(), BUYER, BUYER_ADMIN), Relation.EMPLOYER),
-        (_caller(uuid.uuid4(), BUYER, APPROVER), Relation.EMPLOYER),
+        (_caller(uuid.uuid4(), BUYER, APPROVER, holds=frozenset({COST_CENTRE})), Relation.EMPLOYER),
+        (_caller(uuid.uuid4(), BUYER, APPROVER), Relation.NONE),  # approves no cost centre
+        (_caller(uuid.uuid4(), BUYER, APPROVER, holds=frozenset({uuid.uuid4()})), Relation.NONE),
         (_caller(None, BUYER, BUYER_ADMIN, client=True), Relation.NONE),  # a machine client
         (_caller(uuid.uuid4(), uuid.uuid4(), PLATFORM_ADMIN), Relation.NONE),
         (_caller(P1, uuid.uuid4(), EMPLOYEE), Relation.NONE),  # the same person id in another tenant
@@ -63,7 +75,7 @@ EXPECTED = {
     (Relation.PARTICIPANT, K.PRIVATE_NOTE): (False, False, False),
     (Relation.PARTICIPANT, K.SHARED_NOTE): (True, True, False),
     (Relation.PARTICIPANT, K.REFLECTION): (False, True, True),
-    (Relation.PARTICIPANT, K.GOAL): (True, True, True),
+    (Relation.PARTICIPANT, K.GOAL): (False, True, True),  # others' goals: only the supervisor's
     (Relation.PARTICIPANT, K.PARTICIPANT_EVALUATION): (False, True, True),
     (Relation.PARTICIPANT, K.SUPERVISOR_EVALUATION): (True, True, False),
     (Relation.PARTICIPANT, K.SUMMARY): (True, True, False),
@@ -93,6 +105,14 @@ def test_the_employer_reads_a_summary_only_when_every_participant_approved_it() 
     assert may_read(Relation.EMPLOYER, K.SUMMARY, own=False, summary_approved=True)
     for kind in set(ContentKind) - {K.GOAL, K.SUMMARY}:
         assert not may_read(Relation.EMPLOYER, kind, own=False, goals_consented=True, summary_approved=True)
+
+
+def test_a_participant_reads_the_supervisors_goals_and_their_own_not_another_participants() -> None:
+    assert may_read(Relation.PARTICIPANT, K.GOAL, own=False, written_by_supervisor=True)
+    assert may_read(Relation.PARTICIPANT, K.GOAL, own=True)
+    assert not may_read(Relation.PARTICIPANT, K.GOAL, own=False)
+    assert may_read(Relation.SUPERVISOR, K.GOAL, own=False)
+    assert not may_read(Relation.EMPLOYER, K.GOAL, own=False, written_by_supervisor=True)
 
 
 def test_the_supervisor_reads_a_reflection_only_when_its_author_shared_it() -> None:

@@ -53,6 +53,7 @@ TENANT_TABLES = (
     ("sessions", "content_items"),
     ("sessions", "content_audit"),
     ("sessions", "content_retention"),
+    ("sessions", "known_approvers"),
     ("billing", "tenant_directory"),
     ("billing", "billing_orders"),
     ("billing", "billing_parties"),

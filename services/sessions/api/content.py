@@ -1,9 +1,9 @@
 """The content wall over HTTP: notes, reflections, goals, evaluations and the shared summary.
 
 Every route is under ``/sessions/processes/{process_id}/``. Who may read or write what follows
-``domain/visibility.py``; another tenant's process answers 404, a caller without a relationship
-to the process's content 403, a process whose content was shredded 410. Every attempt, allowed or
-refused, is in the audit log. Error bodies never repeat content.
+``domain/visibility.py``; a process the caller has no relationship to answers 404 (whichever
+tenant), a related caller's forbidden action 403, a process whose content was shredded 410. Every
+attempt, allowed or refused, is in the audit log. Error bodies never repeat content.
 """
 
 from __future__ import annotations
@@ -109,10 +109,12 @@ class ContentOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     process_id: uuid.UUID
     kind: ContentKind
     phase: Phase | None
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    """Null for the employer: it would name a participant."""
     body: str
     shared_with_supervisor: bool
-    approved_by: list[uuid.UUID]
+    approved_by: list[uuid.UUID] | None
+    """Null for the employer: it names the participants."""
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -133,10 +135,10 @@ def _out(item: ContentItem) -> ContentOut:
         process_id=item.process_id,
         kind=item.kind,
         phase=item.phase,
-        owner_id=item.owner_id,
+        owner_id=None if item.participants_hidden else item.owner_id,
         body=item.body,
         shared_with_supervisor=item.shared_with_supervisor,
-        approved_by=sorted(item.approved_by),
+        approved_by=None if item.participants_hidden else sorted(item.approved_by),
         version=item.version,
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -260,7 +262,7 @@ class ContentController(Controller):
     @post(
         "/content/{item_id:uuid}/approve",
         operation_id="approveSummary",
-        summary="A participant approves the summary as it is (send its ETag as If-Match)",
+        summary="A participant approves the summary as it is (its ETag as If-Match is required: 428 without)",
         status_code=200,
     )
     async def approve(

@@ -99,7 +99,9 @@ class CancellationOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True,
     cancelled_by: CancelledBy
     cancelled_at: dt.datetime
     category: CancellationCategory
-    charge_exempt: bool
+    charge_exempt: bool | None = None
+    """Whether the terms exempt this cancellation (illness, when the terms say so): it reveals the
+    reason, so the process's supervisor's to see; absent for everyone else."""
     reason_category: ReasonCategory | None = None
     """The process's supervisor's to see; absent for everyone else."""
 
@@ -139,7 +141,7 @@ def session_out(process: Process, session: Session, viewer: Actor) -> SessionOut
             cancelled_by=c.cancelled_by,
             cancelled_at=c.cancelled_at,
             category=c.category,
-            charge_exempt=c.charge_exempt,
+            charge_exempt=c.charge_exempt if process_rules.is_supervisor_of(process, viewer) else None,
             reason_category=c.reason_category if process_rules.is_supervisor_of(process, viewer) else None,
         ),
         version=session.version,

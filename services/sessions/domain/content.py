@@ -59,6 +59,8 @@ class ContentItem:
     updated_at: dt.datetime
     session_id: uuid.UUID | None = None
     """The session of the process the item belongs to, if any."""
+    participants_hidden: bool = False
+    """Read by the employer: who wrote it and who approved it are not shown (they name participants)."""
 
     def __repr__(self) -> str:  # never print the body
         return f"ContentItem(id={self.item_id}, kind={self.kind}, version={self.version})"

@@ -14,7 +14,8 @@ scheduling of the process.
 
 Who acts: every write is the process's own supervisor's (a supervisor of the provider tenant whose
 person id is the process's supervisor). Who reads, per the handbook's visibility table: that
-supervisor and the provider's admins; the buyer's admins and approvers; the participants. Anyone
+supervisor and the provider's admins; the buyer's admins, the approvers of the process's cost
+centre (as the orders service limits approvers to their cost centres); the participants. Anyone
 else — another supervisor of the provider, an employee not taking part, any other tenant — does not
 learn that the process exists.
 
@@ -55,6 +56,7 @@ __all__ = [
     "TrialDecision",
     "WrongState",
     "allowed_price",
+    "approves",
     "can_read",
     "close",
     "decide_trial",
@@ -104,6 +106,8 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     person_id: uuid.UUID
     tenant_id: uuid.UUID
     roles: frozenset[Role] = frozenset()
+    approver_of: frozenset[uuid.UUID] | None = None
+    """The cost centres an approver holds (None: not looked up; an approver then sees nothing)."""
 
 
 class ProcessStatus(StrEnum):
@@ -245,17 +249,27 @@ def can_read(process: Process, actor: Actor) -> bool:
     if actor.tenant_id == process.provider_id:
         return Role.PROVIDER_ADMIN in actor.roles or is_supervisor_of(process, actor)
     if actor.tenant_id == process.buyer_id:
-        if actor.roles & {Role.BUYER_ADMIN, Role.APPROVER}:
+        if Role.BUYER_ADMIN in actor.roles or approves(process, actor):
             return True
         return actor.person_id in process.participants
     return False
 
 
+def approves(process: Process, actor: Actor) -> bool:
+    """An approver of the buyer who holds the process's cost centre (orders limits them the same way)."""
+    return (
+        actor.tenant_id == process.buyer_id
+        and Role.APPROVER in actor.roles
+        and process.cost_centre_id in (actor.approver_of or frozenset())
+    )
+
+
 def sees_participants(process: Process, actor: Actor) -> bool:
-    """Who takes part in individual supervision is the approver's to know, not every buyer admin's."""
+    """Who takes part in individual supervision is its cost centre's approver's to know, not every
+    buyer admin's."""
     if process.form != "individual" or actor.tenant_id != process.buyer_id:
         return True
-    return Role.APPROVER in actor.roles or actor.person_id in process.participants
+    return approves(process, actor) or actor.person_id in process.participants
 
 
 def require_supervisor(process: Process, actor: Actor) -> None:

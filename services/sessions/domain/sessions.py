@@ -7,7 +7,8 @@ States::
 Rules (the process's supervisor records every change; handlers pass the clock in as ``now``):
 
 - A session belongs to an open process, which exists only once its order was accepted, and never
-  starts before that acceptance (invariant 5).
+  starts before that acceptance (invariant 5); it ends by the end of the order's last day
+  (``ends_on``, Europe/Helsinki; approved extensions move it).
 - Its duration and delivery mode are ones the snapshotted price list prices for the process's form
   (invariant 7).
 - The sessions that take one of the ordered places — scheduled, held, no-show, and late
@@ -33,6 +34,7 @@ import uuid
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -48,6 +50,8 @@ from services.sessions.domain.processes import (
 from shared.contracts.orders import DeliveryMode, PriceItemFact
 from shared.contracts.sessions import CancellationCategory
 
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
 __all__ = [
     "Attendance",
     "Cancellation",
@@ -59,6 +63,7 @@ __all__ = [
     "cancel",
     "cancellation_category",
     "mark_held",
+    "order_period_end",
     "price_of",
     "record_no_show",
     "reschedule",
@@ -150,10 +155,21 @@ def _aware(value: dt.datetime, field: str) -> None:
         raise RuleBroken(field, "give a time with its offset (UTC or +02:00/+03:00)")
 
 
+def order_period_end(process: Process) -> dt.datetime:
+    """The end of the order's last day (``ends_on``, Europe/Helsinki) as an instant."""
+    next_day = process.ends_on + dt.timedelta(days=1)
+    return dt.datetime.combine(next_day, dt.time(0), tzinfo=HELSINKI).astimezone(dt.UTC)
+
+
 def _check_frame(process: Process, starts_at: dt.datetime, duration_minutes: int, mode: DeliveryMode) -> None:
     _aware(starts_at, "body.startsAt")
     if starts_at < process.accepted_at:
         raise RuleBroken("body.startsAt", "no session before the order was accepted")
+    # Compared without adding to ``starts_at``: a time near the calendar's end must not overflow.
+    if starts_at > order_period_end(process) - dt.timedelta(minutes=duration_minutes):
+        raise RuleBroken(
+            "body.startsAt", f"a session ends within the order's period, by {process.ends_on.isoformat()}"
+        )
     if allowed_price(process, duration_minutes, mode) is None:
         allowed = sorted({(i.duration_minutes, i.mode) for i in process.price_list})
         text = ", ".join(f"{d} min {m}" for d, m in allowed)

@@ -9,10 +9,14 @@ a handler that forgot to ask would still get nothing it may not see.
 | private_note           | supervisor      | yes            | no          | never                            |
 | shared_note            | supervisor      | yes            | yes         | never                            |
 | reflection             | participant own | only if shared | own only    | never                            |
-| goal                   | both            | yes            | yes         | once every participant consents  |
+| goal                   | both            | yes            | own + sup's | once every participant consents  |
 | participant_evaluation | participant own | yes            | own only    | never                            |
 | supervisor_evaluation  | supervisor      | yes            | yes         | never                            |
 | summary                | supervisor      | yes            | yes         | once every participant approved  |
+
+Goals the supervisor writes are the process's goals: every participant reads them. A goal a
+participant writes is theirs: they and the supervisor read it (the employer only under the consent
+rule), the other participants do not (domain.md: a participant reads "own" goals).
 
 Everyone else — provider admins, other supervisors, employees who are not participants, machine
 clients, platform admins, any other tenant — reads and writes no content at all.
@@ -56,7 +60,7 @@ class Relation(enum.StrEnum):
     PARTICIPANT = "participant"
     """One of the process's participants, acting for its buyer."""
     EMPLOYER = "employer"
-    """A buyer admin or approver of the process's buyer who is not a participant."""
+    """A buyer admin of the process's buyer, or an approver of its cost centre, not a participant."""
     NONE = "none"
 
 
@@ -69,6 +73,8 @@ class Caller:
     tenant_id: uuid.UUID
     roles: frozenset[str]
     is_client: bool = False
+    approver_of: frozenset[uuid.UUID] = frozenset()
+    """The cost centres the caller holds as an approver."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class ProcessParties:
     provider_id: uuid.UUID
     supervisor_id: uuid.UUID
     participants: frozenset[uuid.UUID]
+    cost_centre_id: uuid.UUID | None = None
 
 
 def relation_of(caller: Caller, process: ProcessParties) -> Relation:
@@ -92,8 +99,10 @@ def relation_of(caller: Caller, process: ProcessParties) -> Relation:
     if caller.tenant_id == process.buyer_id:
         if caller.person_id in process.participants:
             return Relation.PARTICIPANT
-        if caller.roles & {BUYER_ADMIN, APPROVER}:
+        if BUYER_ADMIN in caller.roles:
             return Relation.EMPLOYER
+        if APPROVER in caller.roles and process.cost_centre_id in caller.approver_of:
+            return Relation.EMPLOYER  # an approver only of the cost centres they hold
     return Relation.NONE
 
 
@@ -113,7 +122,6 @@ _READS_ALL: dict[Relation, frozenset[ContentKind]] = {
     Relation.PARTICIPANT: frozenset(
         {
             ContentKind.SHARED_NOTE,
-            ContentKind.GOAL,
             ContentKind.SUPERVISOR_EVALUATION,
             ContentKind.SUMMARY,
         }
@@ -123,7 +131,9 @@ _READS_ALL: dict[Relation, frozenset[ContentKind]] = {
 }
 _READS_OWN: dict[Relation, frozenset[ContentKind]] = {
     Relation.SUPERVISOR: frozenset(),
-    Relation.PARTICIPANT: frozenset({ContentKind.REFLECTION, ContentKind.PARTICIPANT_EVALUATION}),
+    Relation.PARTICIPANT: frozenset(
+        {ContentKind.REFLECTION, ContentKind.PARTICIPANT_EVALUATION, ContentKind.GOAL}
+    ),
     Relation.EMPLOYER: frozenset(),
     Relation.NONE: frozenset(),
 }
@@ -147,14 +157,18 @@ def may_read(
     shared_with_supervisor: bool = False,
     goals_consented: bool = False,
     summary_approved: bool = False,
+    written_by_supervisor: bool = False,
 ) -> bool:
     """May this relation read one item of ``kind``?
 
     ``goals_consented``: every participant agreed to show the goals to the employer;
-    ``summary_approved``: every participant approved this summary.
+    ``summary_approved``: every participant approved this summary;
+    ``written_by_supervisor``: the item's owner is the process's supervisor.
     """
     if kind in _READS_ALL[relation] or (own and kind in _READS_OWN[relation]):
         return True
+    if relation is Relation.PARTICIPANT and kind is ContentKind.GOAL:
+        return written_by_supervisor  # the process's goals, not another participant's own
     if relation is Relation.SUPERVISOR and kind is ContentKind.REFLECTION:
         return shared_with_supervisor
     if relation is Relation.EMPLOYER:
@@ -176,6 +190,8 @@ class ReadScope:
     """Goals, only if every participant consented (the query checks it too)."""
     approved_summaries: bool
     """Summaries every participant approved (the query checks each)."""
+    supervisors_goals: bool = False
+    """Goals the process's supervisor wrote (the query checks the owner against the process)."""
 
     @property
     def reads_anything(self) -> bool:
@@ -185,6 +201,7 @@ class ReadScope:
             or self.shared_reflections
             or self.consented_goals
             or self.approved_summaries
+            or self.supervisors_goals
         )
 
 
@@ -195,4 +212,5 @@ def read_scope(relation: Relation) -> ReadScope:
         shared_reflections=relation is Relation.SUPERVISOR,
         consented_goals=relation is Relation.EMPLOYER,
         approved_summaries=relation is Relation.EMPLOYER,
+        supervisors_goals=relation is Relation.PARTICIPANT,
     )

@@ -8,6 +8,7 @@ and no error message, log line or event carries it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -44,9 +45,11 @@ from services.sessions.domain.visibility import (
     read_scope,
     relation_of,
 )
+from services.sessions.errors import PreconditionRequired
 from services.sessions.store import audit as audit_store
 from services.sessions.store import content as store
-from shared.auth.principal import Principal
+from services.sessions.store import processes as process_store
+from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     DomainError,
@@ -142,7 +145,8 @@ class _Audit:
 async def _audited(
     pool: asyncpg.Pool, principal: Principal, record: _Audit
 ) -> AsyncIterator[asyncpg.Connection]:
-    """The use case's tenant transaction, ending with its audit entry; refusals audited apart."""
+    """The use case's tenant transaction, ending with its audit entry; refusals (and any other
+    failure, as ``failed``) audited apart after the rollback."""
     try:
         async with tenant_transaction(pool, principal.tenant_id) as conn:
             yield conn
@@ -150,6 +154,17 @@ async def _audited(
     except DomainError as exc:
         async with tenant_transaction(pool, principal.tenant_id) as conn:
             await _append(conn, principal, record, _outcome_of(exc))
+        raise
+    except Exception as exc:  # anything else failed too: the attempt is still on record
+        try:
+            async with tenant_transaction(pool, principal.tenant_id) as conn:
+                await _append(conn, principal, record, Outcome.FAILED)
+        except Exception as audit_exc:  # never hide the original failure behind the audit's own
+            log.warning(
+                "content_audit_failed",
+                error_type=type(audit_exc).__qualname__,
+                after=type(exc).__qualname__,
+            )
         raise
 
 
@@ -178,11 +193,13 @@ async def _relation(
 ) -> tuple[ProcessParties, Relation, uuid.UUID]:
     parties = await _parties(conn, process_id)
     caller = _caller(principal)
+    if APPROVER in caller.roles and caller.person_id is not None:
+        held = await process_store.approver_cost_centres(conn, caller.tenant_id, caller.person_id)
+        caller = dataclasses.replace(caller, approver_of=held)
     relation = relation_of(caller, parties)
     if relation is Relation.NONE or caller.person_id is None:
-        raise Forbidden(
-            "only the process's supervisor, its participants and the employer's admins see content"
-        )
+        # As for the process's frame: whoever is not related to it does not learn it exists.
+        raise NotFound("no such process")
     return parties, relation, caller.person_id
 
 
@@ -216,7 +233,7 @@ async def _data_key(
 
 def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
     try:
-        body = open_field(data_key, TABLE, row.id, FIELD, row.body)
+        body = open_field(data_key, TABLE, row.id, FIELD, row.body, kind=row.kind, owner_id=row.owner_id)
     except DecryptionFailed:
         log.warning("content_item_unreadable", process_id=str(row.process_id), item_id=str(row.id))
         raise ContentUnreadable("this item cannot be decrypted") from None
@@ -234,6 +251,13 @@ def _decrypt(data_key: DataKey, row: store.ItemRow) -> ContentItem:
         updated_at=row.updated_at,
         session_id=row.session_id,
     )
+
+
+def _as_seen_by(relation: Relation, item: ContentItem) -> ContentItem:
+    """The employer does not learn who wrote an item or who approved it: those are participants."""
+    if relation is Relation.EMPLOYER:
+        return dataclasses.replace(item, participants_hidden=True)
+    return item
 
 
 def _rule(exc: ContentRuleBroken) -> InvariantViolated:
@@ -275,10 +299,14 @@ async def create_item(
             kind=kind,
             phase=phase.value if phase else None,
             owner_id=person_id,
-            body=seal_field(data_key, TABLE, record.item_id, FIELD, body),
+            body=seal_field(
+                data_key, TABLE, record.item_id, FIELD, body, kind=kind.value, owner_id=person_id
+            ),
             at=dt.datetime.now(dt.UTC),
             session_id=session_id,
         )
+        if kind is ContentKind.GOAL:
+            await store.clear_goal_consents(conn, process_id)  # consent was to the goals as they were
         return _decrypt(data_key, row)
     raise AssertionError("unreachable")  # pragma: no cover (the context manager re-raises)
 
@@ -301,6 +329,7 @@ async def _visible_item(
         relation=relation,
         person_id=person_id,
         tenant_id=principal.tenant_id,
+        employer_tenant_wide=BUYER_ADMIN in principal.roles,
         lock=lock,
     )
     if row is None:
@@ -336,9 +365,10 @@ async def get_item(
             goals_consented=consents is not None
             and every_participant(parties.participants, consents.goal_consents),
             summary_approved=every_participant(parties.participants, item.approved_by),
+            written_by_supervisor=item.owner_id == parties.supervisor_id,
         ):
             raise Forbidden("this item is not visible to the caller")
-        return item
+        return _as_seen_by(relation, item)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -373,8 +403,9 @@ async def list_items(
             after=(after[0], after[1]) if after else None,
             limit=limit + 1,
             session_id=session_id,
+            employer_tenant_wide=BUYER_ADMIN in principal.roles,
         )
-        items = [_decrypt(data_key, row) for row in rows[:limit]]
+        items = [_as_seen_by(relation, _decrypt(data_key, row)) for row in rows[:limit]]
         for item in items:
             await _append(
                 conn,
@@ -401,7 +432,8 @@ async def update_item(
     body: str,
     expected_version: int | None,
 ) -> ContentItem:
-    """The author rewrites an item; a changed summary needs every participant's approval again."""
+    """The author rewrites an item; a changed summary needs every participant's approval again, and
+    changed goals every participant's consent again."""
     record = _Audit(process_id, Action.UPDATE, item_id=item_id)
     async with _audited(pool, principal, record) as conn:
         parties, relation, person_id, row = await _visible_item(conn, principal, record, item_id, lock=True)
@@ -418,10 +450,12 @@ async def update_item(
         updated = await store.update_item_body(
             conn,
             item_id,
-            seal_field(data_key, TABLE, item_id, FIELD, body),
+            seal_field(data_key, TABLE, item_id, FIELD, body, kind=row.kind, owner_id=row.owner_id),
             reset_approvals=kind is ContentKind.SUMMARY,
             at=dt.datetime.now(dt.UTC),
         )
+        if kind is ContentKind.GOAL:
+            await store.clear_goal_consents(conn, process_id)  # consent was to the goals as they were
         return _decrypt(data_key, updated)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -466,6 +500,8 @@ async def approve_summary(
         parties, relation, person_id, row = await _visible_item(conn, principal, record, item_id, lock=True)
         if row.kind != ContentKind.SUMMARY or relation is not Relation.PARTICIPANT:
             raise Forbidden("only participants approve a summary")
+        if expected_version is None:  # an approval is of the version read, never of whatever is there
+            raise PreconditionRequired("approve the summary you read: send its ETag as If-Match")
         check_version(row.version, expected_version, what="summary")
         data_key = await _data_key(conn, keyring, parties, create=False)
         assert data_key is not None

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+import msgspec
 
 from services.sessions import SERVICE
 from services.sessions.domain import processes as domain
@@ -29,6 +30,7 @@ from services.sessions.store import sessions as sessions_store
 from shared.auth.principal import Principal
 from shared.contracts import Event
 from shared.contracts import orders as orders_contracts
+from shared.contracts import organisations as organisations_contracts
 from shared.contracts import sessions as contracts
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
@@ -42,6 +44,8 @@ __all__ = [
     "ProcessNotYetKnown",
     "actor_of",
     "announce",
+    "apply_approver_assigned",
+    "apply_approver_removed",
     "apply_order_accepted",
     "apply_order_closed",
     "apply_order_extended",
@@ -54,6 +58,7 @@ __all__ = [
     "record_evaluation",
     "rules_as_problems",
     "utcnow",
+    "with_approvals",
 ]
 
 
@@ -95,10 +100,19 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
+async def with_approvals(conn: asyncpg.Connection, actor: Actor) -> Actor:
+    """The actor with the cost centres they hold as an approver, looked up once."""
+    if actor.approver_of is not None or domain.Role.APPROVER not in actor.roles:
+        return actor
+    held = await store.approver_cost_centres(conn, actor.tenant_id, actor.person_id)
+    return msgspec.structs.replace(actor, approver_of=held)
+
+
 async def readable_process(
     conn: asyncpg.Connection, actor: Actor, process_id: uuid.UUID, *, for_update: bool = False
 ) -> Process:
     """The process if the caller may see it; otherwise 404, as if it did not exist."""
+    actor = await with_approvals(conn, actor)
     process = await store.fetch_process(conn, process_id, for_update=for_update)
     if process is None or not domain.can_read(process, actor):
         raise NotFound("process not found")
@@ -229,6 +243,7 @@ async def get_process(
 ) -> tuple[Process, Actor]:
     actor = actor_of(principal)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        actor = await with_approvals(conn, actor)
         return await readable_process(conn, actor, process_id), actor
 
 
@@ -240,8 +255,8 @@ async def list_processes(
     limit: int,
     status: domain.ProcessStatus | None = None,
 ) -> tuple[list[Process], str | None, Actor]:
-    """The processes the caller may see, by id: all the tenant's for its admins (and the buyer's
-    approvers), a supervisor's own, a participant's own."""
+    """The processes the caller may see, by id: all the tenant's for its admins, those of an
+    approver's cost centres, a supervisor's own, a participant's own."""
     actor = actor_of(principal)
     after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
     supervisor_id: uuid.UUID | None = None
@@ -252,6 +267,7 @@ async def list_processes(
         else:
             participant_id = actor.person_id
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        actor = await with_approvals(conn, actor)
         rows = await store.list_processes(
             conn,
             after=after,
@@ -345,3 +361,23 @@ async def record_evaluation(
         )
         await announce(conn, changed, event, subject=changed.process_id, version=changed.version)
     return changed
+
+
+# --- from the organisations service's events: which cost centres each approver holds ---
+
+
+async def apply_approver_assigned(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    """Approver events carry the cost centre's version: it orders them per (cost centre, person)."""
+    event = envelope.event_as(organisations_contracts.ApproverAssigned)
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
+    await store.set_approver(
+        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=True, version=version
+    )
+
+
+async def apply_approver_removed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    event = envelope.event_as(organisations_contracts.ApproverRemoved)
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
+    await store.set_approver(
+        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=False, version=version
+    )

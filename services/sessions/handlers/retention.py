@@ -103,9 +103,18 @@ class RetentionJob:
             )
             shredded: list[uuid.UUID] = []
             for row in tenants:
-                shredded += await shred_due(
-                    self.pool, row["tenant_id"], default_months=self.default_months, now=now
-                )
+                try:
+                    shredded += await shred_due(
+                        self.pool, row["tenant_id"], default_months=self.default_months, now=now
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # one tenant's failure does not hold back the others
+                    log.warning(
+                        "retention_tenant_failed",
+                        tenant_id=str(row["tenant_id"]),
+                        error_type=type(exc).__qualname__,
+                    )
             if shredded:
                 await relay.execute(
                     "delete from content_retention_queue where process_id = any($1)", shredded
@@ -144,15 +153,19 @@ class RetentionWorker(Worker):
     retention: RetentionJob | None = None
 
     async def start(self) -> list[asyncio.Task[None]]:
+        if not self.settings.relay_database_url:
+            # Without it content would never be shredded, silently: refuse to start instead.
+            raise RuntimeError(
+                "the sessions worker needs TILA_RELAY_DATABASE_URL: the retention job reads through it"
+            )
         tasks = await super().start()
         assert self.pool is not None
-        if self.settings.relay_database_url:
-            options = _retention_settings(self.settings)
-            self.retention = RetentionJob(
-                self.pool,
-                self.settings.relay_database_url,
-                default_months=options.content_retention_months,
-                interval=options.retention_interval_seconds,
-            )
-            tasks.append(asyncio.create_task(self.retention.run(), name=f"{self.settings.service}-retention"))
+        options = _retention_settings(self.settings)
+        self.retention = RetentionJob(
+            self.pool,
+            self.settings.relay_database_url,
+            default_months=options.content_retention_months,
+            interval=options.retention_interval_seconds,
+        )
+        tasks.append(asyncio.create_task(self.retention.run(), name=f"{self.settings.service}-retention"))
         return tasks

@@ -24,6 +24,7 @@ from services.sessions.handlers.processes import (
     readable_process,
     rules_as_problems,
     utcnow,
+    with_approvals,
 )
 from services.sessions.store import sessions as store
 from shared.auth.principal import Principal
@@ -110,6 +111,7 @@ async def get_session(
 ) -> tuple[Process, Session, Actor]:
     actor = actor_of(principal)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        actor = await with_approvals(conn, actor)
         process, session = await _readable_session(conn, actor, session_id)
     return process, session, actor
 
@@ -120,6 +122,7 @@ async def list_sessions(
     actor = actor_of(principal)
     after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
     async with tenant_transaction(pool, principal.tenant_id) as conn:
+        actor = await with_approvals(conn, actor)
         process = await readable_process(conn, actor, process_id)
         rows = await store.list_sessions(
             conn, process_id, after=(after[0], after[1]) if after else None, limit=limit + 1
@@ -148,7 +151,9 @@ async def schedule_session(
     actor = actor_of(principal)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         if idempotency_key is not None:
-            stored = await store.fetch_idempotent_response(conn, principal.tenant_id, idempotency_key)
+            stored = await store.fetch_idempotent_response(
+                conn, principal.tenant_id, principal.subject, idempotency_key
+            )
             if stored is not None:
                 if stored.request_hash != body_hash:
                     raise InvariantViolated(
@@ -171,7 +176,13 @@ async def schedule_session(
         await store.insert_session(conn, process, session)
         await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))  # type: ignore[arg-type]
         if idempotency_key is not None and not await store.save_idempotent_response(
-            conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=session
+            conn,
+            principal.tenant_id,
+            principal.subject,
+            idempotency_key,
+            request_hash=body_hash,
+            status=201,
+            body=session,
         ):
             raise Conflict("a request with this Idempotency-Key is in flight; retry")
     return session

@@ -18,6 +18,7 @@ __all__ = [
     "ItemRow",
     "KeyRow",
     "add_approval",
+    "clear_goal_consents",
     "due_for_shredding",
     "fetch_item_meta",
     "fetch_key",
@@ -66,7 +67,8 @@ class ItemRow:
 
 async def fetch_parties(conn: asyncpg.Connection, process_id: uuid.UUID) -> ProcessParties | None:
     row = await conn.fetchrow(
-        "select id, tenant_id, provider_id, supervisor_id, participants from processes where id = $1",
+        "select id, tenant_id, provider_id, supervisor_id, participants, cost_centre_id"
+        " from processes where id = $1",
         process_id,
     )
     if row is None:
@@ -77,6 +79,7 @@ async def fetch_parties(conn: asyncpg.Connection, process_id: uuid.UUID) -> Proc
         provider_id=row["provider_id"],
         supervisor_id=row["supervisor_id"],
         participants=frozenset(row["participants"]),
+        cost_centre_id=row["cost_centre_id"],
     )
 
 
@@ -166,6 +169,11 @@ async def shred_key(conn: asyncpg.Connection, parties: ProcessParties, at: dt.da
     return bool(status == "INSERT 0 1")
 
 
+async def clear_goal_consents(conn: asyncpg.Connection, process_id: uuid.UUID) -> None:
+    """The goals changed: the participants consented to other goals, so they consent again."""
+    await conn.execute("update content_keys set goal_consents = '{}' where process_id = $1", process_id)
+
+
 async def set_goal_consent(
     conn: asyncpg.Connection, process_id: uuid.UUID, person_id: uuid.UUID, consent: bool
 ) -> frozenset[uuid.UUID]:
@@ -247,16 +255,27 @@ _VISIBLE = """
    or (i.kind = any($3::text[]) and i.owner_id = $4)
    or ($5 and i.kind = 'reflection' and i.shared_with_supervisor)
    or ($6 and i.kind = 'goal' and cardinality(p.participants) > 0 and p.participants <@ k.goal_consents)
-   or ($7 and i.kind = 'summary' and cardinality(p.participants) > 0 and p.participants <@ i.approved_by))
+   or ($7 and i.kind = 'summary' and cardinality(p.participants) > 0 and p.participants <@ i.approved_by)
+   or ($8 = 'participant' and i.kind = 'goal' and i.owner_id = p.supervisor_id))
   and (($8 = 'supervisor' and p.supervisor_id = $4 and p.provider_id = $9)
        or ($8 = 'participant' and $4 = any(p.participants) and p.tenant_id = $9)
-       or ($8 = 'employer' and p.tenant_id = $9 and not ($4 = any(p.participants))))
+       or ($8 = 'employer' and p.tenant_id = $9 and not ($4 = any(p.participants)))
+       or ($8 = 'approver' and p.tenant_id = $9 and not ($4 = any(p.participants))
+           and exists (select 1 from known_approvers a where a.tenant_id = p.tenant_id
+                       and a.cost_centre_id = p.cost_centre_id and a.person_id = $4 and a.assigned)))
 """
 
 
 def _scope_args(
-    scope: ReadScope, relation: Relation, person_id: uuid.UUID, tenant_id: uuid.UUID
+    scope: ReadScope,
+    relation: Relation,
+    person_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    employer_tenant_wide: bool,
 ) -> tuple[object, ...]:
+    # The employer is the buyer's admin (tenant-wide) or an approver of the process's cost centre,
+    # which the query checks against the approvers' read model itself.
+    as_relation = "approver" if relation is Relation.EMPLOYER and not employer_tenant_wide else relation.value
     return (
         sorted(k.value for k in scope.all_kinds),
         sorted(k.value for k in scope.own_kinds),
@@ -264,7 +283,7 @@ def _scope_args(
         scope.shared_reflections,
         scope.consented_goals,
         scope.approved_summaries,
-        relation.value,
+        as_relation,
         tenant_id,
     )
 
@@ -278,6 +297,7 @@ async def fetch_visible_item(
     relation: Relation,
     person_id: uuid.UUID,
     tenant_id: uuid.UUID,
+    employer_tenant_wide: bool = False,
     lock: bool = False,
 ) -> ItemRow | None:
     row = await conn.fetchrow(
@@ -286,7 +306,7 @@ async def fetch_visible_item(
         " join processes p on p.id = i.process_id"
         f" where i.process_id = $1 and i.id = $10 and {_VISIBLE}" + (" for update of i" if lock else ""),
         process_id,
-        *_scope_args(scope, relation, person_id, tenant_id),
+        *_scope_args(scope, relation, person_id, tenant_id, employer_tenant_wide),
         item_id,
     )
     return _item(row) if row else None
@@ -304,6 +324,7 @@ async def list_visible_items(
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     session_id: uuid.UUID | None = None,
+    employer_tenant_wide: bool = False,
 ) -> list[ItemRow]:
     after_at, after_id = after if after else (None, None)
     rows = await conn.fetch(
@@ -316,7 +337,7 @@ async def list_visible_items(
         " and ($14::uuid is null or i.session_id = $14)"
         " order by i.created_at, i.id limit $13",
         process_id,
-        *_scope_args(scope, relation, person_id, tenant_id),
+        *_scope_args(scope, relation, person_id, tenant_id, employer_tenant_wide),
         kind.value if kind else None,
         after_at,
         after_id,

@@ -110,12 +110,14 @@ class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def fetch_idempotent_response(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, subject: str, key: str
 ) -> IdempotentResponse | None:
+    """The response stored for this caller's (``subject``'s) key; keys are per caller, not per tenant."""
     row = await conn.fetchrow(
         "select request_hash, response_status, response_body::text as body from idempotency_keys"
-        " where tenant_id = $1 and key = $2",
+        " where tenant_id = $1 and subject = $2 and key = $3",
         tenant_id,
+        subject,
         key,
     )
     if row is None:
@@ -126,15 +128,23 @@ async def fetch_idempotent_response(
 
 
 async def save_idempotent_response(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str, *, request_hash: str, status: int, body: object
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    subject: str,
+    key: str,
+    *,
+    request_hash: str,
+    status: int,
+    body: object,
 ) -> bool:
-    """Record the response; ``False`` if a concurrent request took the key first."""
+    """Record the response; ``False`` if a concurrent request of the same caller took the key first."""
     result = await conn.execute(
         """
-        insert into idempotency_keys (tenant_id, key, request_hash, response_status, response_body)
-        values ($1, $2, $3, $4, $5::jsonb) on conflict (tenant_id, key) do nothing
+        insert into idempotency_keys (tenant_id, subject, key, request_hash, response_status, response_body)
+        values ($1, $2, $3, $4, $5, $6::jsonb) on conflict (tenant_id, subject, key) do nothing
         """,
         tenant_id,
+        subject,
         key,
         request_hash,
         status,
