@@ -18,7 +18,13 @@ from typing import Any
 import asyncpg
 
 from services.organisations.domain.directory import DeliveryMode, Role, SupervisionForm, SupervisorOffer
-from services.organisations.domain.tenants import TenantKind
+from services.organisations.domain.tenants import (
+    EInvoiceAddress,
+    PostalAddress,
+    TenantDetails,
+    TenantKind,
+    TenantSubtype,
+)
 from services.organisations.handlers import directory, login, tenants
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.pool import create_pool
@@ -46,6 +52,7 @@ class DemoTenant:
     business_id: str
     domain: str
     users: tuple[DemoUser, ...]
+    details: TenantDetails
 
 
 DEMO_TENANTS = (
@@ -55,6 +62,12 @@ DEMO_TENANTS = (
         kind=TenantKind.BUYER,
         business_id="1234567-1",
         domain="hyvinvointialue.example",
+        details=TenantDetails(
+            subtype=TenantSubtype.WELFARE_AREA,
+            vat_id="FI12345671",
+            postal_address=PostalAddress(street="Sairaalankatu 1", postcode="33100", city="Tampere"),
+            e_invoice_address=EInvoiceAddress(address="003712345671", operator_id="003721291126"),
+        ),
         users=(
             DemoUser("aino.admin", "Aino Hankinta", "aino@hyvinvointialue.example", (Role.BUYER_ADMIN,)),
             DemoUser("antti.approver", "Antti Esihenkilö", "antti@hyvinvointialue.example", (Role.APPROVER,)),
@@ -76,6 +89,14 @@ DEMO_TENANTS = (
         kind=TenantKind.PROVIDER,
         business_id="7654321-2",
         domain="tyonohjaus.example",
+        details=TenantDetails(
+            subtype=TenantSubtype.SUPERVISOR_COMPANY,
+            vat_id="FI76543212",
+            postal_address=PostalAddress(street="Hämeenkatu 10", postcode="33200", city="Tampere"),
+            e_invoice_address=EInvoiceAddress(address="0216:003776543212"),
+            iban="FI2112345600000785",
+            bic="NDEAFIHH",
+        ),
         users=(
             DemoUser("pia.admin", "Pia Palvelu", "pia@tyonohjaus.example", (Role.PROVIDER_ADMIN,)),
             DemoUser("sami.supervisor", "Sami Ohjaaja", "sami@tyonohjaus.example", (Role.SUPERVISOR,)),
@@ -142,6 +163,7 @@ async def _create(pool: asyncpg.Pool, demo: DemoTenant) -> dict[str, Any]:
         name=demo.name,
         kind=demo.kind,
         business_id=demo.business_id,
+        details=demo.details,
     )
     admin = _acting(tenant.tenant_id, BUYER_ADMIN if demo.kind is TenantKind.BUYER else PROVIDER_ADMIN)
     people = {}

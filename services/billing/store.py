@@ -12,6 +12,7 @@ import asyncpg
 from services.billing.domain.documents import DocumentLine, Party
 from services.billing.domain.items import BillableItem
 from shared.contracts.organisations import TenantFacts
+from shared.ids import new_id
 
 __all__ = [
     "approver_cost_centres",
@@ -261,27 +262,43 @@ async def prefer_hash_joins(conn: asyncpg.Connection) -> None:
 
 
 async def create_drafts(conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None) -> int:
-    """A draft for every grouping key of unbilled items that has none yet."""
+    """A draft for every grouping key of unbilled items that has none yet.
+
+    The groups are few (buyers × agreements × cost centres, or orders, in a month) however many
+    items there are: they are read first, so each draft gets a UUIDv7 from ``shared.ids``."""
+    groups = await conn.fetch(
+        """
+        select distinct i.buyer_tenant_id, i.agreement_id, i.cost_centre_id, i.billing_month,
+               case when coalesce(b.per_order, false) then i.order_id end as group_order
+        from billable_items i
+        left join buyer_invoicing b on b.tenant_id = i.buyer_tenant_id
+        where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
+        """,
+        provider_id,
+        month,
+    )
+    if not groups:
+        return 0
     status: str = await conn.execute(
         """
         insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id,
           cost_centre_id, order_id, billing_month)
-        select g.tenant_id, g.buyer_tenant_id, billing_uuid_v7(), 'invoice', 'draft', g.agreement_id,
+        select $1, g.buyer_tenant_id, g.invoice_id, 'invoice', 'draft', g.agreement_id,
                g.cost_centre_id, g.group_order, g.billing_month
-        from (
-          select distinct i.tenant_id, i.buyer_tenant_id, i.agreement_id, i.cost_centre_id, i.billing_month,
-                 case when coalesce(b.per_order, false) then i.order_id end as group_order
-          from billable_items i
-          left join buyer_invoicing b on b.tenant_id = i.buyer_tenant_id
-          where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
-        ) g
+        from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::date[], $7::uuid[])
+          as g(invoice_id, buyer_tenant_id, agreement_id, cost_centre_id, billing_month, group_order)
         on conflict (tenant_id, buyer_tenant_id, agreement_id, cost_centre_id, billing_month,
                      coalesce(order_id, '00000000-0000-0000-0000-000000000000'::uuid))
           where status = 'draft' and kind = 'invoice'
         do nothing
         """,
         provider_id,
-        month,
+        [new_id() for _ in groups],
+        [g["buyer_tenant_id"] for g in groups],
+        [g["agreement_id"] for g in groups],
+        [g["cost_centre_id"] for g in groups],
+        [g["billing_month"] for g in groups],
+        [g["group_order"] for g in groups],
     )
     return int(status.split()[-1])
 
