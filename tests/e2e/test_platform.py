@@ -26,6 +26,7 @@ import pytest
 
 from services.platform import SERVICES
 from shared.testing.plugin import Stack, free_port
+from tests.billing.einvoice import business_rule_violations, xsd_errors
 from tests.factories import business_id
 
 TILA = str(Path(sys.executable).parent / "tila")
@@ -315,6 +316,15 @@ class Actor:
             time.sleep(0.2)
 
 
+def _eventually(find: Callable[[], Any], timeout: float = 30) -> Any:
+    """What ``find`` returns once it is something (events cross services asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while not (found := find()):
+        assert time.monotonic() < deadline, "not there in time"
+        time.sleep(0.2)
+    return found
+
+
 def _ok(response: httpx.Response, status: int = 200) -> httpx.Response:
     assert response.status_code == status, (
         f"{response.request.method} {response.request.url}: {response.text}"
@@ -322,12 +332,13 @@ def _ok(response: httpx.Response, status: int = 200) -> httpx.Response:
     return response
 
 
-def test_a_supervision_runs_from_order_to_closed_process_and_the_employer_sees_only_the_frame(
+def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_sees_only_the_frame(
     platform: Platform,
 ) -> None:
     """The whole journey over HTTP between real processes: the buyer's framework agreement and
     order, the provider's acceptance, the process opened in sessions from the orders event, a held
-    session with notes, and the close — and the employer's view holds dates and attendance only."""
+    session with notes, its invoice (valid Peppol BIS 3.0) and the HR system's working-time event,
+    and the close — and the employer's view holds dates, attendance and costs only."""
     canary = f"CANARY-{uuid.uuid4().hex}"
     today = dt.date.today()
     with httpx.Client(base_url=platform.base, timeout=10) as client:
@@ -476,6 +487,64 @@ def test_a_supervision_runs_from_order_to_closed_process_and_the_employer_sees_o
             frame = _ok(employer.call("GET", f"/sessions/processes/{process['id']}/sessions"))
             assert [s["status"] for s in frame.json()["items"]] == ["held"]
             assert canary not in frame.text
+
+        # Billing heard the held session: the provider invoices it as a Peppol BIS 3.0 e-invoice.
+        def our_draft() -> Any:
+            drafts = _ok(provider_admin.call("POST", "/billing/invoice-runs", {})).json()
+            return next((d for d in drafts if d["agreementId"] == agreement.json()["id"]), None)
+
+        draft = _eventually(our_draft)
+        assert draft["itemCount"] == 1
+        invoice_path = f"/billing/invoices/{draft['id']}"
+        issued = _ok(provider_admin.call("POST", f"{invoice_path}/issue", etag=f'"{draft["version"]}"'))
+        assert issued.json()["status"] == "issued"
+        assert issued.json()["number"]
+        ubl = _ok(provider_admin.call("GET", f"{invoice_path}/ubl")).content
+        assert xsd_errors(ubl) == []
+        assert business_rule_violations(ubl) == []
+        assert b"Emma" not in ubl  # individual supervision: the participant is never named
+        assert canary.encode() not in ubl
+        assert _ok(buyer_admin.call("GET", invoice_path)).json()["grossCents"] == issued.json()["grossCents"]
+        specification = _ok(approver.call("GET", f"{invoice_path}/specification")).json()
+        assert [(s["participantCount"], s["attendedCount"]) for s in specification["sessions"]] == [(1, 1)]
+
+        # The welfare area's HR system hears the participant's working time by employee number.
+        registered = _ok(
+            buyer_admin.call(
+                "POST", "/organisations/machine-clients", {"name": "HR", "scopes": ["events:read"]}
+            ),
+            201,
+        ).json()
+        hr_token = client.post(
+            "/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(registered["clientId"], registered["clientSecret"]),
+        ).json()["access_token"]
+
+        def working_time() -> list[Any]:
+            events, cursor = [], None
+            while True:
+                page = _ok(
+                    client.get(
+                        "/integrations/events",
+                        params={"cursor": cursor} if cursor else {},
+                        headers={"Authorization": f"Bearer {hr_token}"},
+                    )
+                ).json()
+                events += page["items"]
+                if not (cursor := page.get("nextCursor")):
+                    break
+            assert not any(canary in json.dumps(event) for event in events)
+            return [
+                e["data"]
+                for e in events
+                if e["type"] == "fi.tila.working_time.recorded.v1" and e["data"]["orderId"] == order_id
+            ]
+
+        (worked,) = _eventually(working_time)
+        assert worked["employeeNumber"] == "H1001"
+        assert worked["reasonCode"] == "TYONOHJAUS"
+        assert worked["costCentreCode"] == "4100"
 
         step(provider_admin, "start")
         step(provider_admin, "complete")
