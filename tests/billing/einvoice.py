@@ -33,6 +33,8 @@ PEPPOL_CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017
 PEPPOL_PROFILE = re.compile(r"urn:fdc:peppol\.eu:2017:poacc:billing:([0-9]{2}):1\.0")
 FINNISH_EAS = frozenset({"0037", "0212", "0213", "0216"})
 """The Electronic Address Scheme codes (all on the EAS list, PEPPOL-EN16931-CL008) a Finnish party uses."""
+VAT_CATEGORIES = frozenset({"S", "Z", "E", "AE", "K", "G", "O", "L", "M", "B"})
+"""UNCL 5305 as EN 16931 restricts it (BR-CL-17, BR-CL-18)."""
 DATE_ELEMENTS = frozenset(
     {"IssueDate", "DueDate", "TaxPointDate", "StartDate", "EndDate", "ActualDeliveryDate"}
 )
@@ -150,7 +152,8 @@ def business_rule_violations(document: bytes) -> list[str]:
     assert payable is not None
 
     line_sum = Decimal(0)
-    taxable_by_rate: dict[Decimal, Decimal] = {}
+    taxable_by_rate: dict[tuple[str | None, Decimal], Decimal] = {}
+    """Line net amounts per (VAT category, rate)."""
     for line in lines:
         line_id = _text(line, "cbc:ID")
         rule("BR-21", bool(line_id), "line identifier BT-126")
@@ -182,7 +185,7 @@ def business_rule_violations(document: bytes) -> list[str]:
             f"line {line_id}: {net} != quantity × price ÷ base {expected}",
         )
         line_sum += net
-        taxable_by_rate[rate] = taxable_by_rate.get(rate, Decimal(0)) + net
+        taxable_by_rate[category, rate] = taxable_by_rate.get((category, rate), Decimal(0)) + net
 
     rule("BR-CO-10", line_total == line_sum, f"BT-106 {line_total} != sum of lines {line_sum}")
     rule(
@@ -200,7 +203,7 @@ def business_rule_violations(document: bytes) -> list[str]:
     )
     vat_total = _amount(document_tax[0], "cbc:TaxAmount") if document_tax else None
     subtotal_tax = Decimal(0)
-    breakdown_rates: set[Decimal] = set()
+    breakdown_rates: set[tuple[str | None, Decimal]] = set()
     for subtotal in subtotals:
         taxable = _amount(subtotal, "cbc:TaxableAmount")
         tax = _amount(subtotal, "cbc:TaxAmount")
@@ -212,16 +215,25 @@ def business_rule_violations(document: bytes) -> list[str]:
         rule("BR-48", rate is not None or category == "O", "VAT category rate BT-119")
         if taxable is None or tax is None or rate is None:
             continue
-        breakdown_rates.add(rate)
+        breakdown_rates.add((category, rate))
         rule("BR-CO-17", tax == _round(taxable * rate / 100), f"BT-117 {tax} != {taxable} × {rate} %")
         rule(
             "BR-S-08",
-            category != "S" or taxable == taxable_by_rate.get(rate, Decimal(0)),
-            f"BT-116 at {rate} % {taxable} != lines at that rate {taxable_by_rate.get(rate)}",
+            category != "S" or taxable == taxable_by_rate.get(("S", rate), Decimal(0)),
+            f"BT-116 at {rate} % {taxable} != S lines at that rate {taxable_by_rate.get(('S', rate))}",
         )
         subtotal_tax += tax
     rule("BR-CO-14", vat_total == subtotal_tax, f"BT-110 {vat_total} != sum of BT-117 {subtotal_tax}")
-    rule("BR-S-01", set(taxable_by_rate) <= breakdown_rates, "every line rate has a VAT breakdown")
+    rule(
+        "BR-S-01",
+        all(category != "S" for category, _ in taxable_by_rate) or any(c == "S" for c, _ in breakdown_rates),
+        "standard rated lines need a standard rated VAT breakdown",
+    )
+    rule(
+        "BR-S-08",
+        {key for key in taxable_by_rate if key[0] == "S"} <= breakdown_rates,
+        "every standard rate on a line has its VAT breakdown",
+    )
     rule("BR-CO-15", tax_inclusive == tax_exclusive + (vat_total or 0), "BT-112 != BT-109 + BT-110")
     prepaid = _amount(totals, "cbc:PrepaidAmount") or Decimal(0)
     rounding = _amount(totals, "cbc:PayableRoundingAmount") or Decimal(0)
@@ -341,6 +353,7 @@ def _peppol_violations(root: etree._Element, lines: list[etree._Element], quanti
         if name in DATE_ELEMENTS:
             rule("PEPPOL-EN16931-F001", _is_date(node.text), f"{name} {node.text!r} is not YYYY-MM-DD")
 
+    broken.extend(_syntax_violations(root, lines))
     start, end = _period(root)
     rule("BR-29", start is None or end is None or end >= start, "invoicing period ends before it starts")
     for line in lines:
@@ -378,6 +391,85 @@ def _peppol_violations(root: etree._Element, lines: list[etree._Element], quanti
             f"line {line_id}: base quantity in {base.get('unitCode')}, quantity in "
             f"{None if quantity is None else quantity.get('unitCode')}",
         )
+    return broken
+
+
+def _syntax_violations(root: etree._Element, lines: list[etree._Element]) -> list[str]:
+    """CEN's UBL syntax binding (UBL-SR-*, UBL-CR-*, UBL-DT-*) for the elements this writer uses,
+    and the payment, item attribute and VAT category rules of the model (BR-49, BR-54, BR-CL-18,
+    BR-S-10)."""
+    broken: list[str] = []
+
+    def rule(rule_id: str, holds: bool, why: str) -> None:
+        if not holds:
+            broken.append(f"{rule_id}: {why}")
+
+    def count(node: etree._Element, path: str) -> int:
+        return len(node.findall(path, NS))
+
+    rule("UBL-SR-05", count(root, "cac:PaymentTerms/cbc:Note") <= 1, "at most one payment terms note")
+    rule(
+        "UBL-SR-16",
+        count(root, "cac:AccountingCustomerParty/cac:Party/cac:PartyIdentification/cbc:ID") <= 1,
+        "at most one buyer identifier",
+    )
+    rule(
+        "UBL-SR-12",
+        count(root, "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID") <= 1,
+        "at most one seller VAT identifier",
+    )
+    for line in lines:
+        line_id = _text(line, "cbc:ID")
+        rule("UBL-SR-34", count(line, "cbc:Note") <= 1, f"line {line_id}: at most one note")
+        rule(
+            "UBL-SR-48",
+            count(line, "cac:Item/cac:ClassifiedTaxCategory") == 1,
+            f"line {line_id}: one VAT category",
+        )
+        rule(
+            "UBL-SR-50", count(line, "cac:Item/cbc:Description") <= 1, f"line {line_id}: one item description"
+        )
+        for prop in line.findall("cac:Item/cac:AdditionalItemProperty", NS):
+            rule(
+                "BR-54",
+                bool(_text(prop, "cbc:Name")) and bool(_text(prop, "cbc:Value")),
+                f"line {line_id}: an item attribute has a name and a value",
+            )
+    named = [
+        etree.QName(node).localname
+        for node in root.iter()
+        if isinstance(node.tag, str) and "name" in node.attrib
+    ]
+    rule("UBL-DT-18", set(named) <= {"PaymentMeansCode"}, f"a name attribute on {named}")
+    for path, rule_id in (
+        ("cbc:ID", "UBL-CR-650"),
+        (".//cac:PartyTaxScheme/cbc:CompanyID", "UBL-CR-652"),
+        (".//cac:SellersItemIdentification/cbc:ID", "UBL-CR-668"),
+        (".//cac:TaxCategory/cbc:ID", "UBL-CR-678"),
+        (".//cac:ClassifiedTaxCategory/cbc:ID", "UBL-CR-679"),
+    ):
+        rule(
+            rule_id,
+            all(node.get("schemeID") is None for node in root.iterfind(path, NS)),
+            f"{path} has a schemeID",
+        )
+    for means in root.findall("cac:PaymentMeans", NS):
+        rule("BR-49", bool(_text(means, "cbc:PaymentMeansCode")), "payment means type code BT-81")
+    for category in root.iterfind(".//cac:TaxCategory", NS):
+        code = _text(category, "cbc:ID")
+        rule("BR-CL-18", code in VAT_CATEGORIES, f"VAT category code {code}")
+        rule(
+            "BR-S-10",
+            code != "S"
+            or (
+                category.find("cbc:TaxExemptionReason", NS) is None
+                and category.find("cbc:TaxExemptionReasonCode", NS) is None
+            ),
+            "a standard rated VAT breakdown has no exemption reason",
+        )
+    for category in root.iterfind(".//cac:ClassifiedTaxCategory", NS):
+        code = _text(category, "cbc:ID")
+        rule("BR-CL-18", code in VAT_CATEGORIES, f"line VAT category code {code}")
     return broken
 
 

@@ -152,6 +152,17 @@ def _drop_attribute(path: str, attribute: str) -> Mutation:
     return mutate
 
 
+def _add(path: str, tag: str, text: str) -> Mutation:
+    """A child ``cbc:<tag>`` appended to the node at ``path``."""
+
+    def mutate(root: etree._Element) -> None:
+        node = root.find(path, NS)
+        assert node is not None, path
+        etree.SubElement(node, f"{{{NS['cbc']}}}{tag}").text = text
+
+    return mutate
+
+
 def _remove(path: str) -> Mutation:
     def mutate(root: etree._Element) -> None:
         node = root.find(path, NS)
@@ -287,6 +298,33 @@ BROKEN: list[tuple[str, Mutation, set[str]]] = [
         "a VAT id without a country prefix",
         _set("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID", "20774740"),
         {"BR-CO-09"},
+    ),
+    ("a second note on a line", _add(LINE, "Note", "toinen"), {"UBL-SR-34"}),
+    ("a name attribute off the payment means code", _set_attribute("cbc:ID", "name", "lasku"), {"UBL-DT-18"}),
+    ("a scheme on the document number", _set_attribute("cbc:ID", "schemeID", "0212"), {"UBL-CR-650"}),
+    (
+        "a scheme on the seller VAT id",
+        _set_attribute(
+            "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID", "schemeID", "VA"
+        ),
+        {"UBL-CR-652"},
+    ),
+    (
+        "an item attribute without a value",
+        _remove(f"{LINE}/cac:Item/cac:AdditionalItemProperty/cbc:Value"),
+        {"BR-54"},
+    ),
+    ("payment means without a code", _remove("cac:PaymentMeans/cbc:PaymentMeansCode"), {"BR-49"}),
+    (
+        "a VAT category off UNCL 5305",
+        _set(f"{LINE}/cac:Item/cac:ClassifiedTaxCategory/cbc:ID", "X"),
+        # The line no longer counts towards the standard rated breakdown, so its base is off too.
+        {"BR-CL-18", "BR-S-08"},
+    ),
+    (
+        "a standard rated breakdown with an exemption reason",
+        _add("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", "TaxExemptionReason", "vapautettu"),
+        {"BR-S-10"},
     ),
 ]
 
