@@ -521,7 +521,13 @@ def test_the_rule_checker_catches_a_wrong_vat_total() -> None:
         vat_breakdown,
     )
 
-    seller = Party(name="S Oy", business_id="2077474-0", vat_id="FI20774740", iban="FI2112345600000785")
+    seller = Party(
+        name="S Oy",
+        business_id="2077474-0",
+        vat_id="FI20774740",
+        iban="FI2112345600000785",
+        e_invoice_address="003720774740",
+    )
     buyer = Party(name="B", business_id="3221326-2", e_invoice_address="003732213262")
     breakdown = vat_breakdown({Decimal("25.5"): 10_001})
     header = DocumentHeader(
