@@ -95,15 +95,19 @@ class IdPool:
             for item in node:
                 self._walk(item, context)
 
-    def candidates(self, kind: str, limit: int = 2) -> list[str]:
-        """Ids for a slot naming ``kind``: those of that noun, else of a noun that ends like it
-        (``supervisor`` → ``person``'s are not guessed), else one of every noun."""
-        if kind in self.by_kind:
-            return self.by_kind[kind][:limit]
-        similar = [k for k in self.by_kind if k.endswith(kind) or kind.endswith(k)]
+    def candidates(self, kind: str, limit: int = 2, *, uuid_only: bool = False) -> list[str]:
+        """Ids for a slot naming ``kind``: those of that noun, else of a noun that ends like it,
+        else one of every noun (``uuid_only``: only uuids, for a slot whose schema says so)."""
+        by_kind = {
+            k: [v for v in values if _is_uuid(v) or not uuid_only] for k, values in self.by_kind.items()
+        }
+        by_kind = {k: values for k, values in by_kind.items() if values}
+        if kind in by_kind:
+            return by_kind[kind][:limit]
+        similar = [k for k in by_kind if k.endswith(kind) or kind.endswith(k)]
         if similar:
-            return [v for k in similar for v in self.by_kind[k][:1]][:limit]
-        return [values[0] for values in self.by_kind.values() if values][: limit * 3]
+            return [v for k in similar for v in by_kind[k][:1]][:limit]
+        return [values[0] for values in by_kind.values()][: limit * 3]
 
 
 # --- actors and tenants ---
@@ -530,15 +534,29 @@ class World:
     def required_body(self, op: Operation) -> Any:
         """A body for ``op``: A's own successful one if the seeding made one, else one from its schema."""
         if op.key in self.recorded:
-            return json.loads(json.dumps(self.recorded[op.key]))
+            return _fresh(self.recorded[op.key])
         if op.body_schema is not None and "$ref" in op.body_schema:
             # Another operation taking the same schema (PUT after POST) takes the same valid body.
             for other in self.apps.operations():
                 if other.body_schema == op.body_schema and other.key in self.recorded:
-                    return json.loads(json.dumps(self.recorded[other.key]))
+                    return _fresh(self.recorded[other.key])
         if op.body_schema is None:
             return None
         return generate(self.apps.docs[op.service], op.body_schema)
+
+
+_UNIQUE_FIELDS = ("number", "code", "email")
+
+
+def _fresh(body: Any) -> Any:
+    """A copy of a recorded body whose usually-unique strings (numbers, codes, e-mails) are new."""
+    copied = json.loads(json.dumps(body))
+    if isinstance(copied, dict):
+        for key in _UNIQUE_FIELDS:
+            if isinstance(copied.get(key), str):
+                tag = uuid.uuid4().hex[:5]
+                copied[key] = f"{tag}.{copied[key]}" if key == "email" else f"{copied[key][:20]}-{tag}"
+    return copied
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

@@ -113,6 +113,7 @@ class Slot:
     kind: str
     pointer: tuple[str, ...] = ()  # for body slots: keys from the body's root, "[]" for array items
     many: bool = False  # the body property is an array of ids
+    uuid: bool = True  # the schema says format uuid
 
     def label(self) -> str:
         return f"{self.location}.{'.'.join(self.pointer) if self.pointer else self.name}"
@@ -198,12 +199,15 @@ def operations(service: str, doc: dict[str, Any]) -> list[Operation]:
             )
             for p in params:
                 name = p["name"]
-                if p["in"] == "path" and (name.endswith(("_id", "Id")) or _is_uuid(doc, p.get("schema"))):
-                    operation.slots.append(Slot("path", name, kind_of(name)))
-                elif p["in"] == "query" and (name.endswith(("Id", "_id")) or _is_uuid(doc, p.get("schema"))):
-                    operation.slots.append(Slot("query", name, kind_of(name)))
+                is_uuid = _is_uuid(doc, p.get("schema"))
+                if p["in"] in ("path", "query") and (name.endswith(("_id", "Id")) or is_uuid):
+                    operation.slots.append(Slot(p["in"], name, kind_of(name), uuid=is_uuid))
             if body_schema is not None and body_media == "application/json":
-                operation.slots.extend(_body_slots(doc, body_schema, ()))
+                own = resource_kind(path, method)
+                for slot in _body_slots(doc, body_schema, ()):
+                    # ``parentId`` in an org unit's body names another org unit
+                    kind = own if slot.kind == "parent" and own else slot.kind
+                    operation.slots.append(Slot("body", slot.name, kind, slot.pointer, slot.many))
             found.append(operation)
     return found
 

@@ -96,7 +96,11 @@ def _request(
     for slot in op.slots:
         if slot.location != "path":
             continue
-        value = foreign if slot == target else (own.candidates(slot.kind, 1) or [str(uuid.uuid4())])[0]
+        value = (
+            foreign
+            if slot == target
+            else (own.candidates(slot.kind, 1, uuid_only=slot.uuid) or [str(uuid.uuid4())])[0]
+        )
         path = path.replace("{" + slot.name + "}", value)
     params: dict[str, Any] = {}
     for p in op.parameters:
@@ -111,7 +115,7 @@ def _request(
         if not recorded:
             for slot in op.slots:
                 if slot.location == "body" and slot != target:
-                    mine = own.candidates(slot.kind, 1)
+                    mine = own.candidates(slot.kind, 1, uuid_only=slot.uuid)
                     if mine:
                         _set(body, slot.pointer, mine if slot.many else mine[0])
         if target.location == "body":
@@ -152,7 +156,7 @@ async def test_another_tenants_ids_are_refused_without_a_leak(
         attacker = world.tenants[label]
         actor: Actor = attacker.strongest()
         for slot in op.slots:
-            for foreign in victims.candidates(slot.kind):
+            for foreign in victims.candidates(slot.kind, uuid_only=slot.uuid):
                 path, params, body, headers = _request(world, op, attacker, slot, foreign)
                 response = await world.apps.send(
                     op.method, path, actor, json_body=body, params=params or None, headers=headers
