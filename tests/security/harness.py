@@ -64,6 +64,8 @@ class IdPool:
     """Ids a tenant's callers were answered with, by the noun they name (``order``, ``person``…)."""
 
     by_kind: dict[str, list[str]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    """Every uuid in any answer harvested, named or not (``requestedBy``…)."""
 
     def add(self, kind: str, value: str) -> None:
         values = self.by_kind.setdefault(kind, [])
@@ -76,6 +78,7 @@ class IdPool:
     def harvest(self, path: str, body: Any, method: str = "get") -> None:
         """Record every id in ``body``, an answer to a request on ``path`` (a path template)."""
         self._walk(body, resource_kind(path, method))
+        self.seen |= set(_UUID.findall(json.dumps(body)))
 
     def _walk(self, node: Any, context: str | None) -> None:
         if isinstance(node, dict):
