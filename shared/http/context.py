@@ -70,12 +70,17 @@ class RequestContextMiddleware:
         status = 500
         started = time.perf_counter()
 
+        authenticated = _header(scope, b"authorization") is not None
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                # What a token unlocks is the caller's alone: no shared cache may keep it (ASVS 14.3.2).
+                if authenticated and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
