@@ -3,6 +3,7 @@ operation the OpenAPI documents name — none of them lists a route."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -141,4 +142,61 @@ async def test_unsupported_methods_are_refused_on_every_path(world: World) -> No
             response = await world.apps.send(method, path, actor)
             if response.status_code not in (401, 404, 405):
                 failures.append(f"{method.upper()} {template} -> {response.status_code}")
+    assert failures == []
+
+
+async def test_a_write_cannot_move_an_object_to_another_tenant(world: World) -> None:
+    """Research A.3 (mass assignment, API3): tenant and owner ids smuggled into an update's body are
+    refused as unknown fields or ignored; never does the object come back naming B."""
+    b = world.tenants["B-buyer"]
+    smuggled = {
+        key: str(b.id)
+        for key in ("tenantId", "tenant_id", "buyerId", "buyerTenantId", "providerTenantId", "ownerId")
+    }
+    failures = []
+    tried = 0
+    for attacker in _attackers(world):
+        actor = attacker.strongest()
+        for op in world.apps.operations():
+            if op.method not in ("put", "patch") or op.public or op.body_media != "application/json":
+                continue
+            path = op.path
+            for slot in op.slots:
+                if slot.location == "path":
+                    mine = attacker.pool.candidates(slot.kind, 1, uuid_only=slot.uuid) or [str(uuid.uuid4())]
+                    path = path.replace("{" + slot.name + "}", mine[0])
+            base = world.required_body(op)
+            body = {**(base if isinstance(base, dict) else {}), **smuggled}
+            response = await world.apps.send(op.method, path, actor, json_body=body)
+            tried += 1
+            if response.status_code >= 500 or (response.status_code < 300 and str(b.id) in response.text):
+                failures.append(f"{attacker.label} {op.method.upper()} {path} -> {response.status_code}")
+    assert tried > 0
+    assert failures == []
+
+
+async def test_concurrent_requests_of_two_tenants_never_see_each_other(world: World) -> None:
+    """Research D.14 (pool bleed): interleaved, concurrent requests of A and B on the same pools."""
+    pairs = [
+        ("A-buyer", "B-buyer"),
+        ("B-buyer", "A-buyer"),
+        ("A-provider", "B-provider"),
+        ("B-provider", "A-provider"),
+    ]
+    gets = [op.path for op in _plain_gets(world)]
+    calls = []
+    for round_ in range(6):
+        for caller, other in pairs:
+            path = gets[round_ % len(gets)]
+            calls.append((caller, other, path))
+    responses = await asyncio.gather(
+        *(world.apps.send("get", path, world.tenants[caller].strongest()) for caller, _, path in calls)
+    )
+    failures = []
+    for (caller, other, path), response in zip(calls, responses, strict=True):
+        secrets = world.tenants[other].secrets() - world.tenants[caller].secrets()
+        leaked = leaks_in(response.text, secrets)
+        if response.status_code >= 500 or leaked:
+            failures.append(f"{caller} GET {path} -> {response.status_code} {leaked}")
+    assert len(calls) >= 24
     assert failures == []
