@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from services.organisations.keys import ensure_key_file
 from services.platform import SERVICES
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
@@ -33,8 +33,34 @@ def unlimited(settings: ServiceSettings) -> ServiceSettings:
     )
 
 
-def service_settings(service: str, base: ServiceSettings, root: Path) -> ServiceSettings:
-    """``base`` in the service's own settings class (if it has one), configured as it is when run."""
+def _key_file_maker(service: str, field_name: str) -> Callable[[Path], object] | None:
+    """The service's own ``ensure_…key…file`` function for a ``…keys_file`` setting, if it has one."""
+    makers: list[Callable[[Path], object]] = []
+    for name in ("settings", "keys"):
+        try:
+            module = importlib.import_module(f"services.{service}.{name}")
+        except ModuleNotFoundError:
+            continue
+        makers += [
+            f
+            for attr, f in vars(module).items()
+            if attr.startswith("ensure_")
+            and "key" in attr
+            and callable(f)
+            and f.__module__ == module.__name__
+        ]
+    topic = field_name.split("_")[0]
+    preferred = [f for f in makers if topic in getattr(f, "__name__", "")]
+    chosen = preferred or makers
+    return chosen[0] if chosen else None
+
+
+def service_settings(
+    service: str, base: ServiceSettings, root: Path
+) -> tuple[ServiceSettings, dict[str, str]]:
+    """``base`` in the service's own settings class (if it has one), configured as ``tila run`` does:
+    every ``…keys_file`` setting gets a keyring the service makes itself. Returns the environment
+    variables naming those files too (code that reads its keys from the environment finds them)."""
     cls: type[ServiceSettings] = ServiceSettings
     with contextlib.suppress(ModuleNotFoundError):
         module = importlib.import_module(f"services.{service}.settings")
@@ -45,12 +71,21 @@ def service_settings(service: str, base: ServiceSettings, root: Path) -> Service
         ]
         cls = found[0] if found else cls
     fields = msgspec.structs.asdict(base)
-    names = {f.name for f in msgspec.structs.fields(cls)}
-    if "signing_keys_file" in names:
-        keyring = root / f"keyring-{service}.json"
-        ensure_key_file(keyring)
-        fields["signing_keys_file"] = str(keyring)
-    return unlimited(cls(**fields))
+    env: dict[str, str] = {}
+    for field in msgspec.structs.fields(cls):
+        if not field.name.endswith("keys_file"):
+            continue
+        maker = _key_file_maker(service, field.name)
+        if maker is None:
+            continue
+        path = root / f"{service}-{field.name}.json"
+        maker(path)
+        fields[field.name] = str(path)
+        env[f"TILA_{service.upper()}_{field.name.upper()}"] = str(path)
+    for field in msgspec.structs.fields(cls):  # webhooks to a receiver on loopback, as in the tests
+        if field.name.startswith("allow_loopback"):
+            fields[field.name] = True
+    return unlimited(cls(**fields)), env
 
 
 def build_app(service: str, settings: ServiceSettings) -> Litestar:
@@ -62,8 +97,22 @@ def build_app(service: str, settings: ServiceSettings) -> Litestar:
 @pytest.fixture(scope="session")
 def security_settings(
     stack: Stack, settings_for: Callable[[str], ServiceSettings]
-) -> Callable[[str], ServiceSettings]:
-    return lambda service: service_settings(service, settings_for(service), stack.root)
+) -> Iterator[Callable[[str], ServiceSettings]]:
+    saved: dict[str, str | None] = {}
+
+    def build(service: str) -> ServiceSettings:
+        settings, env = service_settings(service, settings_for(service), stack.root)
+        for name, value in env.items():
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        return settings
+
+    yield build
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest_asyncio.fixture(scope="session")

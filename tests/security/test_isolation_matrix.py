@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.security.documents import all_operations
-from tests.security.harness import Actor, IdPool, Tally, Tenant, World, leaks_in
+from tests.security.harness import BRIDGE_ERRORS, Actor, IdPool, Tally, Tenant, World, leaks_in
 from tests.security.openapi import Operation, Slot, generate
 
 ATTACKERS = ("A-buyer", "A-provider")
@@ -212,3 +212,9 @@ async def test_zz_tenant_b_is_unchanged_and_the_counts_are_printed(
     assert not changed, "\n".join(changed)
     assert not TALLY.leaks
     assert not TALLY.server_errors
+
+
+async def test_every_event_of_the_seeded_world_was_taken_by_its_consumers(world: World) -> None:
+    """The world is seeded through the APIs and its events carried to the consumers: none failed."""
+    assert world.tenants
+    assert BRIDGE_ERRORS == []
