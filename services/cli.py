@@ -39,6 +39,7 @@ from services.platform import (
     prepare_databases,
     service_environment,
 )
+from services.sessions.settings import ensure_content_key_file
 from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
 from shared.embedded import servers
@@ -119,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
                 "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
                 "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
                 "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "true",
+                "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_content_key_file(data / "content-keys.json")),
+                "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
             }
-            worker_env = environment(worker=True)
+            # The local stack may send webhooks to a receiver on this machine (never in production).
+            worker_env = environment(worker=True) | {"TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true"}
             children: list[subprocess.Popen[bytes]] = []
             providers: list[EmbeddedOidcProvider] = []
             try:
@@ -376,6 +380,34 @@ def rotate_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def audit_verify(args: argparse.Namespace) -> int:
+    """Verify a tenant's content audit chain in the sessions database; exit 1 when it is broken."""
+    from services.sessions.handlers.content import verify_audit
+    from shared.db.pool import create_pool
+    from shared.db.provision import DatabaseLayout
+
+    url = args.database_url or os.environ.get("TILA_SESSIONS_DATABASE_URL")
+    if not url:  # the embedded default: the app role of the local stack's sessions database
+        pg = f"postgresql://127.0.0.1:{os.environ.get('TILA_PG_PORT', '55432')}/postgres"
+        url = DatabaseLayout(admin_url=pg, service="sessions", secret=_role_secret(_data_dir(args))).app_url
+    tenant = uuid.UUID(args.tenant)
+
+    async def check() -> tuple[bool, str]:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            result = await verify_audit(pool, tenant)
+        finally:
+            await pool.close()
+        if result.ok:
+            head = result.head.hex() if result.head else "-"
+            return True, f"content audit of {tenant}: {result.entries} entries, chain intact, head {head}"
+        return False, f"content audit of {tenant}: BROKEN at entry {result.broken_at}: {result.problem}"
+
+    ok, message = asyncio.run(check())
+    _say(message)
+    return 0 if ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tila", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data-dir", help="where the embedded servers keep their data (default .data)")
@@ -415,6 +447,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--activate-in", type=int, default=300, help="seconds the new key is published before it signs"
     )
     rotate_parser.set_defaults(func=rotate_keys)
+    audit_parser = commands.add_parser(
+        "audit-verify", help="verify a tenant's hash-chained content audit log"
+    )
+    audit_parser.add_argument("--tenant", required=True, help="tenant id")
+    audit_parser.add_argument(
+        "--database-url", help="the sessions app role URL (default: TILA_SESSIONS_DATABASE_URL)"
+    )
+    audit_parser.set_defaults(func=audit_verify)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -1,7 +1,14 @@
 """Billing: billable items, invoice runs and Finnish e-invoices."""
 
+from pathlib import Path
+
+from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
 from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 
 SERVICE = "billing"
-MIGRATIONS = [EVENT_MIGRATIONS, TENANCY_MIGRATIONS]
+MIGRATIONS = [
+    EVENT_MIGRATIONS,
+    TENANCY_MIGRATIONS,
+    MigrationSource("billing", Path(__file__).parent / "migrations"),
+]

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+import datetime as dt
 
-from services.integrations import SERVICE
-from services.integrations.api.routes import list_events
-from shared.config import ServiceSettings, load_settings
+from litestar import Litestar
+from litestar.di import Provide
+
+from services.integrations.api.routes import ROUTES
+from services.integrations.handlers import EndpointPolicy
+from services.integrations.settings import integrations_settings
+from shared.config import ServiceSettings
 from shared.http.app import create_service_app
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: ServiceSettings | None = None) -> Litestar:
+    own = integrations_settings(settings)
+    policy = EndpointPolicy(
+        allow_loopback_http=own.allow_loopback_http_webhooks,
+        rotation_grace=dt.timedelta(seconds=own.webhook_secret_rotation_grace_seconds),
+    )
+
+    async def provide_policy() -> EndpointPolicy:
+        return policy
+
     return create_service_app(
-        settings or load_settings(SERVICE),
-        route_handlers=[list_events],
-        description="The event feed and webhooks through which HR and finance systems hear of Tila's events.",
+        own,
+        route_handlers=ROUTES,
+        public_paths=["/asyncapi\\.json", "/schemas/[^/]+"],
+        dependencies={"endpoint_policy": Provide(provide_policy)},
+        description="The public event catalogue (CloudEvents; AsyncAPI at /integrations/asyncapi.json), "
+        "the event feed and the buyers' webhooks (Standard Webhooks).",
     )

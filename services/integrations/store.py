@@ -1,15 +1,48 @@
-"""SQL of the integrations service."""
+"""SQL of the integrations service: one function per query, every one inside a tenant transaction
+except the scheduler's two (see the 0003 migration)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
-__all__ = ["FeedRow", "fetch_feed_page", "insert_feed_entry"]
+__all__ = [
+    "FeedRow",
+    "cost_centre_codes",
+    "delete_endpoint",
+    "employee_numbers",
+    "extend_lease",
+    "fetch_delivery",
+    "fetch_endpoint",
+    "fetch_feed_page",
+    "head_delivery",
+    "insert_delivery",
+    "insert_endpoint",
+    "insert_feed_entry",
+    "lease_endpoints",
+    "list_deliveries",
+    "list_endpoints",
+    "lock_due_endpoints",
+    "mark_delivered",
+    "mark_failed",
+    "reason_code",
+    "refresh_schedule",
+    "replay_delivery",
+    "rotate_secret",
+    "set_person_inactive",
+    "set_reason_code",
+    "subscribed_endpoints",
+    "upsert_cost_centre",
+    "upsert_person",
+]
 
 FeedRow = asyncpg.Record
+
+
+# --- the feed ---
 
 
 async def insert_feed_entry(
@@ -20,37 +53,483 @@ async def insert_feed_entry(
     type_: str,
     subject: str,
     occurred_at: dt.datetime,
-) -> None:
-    # The head row's lock orders this tenant's positions by commit (see the migration).
-    await conn.execute(
+    body: str,
+) -> int | None:
+    """The new entry's position, or None when the tenant's feed already has the event."""
+    if await conn.fetchval(
+        "select 1 from event_feed where tenant_id = $1 and event_id = $2", tenant_id, event_id
+    ):
+        return None
+    # The head row's lock orders this tenant's positions by commit (see the 0001 migration).
+    position: int | None = await conn.fetchval(
         """
         with head as (
           insert into feed_heads (tenant_id, position) values ($1, 1)
           on conflict (tenant_id) do update set position = feed_heads.position + 1
           returning position
         )
-        insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at)
-        select $1, head.position, $2, $3, $4, $5 from head
+        insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at, body)
+        select $1, head.position, $2, $3, $4, $5, $6 from head
         on conflict (tenant_id, event_id) do nothing
+        returning position
         """,
         tenant_id,
         event_id,
         type_,
         subject,
         occurred_at,
+        body,
     )
+    return position
 
 
 async def fetch_feed_page(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, *, after: int, limit: int
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        select position, event_id, type, subject, occurred_at from event_feed
-        where tenant_id = $1 and position > $2 order by position limit $3
-        """,
+        "select position, body from event_feed where tenant_id = $1 and position > $2"
+        " order by position limit $3",
         tenant_id,
         after,
         limit,
     )
     return rows
+
+
+# --- read models ---
+
+
+async def upsert_person(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    hr_employee_number: str | None,
+    active: bool,
+    version: int,
+) -> None:
+    await conn.execute(
+        """
+        insert into hr_people (tenant_id, person_id, hr_employee_number, active, version)
+        values ($1, $2, $3, $4, $5)
+        on conflict (tenant_id, person_id) do update
+          set hr_employee_number = excluded.hr_employee_number, active = excluded.active,
+              version = excluded.version
+          where hr_people.version < excluded.version
+        """,
+        tenant_id,
+        person_id,
+        hr_employee_number,
+        active,
+        version,
+    )
+
+
+async def set_person_inactive(
+    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, person_id: uuid.UUID, version: int
+) -> None:
+    await conn.execute(
+        """
+        update hr_people set active = false, version = $3
+        where tenant_id = $1 and person_id = $2 and version < $3
+        """,
+        tenant_id,
+        person_id,
+        version,
+    )
+
+
+async def upsert_cost_centre(
+    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, cost_centre_id: uuid.UUID, code: str, version: int
+) -> None:
+    await conn.execute(
+        """
+        insert into cost_centre_codes (tenant_id, cost_centre_id, code, version) values ($1, $2, $3, $4)
+        on conflict (tenant_id, cost_centre_id) do update set code = excluded.code, version = excluded.version
+          where cost_centre_codes.version < excluded.version
+        """,
+        tenant_id,
+        cost_centre_id,
+        code,
+        version,
+    )
+
+
+async def employee_numbers(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    rows = await conn.fetch(
+        "select person_id, hr_employee_number from hr_people where tenant_id = $1 and person_id = any($2)",
+        tenant_id,
+        list(person_ids),
+    )
+    return {r["person_id"]: r["hr_employee_number"] for r in rows}
+
+
+async def cost_centre_codes(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, cost_centre_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    rows = await conn.fetch(
+        "select cost_centre_id, code from cost_centre_codes"
+        " where tenant_id = $1 and cost_centre_id = any($2)",
+        tenant_id,
+        list(cost_centre_ids),
+    )
+    return {r["cost_centre_id"]: r["code"] for r in rows}
+
+
+async def reason_code(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> str | None:
+    code: str | None = await conn.fetchval(
+        "select working_time_reason_code from tenant_settings where tenant_id = $1", tenant_id
+    )
+    return code
+
+
+async def set_reason_code(conn: asyncpg.Connection, tenant_id: uuid.UUID, code: str) -> None:
+    await conn.execute(
+        """
+        insert into tenant_settings (tenant_id, working_time_reason_code) values ($1, $2)
+        on conflict (tenant_id) do update set working_time_reason_code = excluded.working_time_reason_code,
+          version = tenant_settings.version + 1, updated_at = now()
+        """,
+        tenant_id,
+        code,
+    )
+
+
+# --- endpoints ---
+
+_ENDPOINT = "endpoint_id, url, event_types, created_at, version, previous_secret_expires_at"
+
+
+async def insert_endpoint(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    url: str,
+    event_types: Sequence[str],
+    secret: str,
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)
+        values ($1, $2, $3, $4, $5) returning {_ENDPOINT}
+        """,
+        tenant_id,
+        endpoint_id,
+        url,
+        list(event_types),
+        secret,
+    )
+    await conn.execute(
+        "insert into webhook_schedule (endpoint_id, tenant_id, due_at) values ($1, $2, null)",
+        endpoint_id,
+        tenant_id,
+    )
+    return row
+
+
+async def list_endpoints(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"select {_ENDPOINT} from webhook_endpoints where tenant_id = $1 order by created_at, endpoint_id",
+        tenant_id,
+    )
+    return rows
+
+
+async def fetch_endpoint(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, with_secrets: bool = False
+) -> asyncpg.Record | None:
+    columns = _ENDPOINT + (", secret, previous_secret" if with_secrets else "")
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"select {columns} from webhook_endpoints where tenant_id = $1 and endpoint_id = $2",
+        tenant_id,
+        endpoint_id,
+    )
+    return row
+
+
+async def delete_endpoint(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
+    deleted = await conn.fetchval(
+        "delete from webhook_endpoints where tenant_id = $1 and endpoint_id = $2 returning true",
+        tenant_id,
+        endpoint_id,
+    )
+    return bool(deleted)
+
+
+async def rotate_secret(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    secret: str,
+    previous_expires_at: dt.datetime,
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""
+        update webhook_endpoints
+        set previous_secret = secret, secret = $3, previous_secret_expires_at = $4, version = version + 1
+        where tenant_id = $1 and endpoint_id = $2
+        returning {_ENDPOINT}
+        """,
+        tenant_id,
+        endpoint_id,
+        secret,
+        previous_expires_at,
+    )
+    return row
+
+
+# --- deliveries ---
+
+
+async def subscribed_endpoints(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, event_type: str
+) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "select endpoint_id from webhook_endpoints where tenant_id = $1 and $2 = any(event_types)",
+        tenant_id,
+        event_type,
+    )
+    return [r["endpoint_id"] for r in rows]
+
+
+async def insert_delivery(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    event_id: uuid.UUID,
+    event_type: str,
+    event_time: dt.datetime,
+    position: int,
+    body: str,
+) -> bool:
+    """A pending delivery of the event to the endpoint; False when it already has one."""
+    inserted = await conn.fetchval(
+        """
+        insert into webhook_deliveries
+          (tenant_id, delivery_id, endpoint_id, event_id, event_type, event_time, position, body)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
+        on conflict (endpoint_id, event_id) do nothing
+        returning true
+        """,
+        tenant_id,
+        delivery_id,
+        endpoint_id,
+        event_id,
+        event_type,
+        event_time,
+        position,
+        body,
+    )
+    return bool(inserted)
+
+
+async def refresh_schedule(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, release: bool = False
+) -> None:
+    """The endpoint is next due when its head (earliest pending by event time) is; ``release``
+    (by the loop that leased it) also ends the lease.
+
+    The row is locked by a statement of its own first, so that the update's snapshot, taken
+    after any concurrent writer of the schedule has committed, sees that writer's deliveries:
+    a delivery can never be left pending behind an empty schedule."""
+    await conn.execute(
+        "select 1 from webhook_schedule where tenant_id = $1 and endpoint_id = $2 for update",
+        tenant_id,
+        endpoint_id,
+    )
+    await conn.execute(
+        """
+        update webhook_schedule s set due_at = (
+          select d.next_attempt_at from webhook_deliveries d
+          where d.endpoint_id = s.endpoint_id and d.status = 'pending'
+          order by d.event_time, d.position limit 1
+        ),
+        leased_until = case when $3 then null else s.leased_until end
+        where s.tenant_id = $1 and s.endpoint_id = $2
+        """,
+        tenant_id,
+        endpoint_id,
+        release,
+    )
+
+
+async def lock_due_endpoints(
+    conn: asyncpg.Connection, *, now: dt.datetime, limit: int, busy: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """Scheduler only (app.webhook_scheduler on, no tenant set): due endpoints no other loop
+    holds, locked until the transaction ends, earliest due first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        select endpoint_id, tenant_id from webhook_schedule
+        where due_at <= $1 and (leased_until is null or leased_until <= $1)
+          and endpoint_id <> all($3::uuid[])
+        order by due_at limit $2
+        for update skip locked
+        """,
+        now,
+        limit,
+        list(busy),
+    )
+    return rows
+
+
+async def lease_endpoints(
+    conn: asyncpg.Connection, endpoint_ids: Sequence[uuid.UUID], *, until: dt.datetime
+) -> None:
+    """Scheduler only: the endpoints are not due for others until ``until`` (or until the loop
+    that leased them puts them back)."""
+    await conn.execute(
+        "update webhook_schedule set leased_until = $2 where endpoint_id = any($1::uuid[])",
+        list(endpoint_ids),
+        until,
+    )
+
+
+async def extend_lease(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, until: dt.datetime
+) -> None:
+    """The loop working on the endpoint keeps it for itself a while longer."""
+    await conn.execute(
+        "update webhook_schedule set leased_until = $3 where tenant_id = $1 and endpoint_id = $2",
+        tenant_id,
+        endpoint_id,
+        until,
+    )
+
+
+async def head_delivery(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        select delivery_id, event_id, body, attempts, first_attempt_at, next_attempt_at
+        from webhook_deliveries
+        where tenant_id = $1 and endpoint_id = $2 and status = 'pending'
+        order by event_time, position limit 1
+        for update
+        """,
+        tenant_id,
+        endpoint_id,
+    )
+    return row
+
+
+async def mark_delivered(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    *,
+    at: dt.datetime,
+    status_code: int,
+) -> None:
+    await conn.execute(
+        """
+        update webhook_deliveries
+        set status = 'delivered', attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, $3),
+            last_attempt_at = $3, delivered_at = $3, last_status_code = $4, last_error = null
+        where tenant_id = $1 and delivery_id = $2
+        """,
+        tenant_id,
+        delivery_id,
+        at,
+        status_code,
+    )
+
+
+async def mark_failed(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    *,
+    at: dt.datetime,
+    first_attempt_at: dt.datetime,
+    next_attempt_at: dt.datetime | None,
+    status_code: int | None,
+    error: str,
+) -> None:
+    """A failed attempt: retried at ``next_attempt_at``, or dead-lettered when it is None."""
+    await conn.execute(
+        """
+        update webhook_deliveries
+        set attempts = attempts + 1, first_attempt_at = $4, last_attempt_at = $3,
+            status = case when $5::timestamptz is null then 'dead' else 'pending' end,
+            next_attempt_at = coalesce($5, next_attempt_at), last_status_code = $6, last_error = $7
+        where tenant_id = $1 and delivery_id = $2
+        """,
+        tenant_id,
+        delivery_id,
+        at,
+        first_attempt_at,
+        next_attempt_at,
+        status_code,
+        error,
+    )
+
+
+_DELIVERY = """delivery_id, endpoint_id, event_id, event_type, event_time, status, attempts,
+  first_attempt_at, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at,
+  created_at"""
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    status: str | None,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""
+        select {_DELIVERY} from webhook_deliveries
+        where tenant_id = $1 and endpoint_id = $2 and ($3::text is null or status = $3)
+          and ($4::timestamptz is null or (created_at, delivery_id) > ($4, $5::uuid))
+        order by created_at, delivery_id limit $6
+        """,
+        tenant_id,
+        endpoint_id,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return rows
+
+
+async def fetch_delivery(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"select {_DELIVERY} from webhook_deliveries"
+        " where tenant_id = $1 and endpoint_id = $2 and delivery_id = $3",
+        tenant_id,
+        endpoint_id,
+        delivery_id,
+    )
+    return row
+
+
+async def replay_delivery(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """A dead delivery back in line (in its event-time place) with a fresh retry window."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""
+        update webhook_deliveries
+        set status = 'pending', attempts = 0, first_attempt_at = null, next_attempt_at = now(),
+            last_error = null, last_status_code = null
+        where tenant_id = $1 and endpoint_id = $2 and delivery_id = $3 and status = 'dead'
+        returning {_DELIVERY}
+        """,
+        tenant_id,
+        endpoint_id,
+        delivery_id,
+    )
+    return row

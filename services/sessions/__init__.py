@@ -1,7 +1,14 @@
 """Sessions: supervision processes, sessions, attendance and the encrypted content wall."""
 
+from pathlib import Path
+
+from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
 from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 
 SERVICE = "sessions"
-MIGRATIONS = [EVENT_MIGRATIONS, TENANCY_MIGRATIONS]
+MIGRATIONS = [
+    EVENT_MIGRATIONS,
+    TENANCY_MIGRATIONS,
+    MigrationSource("sessions", Path(__file__).parent / "migrations"),
+]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Litestar
 
 from services.sessions import SERVICE
+from services.sessions.api.routes import ROUTES
 from shared.config import ServiceSettings, load_settings
 from shared.http.app import create_service_app
-from shared.tenancy import known_tenant_route
 
 __all__ = ["create_app"]
 
@@ -15,6 +15,6 @@ __all__ = ["create_app"]
 def create_app(settings: ServiceSettings | None = None) -> Litestar:
     return create_service_app(
         settings or load_settings(SERVICE),
-        route_handlers=[known_tenant_route(SERVICE)],
+        route_handlers=list(ROUTES),
         description="Sessions: supervision processes, sessions, attendance and the encrypted content wall.",
     )

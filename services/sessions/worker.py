@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.sessions import SERVICE
 from services.sessions.consumers import SUBSCRIPTIONS
+from services.sessions.handlers.retention import RetentionWorker
 from shared.config import ServiceSettings
 from shared.events.worker import Worker
 
@@ -12,4 +13,4 @@ __all__ = ["create_worker"]
 
 def create_worker(settings: ServiceSettings) -> Worker:
     assert settings.service == SERVICE
-    return Worker(settings, publishes=True, subscriptions=SUBSCRIPTIONS)
+    return RetentionWorker(settings, publishes=True, subscriptions=SUBSCRIPTIONS)  # + the retention job

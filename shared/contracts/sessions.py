@@ -138,7 +138,8 @@ class SessionHeld(BillableFacts, frozen=True, kw_only=True):
 class SessionCancelled(BillableFacts, frozen=True, kw_only=True):
     """Cancelled. ``category`` is decided by sessions from the snapshotted terms and the clock;
     ``charge_exempt`` is true when the terms exempt this late cancellation (the reason itself never
-    leaves sessions)."""
+    leaves sessions). Exempt means ill, so ``charge_exempt`` is for billing only: integrations must
+    not publish it, and the sessions API shows it only to the process's supervisor."""
 
     event_type: ClassVar[str] = "sessions.session.cancelled.v1"
     aggregate: ClassVar[str] = "session"

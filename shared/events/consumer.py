@@ -97,6 +97,7 @@ class EventConsumer:
         log.info("consumer_subscribed", consumer=self.spec.durable)
         try:
             while True:
+                _raise_if_cancelled()
                 if self.nats.stats["reconnects"] != reconnects:
                     # nats.py pull subscriptions can go quiet after a server restart (#504):
                     # start over with a fresh one.
@@ -211,3 +212,14 @@ class EventConsumer:
             error[:2000],
         )
         log.error("event_dead_lettered", consumer=self.spec.durable, subject=msg.subject, error=error[:200])
+
+
+def _raise_if_cancelled() -> None:
+    """Stop a task whose cancellation was swallowed. nats-py's ``fetch`` waits with
+    ``asyncio.wait_for``, which on Python 3.11 can lose a cancellation that arrives just as the
+    fetch completes (python/cpython#86296); the request still shows in ``Task.cancelling()``, so
+    a consumer told to stop does stop at its next fetch instead of running on (and hanging
+    whoever awaits it)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -69,8 +69,9 @@ class RequestContextMiddleware:
         bind_context(request_id=request_id, trace_id=trace_id, service=self.metrics.service)
         status = 500
         started = time.perf_counter()
-
-        authenticated = _header(scope, b"authorization") is not None
+        # What a caller with credentials gets is theirs alone: no browser or proxy keeps a copy
+        # (supervision content on a shared ward PC, ASVS 14.3.2).
+        private = _header(scope, b"authorization") is not None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -78,8 +79,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                # What a token unlocks is the caller's alone: no shared cache may keep it (ASVS 14.3.2).
-                if authenticated and not any(name.lower() == b"cache-control" for name, _ in headers):
+                if private and not any(name.lower() == b"cache-control" for name, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)

@@ -135,6 +135,10 @@ def settings_for(
             token_audience=issuer.audience,
             outbox_poll_interval=0.2,
             log_level="warning",
+            # Suites fire requests as fast as they can; the rate-limit tests set their own limits.
+            rate_limit_per_second=1_000_000,
+            rate_limit_burst=1_000_000,
+            rate_limit_in_flight=10_000,
         )
 
     return build

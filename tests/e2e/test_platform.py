@@ -6,6 +6,9 @@ CLI, and is driven over HTTP like any client would.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -14,8 +17,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -154,8 +158,9 @@ def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed
             assert known.status_code == 200, (service, known.text)
             assert known.json()["name"] == "Keski-Suomen hyvinvointialue"
         feed = _poll(client, f"{platform.base}/integrations/events", own)
-        types = [item["type"] for item in feed.json()["items"]]
-        assert types == ["organisations.tenant.created.v1"]
+        assert feed.status_code == 200, feed.text
+        # A tenant's creation is internal: the feed serves public events (fi.tila.*) only.
+        assert feed.json()["items"] == []
         # Another tenant's token sees none of it: the tenant comes from the token only.
         stranger = platform.token(
             "--tenant", str(uuid.uuid4()), "--role", "buyer_admin", "--scope", "events:read"
@@ -196,16 +201,40 @@ def test_an_hr_system_logs_in_with_client_credentials_and_reads_its_feed(platfor
             f"{platform.base}/integrations/events", headers={"Authorization": f"Bearer {token}"}
         )
         assert feed.status_code == 200, feed.text
-        # The demo welfare area's own events: its creation, its people and cost centres.
+        # Only public events of the demo welfare area: never its internal organisations events.
         types = {item["type"] for item in feed.json()["items"]}
-        assert "organisations.tenant.created.v1" in types
-        assert "organisations.cost_centre.created.v1" in types
+        assert all(t.startswith("fi.tila.") for t in types), types
         wrong = client.post(
             f"{platform.base}/organisations/oauth/token",
             data={"grant_type": "client_credentials"},
             auth=(body["clientId"], "not-the-secret"),
         )
         assert wrong.status_code == 401
+
+
+def test_an_hr_system_registers_a_webhook_on_this_machine_under_tila_run(platform: Platform) -> None:
+    admin = platform.token_from_login("demo-buyer", "aino.admin")
+    with httpx.Client(timeout=5) as client:
+        registered = client.post(
+            f"{platform.base}/organisations/machine-clients",
+            json={"name": "Sarastia webhooks", "scopes": ["webhooks:manage"]},
+            headers={"Authorization": f"Bearer {admin}"},
+        ).json()
+        token = client.post(
+            f"{platform.base}/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(registered["clientId"], registered["clientSecret"]),
+        ).json()["access_token"]
+        # `tila run` is development: a receiver on loopback over plain http is allowed there.
+        created = client.post(
+            f"{platform.base}/integrations/webhooks",
+            json={"url": "http://127.0.0.1:9/hooks/tila", "eventTypes": ["fi.tila.working_time.recorded.v1"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["secret"].startswith("whsec_")
+        catalogue = client.get(f"{platform.base}/integrations/asyncapi.json")
+        assert catalogue.json()["asyncapi"] == "3.0.0"
 
 
 def test_demo_users_log_in_through_their_own_providers_and_every_service_accepts_them(
@@ -233,6 +262,226 @@ def test_demo_users_log_in_through_their_own_providers_and_every_service_accepts
             f"{platform.base}/organisations/cost-centres", headers={"Authorization": f"Bearer {supervisor}"}
         )
         assert theirs.status_code in (403, 404)
+
+
+def test_the_sessions_content_wall_gets_a_keyring_and_its_audit_verifies_under_tila_run(
+    platform: Platform,
+) -> None:
+    keys = platform.data_dir / "content-keys.json"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    tenant = str(uuid.uuid4())
+    supervisor = platform.token("--tenant", tenant, "--role", "supervisor", "--subject", str(uuid.uuid4()))
+    with httpx.Client(timeout=5) as client:
+        response = client.get(
+            f"{platform.base}/sessions/processes/{uuid.uuid4()}/content",
+            headers={"Authorization": f"Bearer {supervisor}"},
+        )
+    assert response.status_code == 404, response.text  # without a keyring: 503
+    verified = platform._tila("audit-verify", "--tenant", tenant)  # exit 0, or check=True raises
+    assert "1 entries, chain intact" in verified
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+class Actor:
+    """A demo user logged in through their tenant's identity provider, calling the one base URL."""
+
+    def __init__(self, platform: Platform, client: httpx.Client, tenant: str, user: str) -> None:
+        self.token = platform.token_from_login(tenant, user)
+        claims = _claims(self.token)
+        self.person_id, self.tenant_id = claims["sub"], claims["tid"]
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, etag: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if etag is not None:
+            headers["If-Match"] = etag
+        if method == "POST" and etag is None:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        return self.client.request(method, path, json=body, headers=headers)
+
+    def until(self, path: str, found: Callable[[Any], Any], timeout: float = 30) -> Any:
+        """GET ``path`` until ``found`` picks something out of the answer (events are asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.call("GET", path)
+            if response.status_code == 200 and (hit := found(response.json())):
+                return hit
+            assert time.monotonic() < deadline, f"{path}: {response.status_code} {response.text[:500]}"
+            time.sleep(0.2)
+
+
+def _ok(response: httpx.Response, status: int = 200) -> httpx.Response:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    return response
+
+
+def test_a_supervision_runs_from_order_to_closed_process_and_the_employer_sees_only_the_frame(
+    platform: Platform,
+) -> None:
+    """The whole journey over HTTP between real processes: the buyer's framework agreement and
+    order, the provider's acceptance, the process opened in sessions from the orders event, a held
+    session with notes, and the close — and the employer's view holds dates and attendance only."""
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    today = dt.date.today()
+    with httpx.Client(base_url=platform.base, timeout=10) as client:
+        buyer_admin = Actor(platform, client, "demo-buyer", "aino.admin")
+        approver = Actor(platform, client, "demo-buyer", "antti.approver")
+        emma = Actor(platform, client, "demo-buyer", "emma.employee")
+        provider_admin = Actor(platform, client, "demo-provider", "pia.admin")
+        sami = Actor(platform, client, "demo-provider", "sami.supervisor")
+        lot = "Yksilötyönohjaus"
+
+        centre = approver.until(
+            "/orders/cost-centres", lambda page: next((c for c in page["items"] if c["code"] == "4100"), None)
+        )
+        agreement = _ok(
+            buyer_admin.call(
+                "POST",
+                "/orders/agreements",
+                {
+                    "number": f"PJ-{uuid.uuid4().hex[:6]}",
+                    "title": "Työnohjauspalvelut",
+                    "validity": {
+                        "startsOn": str(today - dt.timedelta(days=30)),
+                        "firstTermEndsOn": str(today + dt.timedelta(days=700)),
+                        "hardEndOn": str(today + dt.timedelta(days=1400)),
+                    },
+                    "lots": [
+                        {
+                            "name": lot,
+                            "forms": ["individual"],
+                            "region": "pirkanmaa",
+                            "providers": [{"providerId": provider_admin.tenant_id, "rank": 1}],
+                        }
+                    ],
+                    "priceItems": [
+                        {
+                            "lot": lot,
+                            "form": "individual",
+                            "durationMinutes": 60,
+                            "mode": "remote",
+                            "unit": "per_session",
+                            "netPriceCents": 9500,
+                            "validFrom": str(today - dt.timedelta(days=30)),
+                        }
+                    ],
+                },
+            ),
+            201,
+        )
+        _ok(
+            buyer_admin.call(
+                "POST",
+                f"/orders/agreements/{agreement.json()['id']}/activate",
+                etag=agreement.headers["etag"],
+            )
+        )
+
+        order = _ok(
+            approver.call(
+                "POST",
+                "/orders/orders",
+                {
+                    "costCentreId": centre["id"],
+                    "agreementId": agreement.json()["id"],
+                    "lot": lot,
+                    "form": "individual",
+                    "participants": [emma.person_id],
+                    "plannedSessions": 5,
+                    "durationMinutes": 60,
+                    "startsOn": str(today),
+                    "endsOn": str(today + dt.timedelta(days=180)),
+                    "mode": "remote",
+                    "selection": "ranking",
+                    "providerId": provider_admin.tenant_id,
+                },
+            ),
+            201,
+        )
+        order_id, etag = order.json()["id"], order.headers["etag"]
+
+        def step(actor: Actor, action: str, body: Any = None) -> None:
+            nonlocal etag
+            etag = _ok(actor.call("POST", f"/orders/orders/{order_id}/{action}", body, etag=etag)).headers[
+                "etag"
+            ]
+
+        for action in ("submit", "approve", "offer"):
+            step(approver, action)
+        step(provider_admin, "assign-supervisor", {"supervisorId": sami.person_id})
+        step(sami, "declare-conflict", {"relatedParticipants": []})
+        step(provider_admin, "accept")
+
+        # sessions opened the process from orders' event: nobody called it.
+        process = sami.until(
+            "/sessions/processes",
+            lambda page: next((p for p in page["items"] if p["orderId"] == order_id), None),
+        )
+        process_path = f"/sessions/processes/{process['id']}"
+        signed = _ok(
+            sami.call(
+                "POST",
+                f"{process_path}/agreement",
+                {
+                    "signedAt": dt.datetime.now(dt.UTC).isoformat(),
+                    "midEvaluationOn": str(today + dt.timedelta(days=90)),
+                    "finalEvaluationOn": str(today + dt.timedelta(days=175)),
+                },
+                etag=_ok(sami.call("GET", process_path)).headers["etag"],
+            )
+        )
+        assert signed.json()["agreement"] is not None
+        starts_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+        session = _ok(
+            sami.call(
+                "POST",
+                f"{process_path}/sessions",
+                {"startsAt": starts_at.isoformat(), "durationMinutes": 60, "mode": "remote"},
+            ),
+            201,
+        )
+        time.sleep(max(0.0, (starts_at - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
+        held = _ok(
+            sami.call(
+                "POST",
+                f"/sessions/sessions/{session.json()['id']}/held",
+                {"attendance": [{"personId": emma.person_id, "attended": True}]},
+                etag=session.headers["etag"],
+            )
+        )
+        assert held.json()["status"] == "held"
+
+        for kind in ("private_note", "shared_note"):
+            _ok(sami.call("POST", f"{process_path}/content", {"kind": kind, "body": f"{canary} {kind}"}), 201)
+        _ok(
+            emma.call("POST", f"{process_path}/content", {"kind": "reflection", "body": f"{canary} mine"}),
+            201,
+        )
+
+        seen_by_emma = {
+            item["kind"] for item in _ok(emma.call("GET", f"{process_path}/content")).json()["items"]
+        }
+        assert seen_by_emma == {"shared_note", "reflection"}
+        for employer in (buyer_admin, approver):
+            content = employer.call("GET", f"{process_path}/content")
+            assert content.status_code in (403, 404) or content.json()["items"] == [], content.text
+            assert canary not in content.text
+            frame = _ok(employer.call("GET", f"/sessions/processes/{process['id']}/sessions"))
+            assert [s["status"] for s in frame.json()["items"]] == ["held"]
+            assert canary not in frame.text
+
+        step(provider_admin, "start")
+        step(provider_admin, "complete")
+        closed = sami.until(process_path, lambda p: p if p["status"] == "closed" else None)
+        assert closed["status"] == "closed"
+    assert not any(canary in line for line in platform.output)
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:

@@ -1,4 +1,4 @@
-"""The integrations feed: every event once per tenant it concerns, in order, behind the tenant wall."""
+"""The integrations feed: every public event once per tenant it concerns, in order, behind the tenant wall."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
+import msgspec
 import pytest
 import pytest_asyncio
 from litestar import Litestar
@@ -15,13 +16,11 @@ from litestar.testing import AsyncTestClient
 from services.integrations import handlers
 from services.integrations.app import create_app
 from shared.config import ServiceSettings
-from shared.contracts.organisations import TenantCreated
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
-from shared.events import envelope_for
 from shared.events.envelope import Envelope
 from shared.testing.issuer import TestIssuer
-from tests.factories import business_id
+from tests.integrations.support import Parties, order_approved
 
 Client = AsyncTestClient[Litestar]
 
@@ -40,12 +39,13 @@ async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterato
 
 
 def _event(*tenants: uuid.UUID) -> Envelope:
-    event = TenantCreated(
-        tenant_id=tenants[0], name="Vantaan ja Keravan hva", kind="buyer", business_id=business_id()
-    )
-    return envelope_for(
-        event, source="organisations", subject=tenants[0], version=1, tenant_ids=list(tenants)
-    )
+    """An internal event that becomes one public event per tenant (order approved)."""
+    envelope = order_approved(Parties(buyer=tenants[0], provider=tenants[-1]))
+    return msgspec.structs.replace(envelope, tenant_ids=tuple(dict.fromkeys(tenants)))
+
+
+def _public_id(envelope: Envelope) -> str:
+    return str(uuid.uuid5(envelope.id, "fi.tila.order.approved.v1/"))
 
 
 async def _record(pool: asyncpg.Pool, envelope: Envelope, hold: float = 0) -> None:
@@ -73,10 +73,7 @@ async def test_positions_count_per_tenant_and_commit_in_order(
     assert early["items"] == []
     await asyncio.gather(slow, fast)
     page = (await client.get("/integrations/events", headers=_reader(issuer, tenant))).json()
-    assert [(item["position"], item["id"]) for item in page["items"]] == [
-        (1, str(first.id)),
-        (2, str(second.id)),
-    ]
+    assert [item["id"] for item in page["items"]] == [_public_id(first), _public_id(second)]
     assert "nextCursor" not in page
 
 
@@ -88,7 +85,7 @@ async def test_an_event_of_two_tenants_appears_in_both_feeds_and_nowhere_else(
     await _record(pool, shared)
     for tenant in (buyer, provider):
         items = (await client.get("/integrations/events", headers=_reader(issuer, tenant))).json()["items"]
-        assert [item["id"] for item in items] == [str(shared.id)]
+        assert [item["id"] for item in items] == [_public_id(shared)]
     assert (await client.get("/integrations/events", headers=_reader(issuer, stranger))).json()["items"] == []
 
 
@@ -105,7 +102,7 @@ async def test_the_feed_pages_with_a_cursor(pool: asyncpg.Pool, client: Client, 
         if "nextCursor" not in page:
             break
         url = f"/integrations/events?limit=2&cursor={page['nextCursor']}"
-    assert seen == [str(e.id) for e in events]
+    assert seen == [_public_id(e) for e in events]
 
 
 @pytest.mark.parametrize("cursor", ["WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwXQ", "bm90LWEtY3Vyc29y", "%%%"])

@@ -17,7 +17,11 @@ from shared.db.provision import DatabaseLayout
 from shared.db.tenant import set_tenant, tenant_transaction
 from tests.factories import business_id
 
-PLATFORM_TABLES = frozenset({"outbox", "inbox", "dead_letter", "schema_migrations"})
+# content_retention_queue: like the outbox, ids and a time for a cross-tenant job, read only by
+# the relay role (sessions/migrations/0010_content.sql).
+PLATFORM_TABLES = frozenset(
+    {"outbox", "inbox", "dead_letter", "schema_migrations", "content_retention_queue"}
+)
 
 # Every table with a tenant_id column outside PLATFORM_TABLES, per service. A new tenant table
 # makes test_every_tenant_table_is_covered fail until it is added here with a row builder.
@@ -42,9 +46,31 @@ TENANT_TABLES = (
     ("orders", "supervision_orders"),
     ("orders", "idempotency_keys"),
     ("sessions", "tenant_directory"),
+    ("sessions", "processes"),
+    ("sessions", "sessions"),
+    ("sessions", "idempotency_keys"),
+    ("sessions", "content_keys"),
+    ("sessions", "content_items"),
+    ("sessions", "content_audit"),
+    ("sessions", "content_retention"),
+    ("sessions", "known_approvers"),
     ("billing", "tenant_directory"),
+    ("billing", "billing_orders"),
+    ("billing", "billing_parties"),
+    ("billing", "billing_cost_centres"),
+    ("billing", "billing_approvers"),
+    ("billing", "buyer_invoicing"),
+    ("billing", "invoices"),
+    ("billing", "invoice_counters"),
+    ("billing", "billable_items"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
+    ("integrations", "hr_people"),
+    ("integrations", "cost_centre_codes"),
+    ("integrations", "tenant_settings"),
+    ("integrations", "webhook_endpoints"),
+    ("integrations", "webhook_deliveries"),
+    ("integrations", "webhook_schedule"),
 )
 
 _DISCOVER_TENANT_TABLES = """
@@ -161,13 +187,13 @@ def _directory_row(tenant_id: uuid.UUID) -> Row:
 
 def _event_feed_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        "insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at, body)"
+        " values ($1, $2, $3, $4, $5, $6, '{}')",
         (
             random.randrange(1, 2**62),
             uuid.uuid4(),
-            "organisations.tenant.created",
-            "organisations.tenant.created",
+            "fi.tila.order.approved.v1",
+            str(uuid.uuid4()),
             dt.datetime.now(dt.UTC),
         ),
     )
@@ -290,6 +316,202 @@ def _idempotency_key_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+_PROCESS_COLUMNS = (
+    "tenant_id, id, order_id, provider_id, supervisor_id, participants, cost_centre_id, agreement_id,"
+    " form, planned_sessions, status, doc, version"
+)
+
+
+def _process_row(tenant_id: uuid.UUID) -> Row:
+    # provider_id: some other tenant (the provider of the accepted order).
+    return Row(
+        f"insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _session_row(tenant_id: uuid.UUID) -> Row:
+    # The session's process, shared with the same provider, is inserted in the same statement.
+    return Row(
+        f"with p as (insert into processes ({_PROCESS_COLUMNS})"
+        " values ($1, $2, $3, $4, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)"
+        " returning id)"
+        " insert into sessions (tenant_id, id, process_id, provider_id, status, starts_at, duration_minutes,"
+        " doc, version) select $1, $8, p.id, $4, 'scheduled', now(), 90, '{}'::jsonb, 1 from p",
+        (
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+        ),
+    )
+
+
+# Content rows belong to the provider (tenant_id) and are shared with the buyer (buyer_id); the
+# process they hang on is inserted in the same statement, with this tenant as its provider.
+_CONTENT_PROCESS = (
+    f"with p as (insert into processes ({_PROCESS_COLUMNS})"
+    " values ($2, $3, $4, $1, $5, array[$5]::uuid[], $6, $7, 'individual', 10, 'open', '{}'::jsonb, 1)"
+    " returning id, tenant_id),"
+    " k as (insert into content_keys (tenant_id, process_id, buyer_id, key_id, wrapped_key)"
+    " select $1, p.id, p.tenant_id, 'k1', '\\x00'::bytea from p returning process_id, buyer_id)"
+)
+
+
+def _content_key_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _CONTENT_PROCESS + " select 1",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _content_item_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _CONTENT_PROCESS
+        + " insert into content_items (tenant_id, buyer_id, id, process_id, kind, owner_id, body)"
+        " select $1, k.buyer_id, $8, k.process_id, 'private_note', $5, '\\x01'::bytea from k",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _content_audit_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into content_audit (tenant_id, seq, id, occurred_at, actor, action, outcome, prev_hash, hash)"
+        " values ($1, 1, $2, now(), 'someone', 'read', 'denied', '\\x00'::bytea, '\\x00'::bytea)",
+        (uuid.uuid4(),),
+    )
+
+
+def _hr_person_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into hr_people (tenant_id, person_id, hr_employee_number, active, version)"
+        " values ($1, $2, 'H-1001', true, 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _content_retention_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into content_retention (tenant_id, months) values ($1, 12)", ())
+
+
+def _cost_centre_code_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into cost_centre_codes (tenant_id, cost_centre_id, code, version) values ($1, $2, '4100', 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _tenant_settings_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into tenant_settings (tenant_id, working_time_reason_code) values ($1, $2)"
+        " on conflict (tenant_id) do nothing",
+        ("TYONOHJAUS",),
+    )
+
+
+_OWN_ENDPOINT = """
+with e as (
+  insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)
+  values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')
+  returning tenant_id, endpoint_id
+)"""
+
+
+def _webhook_endpoint_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)"
+        " values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')",
+        (uuid.uuid4(),),
+    )
+
+
+def _webhook_delivery_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_ENDPOINT
+        + """
+        insert into webhook_deliveries
+          (tenant_id, delivery_id, endpoint_id, event_id, event_type, event_time, position, body)
+        select tenant_id, $3, endpoint_id, $4, 'fi.tila.order.approved.v1', now(), 1, '{}' from e
+        """,
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _webhook_schedule_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_ENDPOINT + " insert into webhook_schedule (endpoint_id, tenant_id, due_at)"
+        " select endpoint_id, tenant_id, now() from e",
+        (uuid.uuid4(),),
+    )
+
+
+# --- billing: shared rows carry the provider in tenant_id and the buyer in buyer_tenant_id ---
+
+
+def _billing_order_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_orders (tenant_id, buyer_tenant_id, order_id, agreement_id, cost_centre_id,"
+        " status, version) values ($1, $2, $3, $4, $5, 'offered', 1)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _billing_party_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_parties (tenant_id, name, kind, business_id, version)"
+        " values ($1, 'Työnohjaus Oy', 'provider', $2, 1)",
+        (business_id(),),
+    )
+
+
+def _billing_cost_centre_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_cost_centres (tenant_id, cost_centre_id, code, name, version)"
+        " values ($1, $2, '4100', 'Lastensuojelu', 1)",
+        (uuid.uuid4(),),
+    )
+
+
+def _billing_approver_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billing_approvers (tenant_id, cost_centre_id, person_id, assigned, version)"
+        " values ($1, $2, $3, true, 1)",
+        (uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _buyer_invoicing_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into buyer_invoicing (tenant_id, per_order) values ($1, true)", ())
+
+
+def _invoice_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id,"
+        " cost_centre_id, billing_month) values ($1, $2, $3, 'invoice', 'draft', $4, $5, date '2026-01-01')",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _invoice_counter_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into invoice_counters (tenant_id, last_sequence) values ($1, 1)", ())
+
+
+def _billable_item_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        "insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,"
+        " cost_centre_id, kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit,"
+        " quantity, unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents,"
+        " vat_rate, participant_count, attended_count) values ($1, $2, $3, $4, $5, $6, $7, 'held', 'group',"
+        " 'remote', now(), current_date, date_trunc('month', current_date)::date, 90, 'per_session', 1,"
+        " 'C62', 1, 15000, 100, 150, 15000, 25.5, 5, 4)",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -312,6 +534,26 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "framework_agreements": _framework_agreement_row,
     "supervision_orders": _supervision_order_row,
     "idempotency_keys": _idempotency_key_row,
+    "processes": _process_row,
+    "sessions": _session_row,
+    "content_keys": _content_key_row,
+    "content_items": _content_item_row,
+    "content_audit": _content_audit_row,
+    "content_retention": _content_retention_row,
+    "hr_people": _hr_person_row,
+    "cost_centre_codes": _cost_centre_code_row,
+    "tenant_settings": _tenant_settings_row,
+    "webhook_endpoints": _webhook_endpoint_row,
+    "webhook_deliveries": _webhook_delivery_row,
+    "webhook_schedule": _webhook_schedule_row,
+    "billing_orders": _billing_order_row,
+    "billing_parties": _billing_party_row,
+    "billing_cost_centres": _billing_cost_centre_row,
+    "billing_approvers": _billing_approver_row,
+    "buyer_invoicing": _buyer_invoicing_row,
+    "invoices": _invoice_row,
+    "invoice_counters": _invoice_counter_row,
+    "billable_items": _billable_item_row,
 }
 
 tenant_tables = pytest.mark.parametrize(
@@ -467,7 +709,7 @@ async def test_app_role_cannot_move_its_row_to_another_tenant(
     tenants = await _two_tenants_with_rows(pool, table)
     # Refused by the policy's check, or earlier by a trigger that keeps a row's owner.
     with pytest.raises(
-        asyncpg.InsufficientPrivilegeError, match=r"violates row-level security|keeps its buyer"
+        asyncpg.InsufficientPrivilegeError, match=r"violates row-level security|keeps its buyer|append-only"
     ):
         async with tenant_transaction(pool, tenants.a) as conn:
             await conn.execute(

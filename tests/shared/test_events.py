@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from shared.events import (
     ensure_stream,
     envelope_for,
 )
+from shared.events.consumer import _raise_if_cancelled
 from shared.events.outbox import prune_published
 from shared.logging import bind_context, clear_context, trace_id_of
 from shared.testing.plugin import Stack
@@ -558,3 +560,23 @@ async def test_an_event_jetstream_refuses_is_quarantined_and_blocks_nothing(kit:
 
 async def _stream_has(kit: Kit, count: int) -> bool:
     return await kit.stream_messages() >= count
+
+
+async def test_a_consumer_loop_stops_even_when_a_wait_swallowed_its_cancellation() -> None:
+    """Python 3.11's ``wait_for`` (inside nats-py's fetch) can swallow a cancellation; the loop's
+    check still sees the request and stops."""
+    reached_check = asyncio.Event()
+
+    async def swallowing_wait() -> None:
+        # What the racing wait_for does: the fetch's result wins, the cancellation is lost.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+        reached_check.set()
+        _raise_if_cancelled()
+
+    task = asyncio.create_task(swallowing_wait())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert reached_check.is_set()

@@ -425,3 +425,18 @@ async def test_a_malformed_traceparent_gets_a_fresh_trace_id(client: Client, log
     [line] = [r for r in records(logs) if r["event"] == "request" and r.get("request_id") == "trace-me-2"]
     assert len(line["trace_id"]) == 32
     assert "nope" not in line["trace_id"]
+
+
+async def test_answers_to_callers_with_credentials_are_never_cached(
+    client: Client, auth: dict[str, str]
+) -> None:
+    for path in ("/orders/things", "/orders/refusals/not-found", "/orders/nowhere"):
+        response = await client.get(path, headers=auth)
+        assert response.headers["cache-control"] == "no-store", path
+    assert (await client.get("/orders/things", headers={"Authorization": "Bearer nonsense"})).headers[
+        "cache-control"
+    ] == "no-store"
+
+
+async def test_public_answers_without_credentials_may_be_cached(client: Client) -> None:
+    assert "cache-control" not in (await client.get("/orders/health/live")).headers

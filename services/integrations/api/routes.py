@@ -1,57 +1,276 @@
-"""Routes of the integrations API."""
+"""Routes of the integrations API: the event feed, the AsyncAPI document, webhooks, settings."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import get
+from litestar import Controller, Response, delete, get, post, put
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.types import ControllerRouterHandler
 
 from services.integrations import handlers
-from shared.auth.guards import provide_principal, requires_scope
-from shared.auth.principal import Principal
+from services.integrations.domain import catalogue
+from services.integrations.domain.asyncapi import asyncapi_document, data_schema
+from shared.auth.guards import principal_of, provide_principal, requires_role, requires_scope
+from shared.auth.principal import BUYER_ADMIN, Principal
+from shared.errors import NotFound
+from shared.http.app import NO_AUTH
 from shared.http.pagination import Page, PageSize
 
-__all__ = ["FeedEntryOut", "list_events"]
+__all__ = ["ROUTES", "CloudEventOut"]
 
 EVENTS_READ = "events:read"
+WEBHOOKS_MANAGE = "webhooks:manage"
+
+Pool = NamedDependency[asyncpg.Pool]
+Caller = NamedDependency[Principal]
+Policy = NamedDependency[handlers.EndpointPolicy]
 
 
-class FeedEntryOut(msgspec.Struct, frozen=True, rename="camel"):
-    position: int
+def _webhook_managers(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Buyer admins, and machine clients granted webhooks:manage."""
+    principal = principal_of(connection)
+    if not (principal.has_role(BUYER_ADMIN) or principal.has_scope(WEBHOOKS_MANAGE)):
+        raise PermissionDeniedException("webhooks are managed by buyer admins or with webhooks:manage")
+
+
+class CloudEventOut(msgspec.Struct, frozen=True):
+    """A public event (CloudEvents 1.0, JSON format); ``data`` follows the type's schema in the
+    AsyncAPI document."""
+
+    specversion: str
     id: uuid.UUID
+    source: str
     type: str
     subject: str
-    occurred_at: dt.datetime
+    time: dt.datetime
+    datacontenttype: str
+    data: dict[str, Any]
 
 
 @get(
     "/events",
     operation_id="listEvents",
     tags=["events"],
-    summary="The caller's event feed, oldest first; resume with the returned cursor",
+    summary="The caller's public events (CloudEvents), oldest first; resume with the returned cursor",
     guards=[requires_scope(EVENTS_READ)],
     dependencies={"principal": Provide(provide_principal)},
 )
 async def list_events(
-    pool: NamedDependency[asyncpg.Pool],
-    principal: NamedDependency[Principal],
-    cursor: FromQuery[str | None] = None,
-    limit: PageSize = 50,
-) -> Page[FeedEntryOut]:
-    rows, next_cursor = await handlers.read_feed(pool, principal, cursor=cursor, limit=limit)
-    items = [
-        FeedEntryOut(
-            position=r["position"],
-            id=r["event_id"],
-            type=r["type"],
-            subject=r["subject"],
-            occurred_at=r["occurred_at"],
+    pool: Pool, principal: Caller, cursor: FromQuery[str | None] = None, limit: PageSize = 50
+) -> Page[CloudEventOut]:
+    bodies, next_cursor = await handlers.read_feed(pool, principal, cursor=cursor, limit=limit)
+    return Page(items=[msgspec.json.decode(b, type=CloudEventOut) for b in bodies], next_cursor=next_cursor)
+
+
+_ASYNCAPI = msgspec.json.encode(asyncapi_document())
+
+
+@get(
+    "/asyncapi.json",
+    operation_id="getAsyncApi",
+    tags=["events"],
+    summary="The public event catalogue as an AsyncAPI 3.0 document",
+    security=NO_AUTH,
+)
+async def get_asyncapi() -> Response[bytes]:
+    return Response(_ASYNCAPI, media_type="application/json")
+
+
+@get(
+    "/schemas/{event_type:str}",
+    operation_id="getEventSchema",
+    tags=["events"],
+    summary="The JSON Schema of one public event type's data",
+    security=NO_AUTH,
+)
+async def get_event_schema(event_type: FromPath[str]) -> Response[bytes]:
+    public = catalogue.public_type(event_type)
+    if public is None:
+        raise NotFound("no such public event type")
+    return Response(msgspec.json.encode(data_schema(public)), media_type="application/schema+json")
+
+
+# --- settings ---
+
+
+class SettingsBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    working_time_reason_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class SettingsOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    working_time_reason_code: str
+    """The reason code of the working-time events (default TYONOHJAUS)."""
+
+
+class SettingsController(Controller):
+    path = "/settings"
+    tags = ["settings"]
+    dependencies = {"principal": Provide(provide_principal)}
+    guards = [requires_role(BUYER_ADMIN)]
+
+    @get("/", operation_id="getIntegrationSettings", summary="The buyer's integration settings")
+    async def read(self, pool: Pool, principal: Caller) -> SettingsOut:
+        return SettingsOut(working_time_reason_code=await handlers.read_reason_code(pool, principal))
+
+    @put("/", operation_id="putIntegrationSettings", summary="Change the buyer's integration settings")
+    async def write(self, data: JSONBody[SettingsBody], pool: Pool, principal: Caller) -> SettingsOut:
+        code = await handlers.set_reason_code(pool, principal, data.working_time_reason_code)
+        return SettingsOut(working_time_reason_code=code)
+
+
+# --- webhooks ---
+
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+class EndpointBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    event_types: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
+
+
+class EndpointOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    created_at: dt.datetime
+    previous_secret_expires_at: dt.datetime | None = None
+    """While a rotated-out secret still signs beside the new one: until when."""
+    secret: str | None = None
+    """Only in the answer that created it (or rotated it): keep it, it is never shown again."""
+
+
+class DeliveryOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    event_time: dt.datetime
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: dt.datetime | None = None
+    last_attempt_at: dt.datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: dt.datetime | None = None
+
+
+def _endpoint(row: asyncpg.Record, secret: str | None = None) -> EndpointOut:
+    return EndpointOut(
+        id=row["endpoint_id"],
+        url=row["url"],
+        event_types=list(row["event_types"]),
+        created_at=row["created_at"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+        secret=secret,
+    )
+
+
+def _delivery(row: asyncpg.Record) -> DeliveryOut:
+    return DeliveryOut(
+        id=row["delivery_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        event_time=row["event_time"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        last_attempt_at=row["last_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+class WebhookController(Controller):
+    """A buyer's webhook endpoints: deliveries are CloudEvents signed per Standard Webhooks."""
+
+    path = "/webhooks"
+    tags = ["webhooks"]
+    dependencies = {"principal": Provide(provide_principal)}
+    guards = [_webhook_managers]
+
+    @post("/", operation_id="createWebhook", summary="Register an endpoint; its secret is shown once")
+    async def create(
+        self, data: JSONBody[EndpointBody], pool: Pool, principal: Caller, endpoint_policy: Policy
+    ) -> Response[EndpointOut]:
+        row, secret = await handlers.create_endpoint(
+            pool, principal, endpoint_policy, url=data.url, event_types=data.event_types
         )
-        for r in rows
-    ]
-    return Page(items=items, next_cursor=next_cursor)
+        return Response(_endpoint(row, secret), status_code=201)
+
+    @get("/", operation_id="listWebhooks", summary="The tenant's webhook endpoints")
+    async def index(self, pool: Pool, principal: Caller) -> Page[EndpointOut]:
+        return Page(items=[_endpoint(r) for r in await handlers.list_endpoints(pool, principal)])
+
+    @get("/{endpoint_id:uuid}", operation_id="getWebhook", summary="One webhook endpoint")
+    async def read(self, endpoint_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> EndpointOut:
+        return _endpoint(await handlers.get_endpoint(pool, principal, endpoint_id))
+
+    @delete(
+        "/{endpoint_id:uuid}", operation_id="deleteWebhook", summary="Remove an endpoint and its deliveries"
+    )
+    async def remove(self, endpoint_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> None:
+        await handlers.delete_endpoint(pool, principal, endpoint_id)
+
+    @post(
+        "/{endpoint_id:uuid}/rotate-secret",
+        operation_id="rotateWebhookSecret",
+        summary="A new secret (shown once); the old one signs beside it until previousSecretExpiresAt",
+        status_code=200,
+    )
+    async def rotate(
+        self, endpoint_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, endpoint_policy: Policy
+    ) -> EndpointOut:
+        row, secret = await handlers.rotate_endpoint_secret(pool, principal, endpoint_policy, endpoint_id)
+        return _endpoint(row, secret)
+
+    @get(
+        "/{endpoint_id:uuid}/deliveries",
+        operation_id="listWebhookDeliveries",
+        summary="The endpoint's deliveries with their status (pending, delivered, dead)",
+    )
+    async def deliveries(
+        self,
+        endpoint_id: FromPath[uuid.UUID],
+        pool: Pool,
+        principal: Caller,
+        status: FromQuery[DeliveryStatus | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: PageSize = 50,
+    ) -> Page[DeliveryOut]:
+        rows, next_cursor = await handlers.list_deliveries(
+            pool, principal, endpoint_id, status=status, cursor=cursor, limit=limit
+        )
+        return Page(items=[_delivery(r) for r in rows], next_cursor=next_cursor)
+
+    @post(
+        "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        operation_id="replayWebhookDelivery",
+        summary="Put a dead-lettered delivery back in line, with a fresh retry window",
+        status_code=202,
+    )
+    async def replay(
+        self,
+        endpoint_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+        pool: Pool,
+        principal: Caller,
+    ) -> DeliveryOut:
+        return _delivery(await handlers.replay_delivery(pool, principal, endpoint_id, delivery_id))
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    list_events,
+    get_asyncapi,
+    get_event_schema,
+    SettingsController,
+    WebhookController,
+]

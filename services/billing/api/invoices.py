@@ -1,0 +1,268 @@
+"""Invoices over HTTP: the provider admin runs, reviews, issues and credits; the buyer admin and the
+cost centre's approvers read what is addressed to them, its specification and its e-invoice.
+
+Every route acts as the caller's tenant (from the token); another tenant's invoice answers 404,
+as does a buyer-side caller's view of a draft or of another cost centre's invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
+
+from services.billing import handlers
+from shared.auth.guards import provide_principal, requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
+from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
+from shared.http.versions import IfMatch, expected_version, versioned
+
+__all__ = ["InvoiceController", "InvoiceOut", "RequirementsBody", "RunBody", "SpecificationOut"]
+
+Pool = NamedDependency[asyncpg.Pool]
+Caller = NamedDependency[Principal]
+
+PROVIDER_ADMINS = [requires_role(PROVIDER_ADMIN)]
+READERS = [requires_role(PROVIDER_ADMIN, BUYER_ADMIN, APPROVER)]
+BUYER_ADMINS = [requires_role(BUYER_ADMIN)]
+
+
+class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    pass
+
+
+class RunBody(_Body, frozen=True, kw_only=True):
+    month: dt.date | None = None
+    """The first day of a Europe/Helsinki month; every month with unbilled items when absent."""
+
+
+class RequirementsBody(_Body, frozen=True, kw_only=True):
+    per_order: bool
+    """Invoice each order separately instead of per agreement, cost centre and month."""
+
+
+class RequirementsOut(msgspec.Struct, frozen=True, rename="camel"):
+    per_order: bool
+    version: int
+
+
+class VatOut(msgspec.Struct, frozen=True, rename="camel"):
+    rate: str
+    taxable_cents: int
+    tax_cents: int
+
+
+class InvoiceOut(msgspec.Struct, frozen=True, rename="camel"):
+    id: uuid.UUID
+    kind: str
+    status: str
+    provider_id: uuid.UUID
+    buyer_id: uuid.UUID
+    agreement_id: uuid.UUID
+    cost_centre_id: uuid.UUID
+    order_id: uuid.UUID | None
+    billing_month: str
+    number: str | None
+    issue_date: dt.date | None
+    due_date: dt.date | None
+    payment_reference: str | None
+    rf_reference: str | None
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+    vat_breakdown: list[VatOut]
+    item_count: int
+    credited_invoice_id: uuid.UUID | None
+    version: int
+
+
+class SessionRowOut(msgspec.Struct, frozen=True, rename="camel"):
+    session_id: uuid.UUID
+    order_id: uuid.UUID
+    date: dt.date
+    starts_at: dt.datetime
+    form: str
+    mode: str
+    duration_minutes: int
+    charge: str
+    charge_percent: int
+    participant_count: int
+    attended_count: int
+    net_cents: int
+    vat_rate: str
+
+
+class SpecificationOut(msgspec.Struct, frozen=True, rename="camel"):
+    invoice: InvoiceOut
+    sessions: list[SessionRowOut]
+
+
+def _out(row: asyncpg.Record) -> InvoiceOut:
+    breakdown: list[dict[str, Any]] = row["breakdown"] or []
+    return InvoiceOut(
+        id=row["invoice_id"],
+        kind=row["kind"],
+        status=row["status"],
+        provider_id=row["tenant_id"],
+        buyer_id=row["buyer_tenant_id"],
+        agreement_id=row["agreement_id"],
+        cost_centre_id=row["cost_centre_id"],
+        order_id=row["order_id"],
+        billing_month=row["billing_month"].strftime("%Y-%m"),
+        number=row["number"],
+        issue_date=row["issue_date"],
+        due_date=row["due_date"],
+        payment_reference=row["payment_reference"],
+        rf_reference=row["rf_reference"],
+        net_cents=row["net_cents"],
+        vat_cents=row["vat_cents"],
+        gross_cents=row["gross_cents"],
+        vat_breakdown=[
+            VatOut(rate=str(b["rate"]), taxable_cents=int(b["taxable_cents"]), tax_cents=int(b["tax_cents"]))
+            for b in breakdown
+        ],
+        item_count=row["item_count"],
+        credited_invoice_id=row["credited_invoice_id"],
+        version=row["version"],
+    )
+
+
+def _row(row: asyncpg.Record) -> SessionRowOut:
+    return SessionRowOut(
+        session_id=row["session_id"],
+        order_id=row["order_id"],
+        date=row["service_date"],
+        starts_at=row["starts_at"],
+        form=row["form"],
+        mode=row["mode"],
+        duration_minutes=row["duration_minutes"],
+        charge=row["kind"],
+        charge_percent=row["charge_percent"],
+        participant_count=row["participant_count"],
+        attended_count=row["attended_count"],
+        net_cents=row["net_cents"],
+        vat_rate=str(row["vat_rate"]),
+    )
+
+
+class InvoiceController(Controller):
+    """Invoices and credit notes (laskut ja hyvityslaskut)."""
+
+    path = "/"
+    tags = ["invoices"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post(
+        "/invoice-runs",
+        operation_id="runInvoices",
+        summary="Gather the provider's unbilled sessions into draft invoices",
+        guards=PROVIDER_ADMINS,
+        status_code=200,
+    )
+    async def run(self, data: JSONBody[RunBody], pool: Pool, principal: Caller) -> list[InvoiceOut]:
+        return [_out(row) for row in await handlers.run_invoices(pool, principal, data.month)]
+
+    @get("/invoices", operation_id="listInvoices", summary="The invoices the caller may read", guards=READERS)
+    async def index(
+        self, pool: Pool, principal: Caller, cursor: FromQuery[str | None] = None, limit: PageSize = 50
+    ) -> Page[InvoiceOut]:
+        after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
+        rows = await handlers.list_invoices(pool, principal, after=after, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(str(rows[-1]["invoice_id"])) if more and rows else None
+        return Page(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+    @get("/invoices/{invoice_id:uuid}", operation_id="getInvoice", summary="One invoice", guards=READERS)
+    async def read(
+        self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
+    ) -> Response[InvoiceOut]:
+        row = await handlers.get_invoice(pool, principal, invoice_id)
+        return versioned(_out(row), row["version"])
+
+    @get(
+        "/invoices/{invoice_id:uuid}/specification",
+        operation_id="getInvoiceSpecification",
+        summary="The sessions an invoice charges, with attendance counts",
+        guards=READERS,
+    )
+    async def specification(
+        self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
+    ) -> SpecificationOut:
+        row, sessions = await handlers.get_specification(pool, principal, invoice_id)
+        return SpecificationOut(invoice=_out(row), sessions=[_row(s) for s in sessions])
+
+    @get(
+        "/invoices/{invoice_id:uuid}/ubl",
+        operation_id="getInvoiceUbl",
+        summary="The issued document as a Peppol BIS Billing 3.0 (UBL 2.1) e-invoice, streamed",
+        guards=READERS,
+        media_type="application/xml",
+    )
+    async def ubl(self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Stream:
+        header, lines_of = await handlers.open_document(pool, principal, invoice_id)
+        return Stream(
+            handlers.document_chunks(pool, principal.tenant_id, header, lines_of),
+            media_type="application/xml",
+        )
+
+    @get(
+        "/invoices/{invoice_id:uuid}/finvoice",
+        operation_id="getInvoiceFinvoice",
+        summary="The issued document as a Finvoice 3.0 e-invoice, streamed",
+        guards=READERS,
+        media_type="application/xml",
+    )
+    async def finvoice(self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Stream:
+        header, lines_of = await handlers.open_document(pool, principal, invoice_id)
+        return Stream(
+            handlers.document_chunks(pool, principal.tenant_id, header, lines_of, "finvoice"),
+            media_type="application/xml",
+        )
+
+    @post(
+        "/invoices/{invoice_id:uuid}/issue",
+        operation_id="issueInvoice",
+        summary="Number, date and freeze a draft invoice",
+        guards=PROVIDER_ADMINS,
+        status_code=200,
+    )
+    async def issue(
+        self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[InvoiceOut]:
+        row = await handlers.issue_invoice(
+            pool, principal, invoice_id, expected_version=expected_version(if_match)
+        )
+        return versioned(_out(row), row["version"])
+
+    @post(
+        "/invoices/{invoice_id:uuid}/credit-note",
+        operation_id="creditInvoice",
+        summary="Credit the whole of an issued invoice",
+        guards=PROVIDER_ADMINS,
+        status_code=201,
+    )
+    async def credit(
+        self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
+    ) -> Response[InvoiceOut]:
+        row = await handlers.credit_invoice(pool, principal, invoice_id)
+        return versioned(_out(row), row["version"], status_code=201)
+
+    @put(
+        "/invoicing-requirements",
+        operation_id="setInvoicingRequirements",
+        summary="The buyer's invoicing requirements (an invoice per order or not)",
+        guards=BUYER_ADMINS,
+    )
+    async def requirements(
+        self, data: JSONBody[RequirementsBody], pool: Pool, principal: Caller
+    ) -> RequirementsOut:
+        version = await handlers.set_invoicing_requirements(pool, principal, per_order=data.per_order)
+        return RequirementsOut(per_order=data.per_order, version=version)

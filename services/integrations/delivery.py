@@ -1,0 +1,243 @@
+"""The webhook delivery loop: signed POSTs (Standard Webhooks) with retries, per-endpoint order
+and isolation between endpoints.
+
+- The loop leases due endpoints from ``webhook_schedule`` (``FOR UPDATE SKIP LOCKED``, so several
+  workers share the work and one endpoint is worked on by one loop at a time) and works each
+  leased endpoint in a task of its own: a slow or failing endpoint holds only its own task.
+- An endpoint gets its deliveries one at a time, earliest event time first: a later event waits
+  while an earlier one is pending (retrying). A dead-lettered delivery no longer blocks the
+  line, so one bad event holds the endpoint up for at most the retry window (27 h by default).
+- Each attempt resolves the host again and refuses any non-public address (DNS may have changed
+  since registration), then connects to the checked address itself, never following redirects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import random
+import uuid
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from services.integrations import store
+from services.integrations.domain.webhooks import check_url
+from services.integrations.net import resolve_allowed
+from services.integrations.settings import IntegrationsSettings
+from shared.db.tenant import tenant_transaction
+from shared.errors import DomainError
+from shared.logging import get_logger
+
+__all__ = ["CONTENT_TYPE", "DeliveryLoop", "sign"]
+
+log = get_logger(__name__)
+
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+_REFRESH_TIMEOUT = 10.0
+_BATCH = 50
+_ADDRESSES_TRIED = 3
+"""A host's addresses tried in turn when a connection is refused (e.g. ::1 before 127.0.0.1)."""
+"""Deliveries to one endpoint per lease before it goes back to the schedule."""
+
+
+def sign(secrets: list[str], *, msg_id: str, timestamp: dt.datetime, body: str) -> str:
+    """The ``webhook-signature`` header: one ``v1,<base64>`` per secret, space-separated."""
+    return " ".join(Webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=body) for secret in secrets)
+
+
+class DeliveryLoop:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: IntegrationsSettings, *, rng: random.Random | None = None
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.policy = settings.retry_policy
+        self.rng = rng or random.Random()
+        self.timeout = settings.webhook_timeout_seconds
+        self.lease = dt.timedelta(seconds=2 * self.timeout + 30)
+        self.busy: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.tenants: dict[uuid.UUID, uuid.UUID] = {}
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            # No connection reuse: a connection is made to one checked address for one host name.
+            limits=httpx.Limits(
+                max_keepalive_connections=0, max_connections=settings.webhook_concurrency * 2
+            ),
+            trust_env=False,
+        )
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("webhook_tick_failed", error=repr(exc))
+                await asyncio.sleep(self.settings.webhook_poll_interval)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        tasks = list(self.busy.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_REFRESH_TIMEOUT)
+        await self.client.aclose()
+
+    async def tick(self) -> int:
+        """Lease the due endpoints there is room for and start working each; how many started.
+
+        At most ``webhook_concurrency`` endpoints at once, and of one tenant at most
+        ``webhook_per_tenant_concurrency``, so a tenant's slow endpoints cannot take every slot."""
+        room = self.settings.webhook_concurrency - len(self.busy)
+        if room <= 0:
+            return 0
+        per_tenant = self.settings.webhook_per_tenant_concurrency
+        load = collections.Counter(self.tenants.values())
+        now = dt.datetime.now(dt.UTC)
+        chosen: list[tuple[uuid.UUID, uuid.UUID]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("select set_config('app.webhook_scheduler', 'on', true)")
+            for row in await store.lock_due_endpoints(conn, now=now, limit=room * 4, busy=list(self.busy)):
+                if len(chosen) < room and load[row["tenant_id"]] < per_tenant:
+                    load[row["tenant_id"]] += 1
+                    chosen.append((row["endpoint_id"], row["tenant_id"]))
+            if chosen:
+                await store.lease_endpoints(conn, [e for e, _ in chosen], until=now + self.lease)
+        for endpoint_id, tenant_id in chosen:
+            task = asyncio.create_task(self._work(tenant_id, endpoint_id), name=f"webhook-{endpoint_id}")
+            self.busy[endpoint_id] = task
+            self.tenants[endpoint_id] = tenant_id
+            task.add_done_callback(self._forget(endpoint_id))
+        return len(chosen)
+
+    def _forget(self, endpoint_id: uuid.UUID) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_: asyncio.Task[None]) -> None:
+            self.busy.pop(endpoint_id, None)
+            self.tenants.pop(endpoint_id, None)
+
+        return forget
+
+    async def drain(self) -> None:
+        """Wait for the endpoints being worked on (tests)."""
+        await asyncio.gather(*self.busy.values(), return_exceptions=True)
+
+    async def _work(self, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
+        try:
+            for _ in range(_BATCH):
+                if not await self._deliver_head(tenant_id, endpoint_id):
+                    break
+        except asyncio.CancelledError:
+            # Shutting down: the lease runs out and another loop (or the next start) takes over.
+            raise
+        except Exception as exc:
+            log.warning("webhook_work_failed", endpoint_id=str(endpoint_id), error=repr(exc))
+        # Back to the schedule: due when its head is (or never, with nothing pending).
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_REFRESH_TIMEOUT), tenant_transaction(self.pool, tenant_id) as conn:
+                await store.refresh_schedule(conn, tenant_id, endpoint_id, release=True)
+
+    async def _deliver_head(self, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
+        """Attempt the endpoint's head delivery if it is due; whether to go on with the next."""
+        now = dt.datetime.now(dt.UTC)
+        async with tenant_transaction(self.pool, tenant_id) as conn:
+            endpoint = await store.fetch_endpoint(conn, tenant_id, endpoint_id, with_secrets=True)
+            head = await store.head_delivery(conn, tenant_id, endpoint_id)
+        if endpoint is None or head is None or head["next_attempt_at"] > now:
+            return False
+        secrets = [endpoint["secret"]]
+        expires = endpoint["previous_secret_expires_at"]
+        if endpoint["previous_secret"] and expires is not None and expires > now:
+            secrets.append(endpoint["previous_secret"])
+        status, error = await self._post(endpoint["url"], str(head["event_id"]), head["body"], secrets)
+        at = dt.datetime.now(dt.UTC)
+        async with tenant_transaction(self.pool, tenant_id) as conn:
+            if error is None:
+                await store.mark_delivered(
+                    conn, tenant_id, head["delivery_id"], at=at, status_code=status or 0
+                )
+                log.info("webhook_delivered", endpoint_id=str(endpoint_id), event_id=str(head["event_id"]))
+                await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
+                return True
+            first = head["first_attempt_at"] or at
+            retry_at = self.policy.after_failure(
+                attempts=head["attempts"] + 1, first_attempt_at=first, now=at, rng=self.rng
+            )
+            await store.mark_failed(
+                conn,
+                tenant_id,
+                head["delivery_id"],
+                at=at,
+                first_attempt_at=first,
+                next_attempt_at=retry_at,
+                status_code=status,
+                error=error,
+            )
+            if retry_at is None:
+                await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
+        log.info(
+            "webhook_failed",
+            endpoint_id=str(endpoint_id),
+            event_id=str(head["event_id"]),
+            error=error,
+            dead=retry_at is None,
+        )
+        # A dead one no longer blocks: go on with the next. A pending one holds the line.
+        return retry_at is None
+
+    async def _post(
+        self, url: str, msg_id: str, body: str, secrets: list[str]
+    ) -> tuple[int | None, str | None]:
+        """(status code, error) of one attempt; error is None on a 2xx."""
+        allow = self.settings.allow_loopback_http_webhooks
+        try:
+            target = check_url(url, allow_loopback_http=allow)
+            addresses = await resolve_allowed(target, allow_loopback=allow)
+        except DomainError as exc:
+            return None, f"target_refused: {exc.detail}"
+        default_port = 443 if target.scheme == "https" else 80
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        timestamp = dt.datetime.now(dt.UTC)
+        headers = {
+            "host": host if target.port == default_port else f"{host}:{target.port}",
+            "content-type": CONTENT_TYPE,
+            "user-agent": "Tila-Webhooks/1",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(timestamp.timestamp())),
+            "webhook-signature": sign(secrets, msg_id=msg_id, timestamp=timestamp, body=body),
+        }
+        # Certificates are checked against the host name, while the connection goes to the
+        # address checked above (no second lookup an attacker's DNS could answer differently).
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        response: httpx.Response | None = None
+        try:
+            async with asyncio.timeout(self.timeout + 1):
+                for address in addresses[:_ADDRESSES_TRIED]:
+                    try:
+                        response = await self.client.post(
+                            httpx.URL(url).copy_with(host=address),
+                            content=body.encode(),
+                            headers=headers,
+                            extensions=extensions,
+                        )
+                        break
+                    except httpx.ConnectError:
+                        if address == addresses[:_ADDRESSES_TRIED][-1]:
+                            raise
+        except (httpx.TimeoutException, TimeoutError):
+            return None, "timeout"
+        except httpx.HTTPError as exc:
+            return None, f"connection_error: {type(exc).__name__}"
+        assert response is not None
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        return response.status_code, f"http_{response.status_code}"

@@ -1,0 +1,60 @@
+"""Settings of the integrations service beyond the common ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Annotated
+
+import msgspec
+
+from services.integrations import SERVICE
+from services.integrations.domain.webhooks import RetryPolicy
+from shared.config import ServiceSettings, load_settings
+
+__all__ = ["IntegrationsSettings", "integrations_settings"]
+
+
+class IntegrationsSettings(ServiceSettings, frozen=True, kw_only=True):
+    allow_loopback_http_webhooks: bool = False
+    """Development and tests only: webhooks may target the loopback interface, over http too.
+    Off in production, where only https to public addresses is allowed."""
+    webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    webhook_retry_base_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    webhook_retry_cap_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3 * 3600.0
+    webhook_retry_window_seconds: Annotated[float, msgspec.Meta(gt=0)] = 27 * 3600.0
+    """Retries go on this long after the first attempt (≥ 24 h in production), then the delivery
+    is dead-lettered."""
+    webhook_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    webhook_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 16
+    """Endpoints worked on at once by one worker (each endpoint one delivery at a time)."""
+    webhook_per_tenant_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 4
+    """Of those, at most this many of one tenant: its slow endpoints cannot hold every slot."""
+    webhook_secret_rotation_grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 24 * 3600
+    """How long a rotated-out secret keeps signing beside the new one."""
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base=dt.timedelta(seconds=self.webhook_retry_base_seconds),
+            cap=dt.timedelta(seconds=self.webhook_retry_cap_seconds),
+            window=dt.timedelta(seconds=self.webhook_retry_window_seconds),
+        )
+
+
+def integrations_settings(
+    settings: ServiceSettings | None, environ: Mapping[str, str] | None = None
+) -> IntegrationsSettings:
+    """``settings`` as :class:`IntegrationsSettings`: the common fields as given, the service's own
+    from the environment (``TILA_INTEGRATIONS_*``) or their defaults."""
+    if isinstance(settings, IntegrationsSettings):
+        return settings
+    if settings is None:
+        return load_settings(SERVICE, environ, cls=IntegrationsSettings)
+    env = dict(os.environ if environ is None else environ)
+    own = load_settings(
+        SERVICE, env | {"TILA_INTEGRATIONS_DATABASE_URL": settings.database_url}, cls=IntegrationsSettings
+    )
+    common = msgspec.structs.asdict(settings)
+    return IntegrationsSettings(**(msgspec.structs.asdict(own) | common))

@@ -1,0 +1,1 @@
+"""Plain parameterised SQL of the sessions service, one function per query."""

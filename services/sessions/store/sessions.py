@@ -1,0 +1,153 @@
+"""SQL over ``sessions`` and ``idempotency_keys``: one function per query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import msgspec
+
+from services.sessions.domain.processes import Process
+from services.sessions.domain.sessions import Session
+
+__all__ = [
+    "IdempotentResponse",
+    "fetch_idempotent_response",
+    "fetch_session",
+    "insert_session",
+    "list_sessions",
+    "save_idempotent_response",
+    "sessions_of",
+    "update_session",
+]
+
+
+def _args(process: Process, session: Session) -> tuple[object, ...]:
+    return (
+        process.buyer_id,
+        session.session_id,
+        session.process_id,
+        process.provider_id,
+        session.status.value,
+        session.starts_at,
+        session.duration_minutes,
+        session,  # jsonb: the pool's codec encodes it with msgspec
+        session.version,
+    )
+
+
+async def insert_session(conn: asyncpg.Connection, process: Process, session: Session) -> None:
+    await conn.execute(
+        """
+        insert into sessions
+          (tenant_id, id, process_id, provider_id, status, starts_at, duration_minutes, doc, version)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+        """,
+        *_args(process, session),
+    )
+
+
+async def update_session(
+    conn: asyncpg.Connection, process: Process, session: Session, *, expected_version: int
+) -> bool:
+    """Write ``session`` over the row at ``expected_version``; ``False`` if it moved meanwhile."""
+    status = await conn.execute(
+        """
+        update sessions
+        set status = $5, starts_at = $6, duration_minutes = $7, doc = $8::jsonb, version = $9,
+            updated_at = now()
+        where tenant_id = $1 and id = $2 and process_id = $3 and provider_id = $4 and version = $10
+        """,
+        *_args(process, session),
+        expected_version,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def fetch_session(
+    conn: asyncpg.Connection, session_id: uuid.UUID, *, for_update: bool = False
+) -> Session | None:
+    lock = " for update" if for_update else ""
+    doc = await conn.fetchval(f"select doc::text from sessions where id = $1{lock}", session_id)
+    return msgspec.json.decode(doc, type=Session) if doc is not None else None
+
+
+async def sessions_of(conn: asyncpg.Connection, process_id: uuid.UUID) -> list[Session]:
+    """Every session of the process (for the count and trial rules)."""
+    rows = await conn.fetch(
+        "select doc::text as doc from sessions where process_id = $1 order by starts_at, id", process_id
+    )
+    return [msgspec.json.decode(row["doc"], type=Session) for row in rows]
+
+
+async def list_sessions(
+    conn: asyncpg.Connection,
+    process_id: uuid.UUID,
+    *,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Session]:
+    """A page of the process's sessions by start time."""
+    after_at, after_id = after if after is not None else (None, None)
+    rows = await conn.fetch(
+        "select doc::text as doc from sessions where process_id = $1"
+        " and ($2::timestamptz is null or (starts_at, id) > ($2, $3::uuid))"
+        " order by starts_at, id limit $4",
+        process_id,
+        after_at,
+        after_id,
+        limit,
+    )
+    return [msgspec.json.decode(row["doc"], type=Session) for row in rows]
+
+
+class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
+    request_hash: str
+    status: int
+    body: str
+    """The stored response body, JSON text."""
+
+
+async def fetch_idempotent_response(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, subject: str, key: str
+) -> IdempotentResponse | None:
+    """The response stored for this caller's (``subject``'s) key; keys are per caller, not per tenant."""
+    row = await conn.fetchrow(
+        "select request_hash, response_status, response_body::text as body from idempotency_keys"
+        " where tenant_id = $1 and subject = $2 and key = $3",
+        tenant_id,
+        subject,
+        key,
+    )
+    if row is None:
+        return None
+    return IdempotentResponse(
+        request_hash=row["request_hash"], status=row["response_status"], body=row["body"]
+    )
+
+
+async def save_idempotent_response(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    subject: str,
+    key: str,
+    *,
+    request_hash: str,
+    status: int,
+    body: object,
+) -> bool:
+    """Record the response; ``False`` if a concurrent request of the same caller took the key first."""
+    result = await conn.execute(
+        """
+        insert into idempotency_keys (tenant_id, subject, key, request_hash, response_status, response_body)
+        values ($1, $2, $3, $4, $5, $6::jsonb) on conflict (tenant_id, subject, key) do nothing
+        """,
+        tenant_id,
+        subject,
+        key,
+        request_hash,
+        status,
+        body,
+    )
+    return bool(result == "INSERT 0 1")
