@@ -534,11 +534,13 @@ class World:
                 yield op.path
             return
         first = path_slots[0]
+        if any(other.kind not in tenant.pool.by_kind for other in path_slots[1:]):
+            return  # reads only what the tenant has ids for: a snapshot is the same twice
         for value in tenant.pool.by_kind.get(first.kind, [])[:3]:
             values = {first.name: value}
             for other in path_slots[1:]:
-                values[other.name] = (tenant.pool.by_kind.get(other.kind) or [str(uuid.uuid4())])[0]
-            if all(s.name in values for s in path_slots) and "{" not in _fill(op.path, values):
+                values[other.name] = tenant.pool.by_kind[other.kind][0]
+            if "{" not in _fill(op.path, values):
                 yield _fill(op.path, values)
 
     def required_body(self, op: Operation) -> Any:
@@ -548,7 +550,11 @@ class World:
         if op.body_schema is not None and "$ref" in op.body_schema:
             # Another operation taking the same schema (PUT after POST) takes the same valid body.
             for other in self.apps.operations():
-                if other.body_schema == op.body_schema and other.key in self.recorded:
+                if (
+                    other.service == op.service
+                    and other.body_schema == op.body_schema
+                    and other.key in self.recorded
+                ):
                     return _fresh(self.recorded[other.key])
         if op.body_schema is None:
             return None
