@@ -366,7 +366,7 @@ class World:
             self.tenants[buyer.label], self.tenants[provider.label] = buyer, provider
         await bridge(self.layouts, self.pools)
         for side in ("A", "B"):
-            await self._orders(self.tenants[f"{side}-buyer"], self.tenants[f"{side}-provider"])
+            await self.order_flow(self.tenants[f"{side}-buyer"], self.tenants[f"{side}-provider"])
         await bridge(self.layouts, self.pools)
         for tenant in self.tenants.values():
             await self.harvest(tenant)
@@ -455,7 +455,7 @@ class World:
             status=(201,),
         )
 
-    async def _orders(self, buyer: Tenant, provider: Tenant) -> None:
+    async def order_flow(self, buyer: Tenant, provider: Tenant) -> None:
         admin = buyer.actor("buyer_admin")
         agreement = await self.call(
             buyer,
