@@ -44,7 +44,7 @@ T = TypeVar("T")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 CONTENT_FIELDS = frozenset(
-    {"notes", "note", "themes", "goals", "evaluation", "evaluations", "feedback", "content", "reason"}
+    {"notes", "note", "themes", "goals", "evaluation", "evaluations", "feedback", "content", "reason", "body"}
 )
 """Keys that carry supervision content (handbook domain.md); an employer-side caller never gets one."""
 
@@ -68,6 +68,8 @@ READS = (
     "/orders/cost-centres",
     "/orders/tenants/me",
 )
+
+SUPERVISOR_KINDS = ("private_note", "shared_note", "goal", "supervisor_evaluation", "summary")
 
 BUYER_ACTIONS = ("submit", "approve", "offer", "cancel")
 PROVIDER_ACTIONS = ("assign-supervisor", "declare-conflict", "accept", "decline", "start")
@@ -98,7 +100,11 @@ class Model:
     related: set[frozenset[str]] = field(default_factory=set)  # tenant pairs with an agreement
     orders: dict[str, tuple[str, str]] = field(default_factory=dict)  # order id → (buyer, provider)
     justification: str = f"CANARY-JUSTIFICATION-{uuid.uuid4().hex[:8]}"
+    content: str = f"CANARY-CONTENT-{uuid.uuid4().hex[:8]}"
+    """Written by the supervisor; no goal is consented to and no summary approved, so only the
+    supervisor and the participant may ever read it."""
     steps: int = 0
+    content_written: int = 0
     requests: int = 0
     violations: list[str] = field(default_factory=list)
 
@@ -150,6 +156,8 @@ class Driver:
                 model.violations.append(f"{cell}: holds the canary of unrelated {other.label}")
         if self.world.tenants[label].kind == "provider" and model.justification in text:
             model.violations.append(f"{cell}: the buyer's justification reached the provider")
+        if role not in ("supervisor", "employee") and model.content in text:
+            model.violations.append(f"{cell}: supervision content reached an employer-side role")
         if role in EMPLOYER_ROLES and "json" in response.headers.get("content-type", ""):
             leaked = _keys(response.json()) & CONTENT_FIELDS
             if leaked:
@@ -245,6 +253,34 @@ class TenantMachine(RuleBasedStateMachine):
                 f"{label}/{role} read order {order} of {buyer}: {response.status_code}"
             )
 
+    @rule(kind=st.sampled_from(SUPERVISOR_KINDS))
+    def the_supervisor_writes_content(self, kind: str) -> None:
+        process = self._process()
+        if process is None:
+            return
+        body = {"kind": kind, "body": f"{self.model.content} {kind}"}
+        if kind == "supervisor_evaluation":
+            body["phase"] = "mid"
+        response = self.d.send(
+            "A-provider", "supervisor", "post", f"/sessions/processes/{process}/content", body
+        )
+        self.model.content_written += response.status_code == 201
+        self.model.steps += 1
+
+    @rule(label=st.sampled_from(TENANTS), data=st.data())
+    def someone_reads_a_process_content(self, label: str, data: st.DataObject) -> None:
+        process = self._process()
+        if process is None:
+            return
+        role = data.draw(st.sampled_from(ROLES[label]))
+        suffix = data.draw(st.sampled_from(("content", "content-status")))
+        self.d.send(label, role, "get", f"/sessions/processes/{process}/{suffix}")
+        self.model.steps += 1
+
+    def _process(self) -> str | None:
+        processes = self.d.world.tenants["A-provider"].pool.by_kind.get("process")
+        return processes[0] if processes else None
+
     @invariant()
     def nothing_crossed_a_tenant_wall(self) -> None:
         assert not self.model.violations, "\n".join(self.model.violations[:20])
@@ -291,7 +327,8 @@ async def run_machine(world: World, examples: int, steps: int) -> Model:
             print(f"VIOLATION {violation}")
     print(
         f"\nstateful: {examples} sequences × ≤{steps} steps: {model.steps} steps, {model.requests} requests,"
-        f" {len(model.orders)} orders, {len(model.violations)} violations"
+        f" {len(model.orders)} orders, {model.content_written} content items,"
+        f" {len(model.violations)} violations"
     )
     return model
 
@@ -348,3 +385,4 @@ async def test_random_sequences_across_three_tenants_keep_every_wall(own_world: 
 async def test_long_random_sequences_across_three_tenants_keep_every_wall(own_world: World) -> None:
     model = await run_machine(own_world, 40, 40)
     assert model.orders
+    assert model.content_written, "the supervisor wrote content the others then asked for"
