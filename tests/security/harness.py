@@ -262,9 +262,15 @@ async def _outbox(layout: DatabaseLayout) -> list[tuple[str, Envelope]]:
     return [(row["subject"], decode_envelope(bytes(row["payload"]))) for row in rows]
 
 
-async def bridge(layouts: dict[str, DatabaseLayout], pools: dict[str, asyncpg.Pool]) -> int:
+async def bridge(
+    layouts: dict[str, DatabaseLayout],
+    pools: dict[str, asyncpg.Pool],
+    tenants: Iterable[uuid.UUID] | None = None,
+) -> int:
     """Deliver every outboxed event of every service to every consumer that subscribes to it, once
-    (the consumers' inbox drops what was delivered before). Returns the number applied."""
+    (the consumers' inbox drops what was delivered before); with ``tenants``, only events addressed
+    to one of them (other tests share these databases). Returns the number applied."""
+    ours = set(tenants) if tenants is not None else None
     applied = 0
     for _ in range(3):  # an event may cause events (organisations → orders → sessions …)
         round_applied = 0
@@ -277,6 +283,8 @@ async def bridge(layouts: dict[str, DatabaseLayout], pools: dict[str, asyncpg.Po
                     if sub.spec.producer != producer:
                         continue
                     for subject, envelope in envelopes:
+                        if ours is not None and not ours & set(envelope.tenant_ids):
+                            continue
                         filters = sub.spec.filter_subjects or (f"{producer}.>",)
                         if not any(_subject_matches(f, subject) for f in filters):
                             continue
@@ -333,6 +341,10 @@ class World:
     recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
     platform_tenant: uuid.UUID = field(default_factory=uuid.uuid4)
 
+    async def bridge(self) -> int:
+        """Carry the events of this world's tenants to their consumers."""
+        return await bridge(self.layouts, self.pools, [t.id for t in self.tenants.values()])
+
     @property
     def platform_admin(self) -> Actor:
         return Actor(self.platform_tenant, ("platform_admin",), f"user:{uuid.uuid4()}", self.issuer)
@@ -364,10 +376,10 @@ class World:
             await self._buyer_directory(buyer)
             await self._provider_directory(provider)
             self.tenants[buyer.label], self.tenants[provider.label] = buyer, provider
-        await bridge(self.layouts, self.pools)
+        await self.bridge()
         for side in ("A", "B"):
             await self.order_flow(self.tenants[f"{side}-buyer"], self.tenants[f"{side}-provider"])
-        await bridge(self.layouts, self.pools)
+        await self.bridge()
         for tenant in self.tenants.values():
             await self.harvest(tenant)
 

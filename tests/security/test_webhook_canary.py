@@ -13,7 +13,7 @@ from services.integrations.domain import catalogue
 from shared.config import ServiceSettings
 from tests.integrations.support import Receiver
 from tests.security.documents import all_operations
-from tests.security.harness import World, bridge
+from tests.security.harness import World
 from tests.security.test_role_matrix import _content_body, _path, content_operations
 
 
@@ -43,7 +43,7 @@ async def test_webhook_bodies_carry_no_content_and_nothing_of_another_tenant(
                 )
         for side in ("A", "B"):
             await world.order_flow(world.tenants[f"{side}-buyer"], world.tenants[f"{side}-provider"])
-        await bridge(world.layouts, world.pools)
+        await world.bridge()
         # A session is scheduled and one cancelled for illness: the reason is the participant's, and
         # never reaches the employer's HR system (domain.md: cancellation reason — HR events: no).
         process = world.tenants["A-provider"].pool.by_kind["process"][0]
@@ -65,7 +65,7 @@ async def test_webhook_bodies_carry_no_content_and_nothing_of_another_tenant(
             json_body={"cancelledBy": "participant", "reasonCategory": "illness"},
         )
         assert response.status_code == 200, response.text
-        await bridge(world.layouts, world.pools)
+        await world.bridge()
         loop = DeliveryLoop(world.pools["integrations"], security_settings("integrations"))  # type: ignore[arg-type]
         try:
             for _ in range(30):
