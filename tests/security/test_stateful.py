@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
-from tests.security.harness import Actor, Apps, Tenant, World, agreement_body, order_body
+from tests.security.harness import BRIDGE_ERRORS, Actor, Apps, Tenant, World, agreement_body, order_body
 
 T = TypeVar("T")
 
@@ -379,10 +379,17 @@ async def test_random_sequences_across_three_tenants_keep_every_wall(own_world: 
     )
     assert model.steps > 0
     assert model.orders, "the machine drafted no order"
+    # What the sequences did reaches the other services' consumers, none of which refuses it.
+    before = len(BRIDGE_ERRORS)
+    await own_world.bridge()
+    assert BRIDGE_ERRORS[before:] == []
 
 
 @pytest.mark.security
 async def test_long_random_sequences_across_three_tenants_keep_every_wall(own_world: World) -> None:
     model = await run_machine(own_world, 40, 40)
+    before = len(BRIDGE_ERRORS)
+    await own_world.bridge()
+    assert BRIDGE_ERRORS[before:] == []
     assert model.orders
     assert model.content_written, "the supervisor wrote content the others then asked for"
