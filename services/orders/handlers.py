@@ -612,6 +612,18 @@ async def create_order(
             raise InvariantViolated(
                 "no such cost centre", errors=[FieldError("body.costCentreId", "no active cost centre")]
             )
+        # A draft names only the buyer's own agreement and a provider it admits: an id from another
+        # tenant (or none at all) is refused here, not stored to fail at approval.
+        agreement = await store.fetch_agreement(conn, principal.tenant_id, draft.agreement_id)
+        if agreement is None:
+            raise InvariantViolated(
+                "no such agreement", errors=[FieldError("body.agreementId", "no agreement of the buyer")]
+            )
+        if draft.provider_id not in domain.provider_ids(agreement.content):
+            raise InvariantViolated(
+                "the provider is not admitted to the agreement",
+                errors=[FieldError("body.providerId", "not admitted to the agreement")],
+            )
         await store.insert_order(conn, order)
         if idempotency_key is not None and not await store.save_idempotent_response(
             conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order

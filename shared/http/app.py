@@ -28,6 +28,7 @@ from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
 from shared.http.errors import exception_handlers
+from shared.http.openapi import document_problems
 from shared.http.ratelimit import RateLimiter, rate_limit_middleware
 from shared.logging import configure_logging
 
@@ -192,4 +193,5 @@ def create_service_app(
     # Outside Litestar's own exception handling and routing, so that 401s raised by the auth
     # middleware and 404s for unknown paths are logged, counted and carry X-Request-Id too.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, metrics)  # type: ignore[assignment,arg-type]
+    document_problems(app)
     return app

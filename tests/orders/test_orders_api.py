@@ -375,9 +375,22 @@ async def test_a_provider_not_admitted_is_refused(
     client: Client, world: Scene, orders_pool: asyncpg.Pool
 ) -> None:
     outsider = await known_tenant(orders_pool, world.buyer.issuer, "provider")
-    path = await submitted(client, world, providerId=str(outsider.id))
-    response = await client.post(f"{path}/approve", headers=world.approver_headers())
-    assert problem_fields(response, 422) == ["order.providerId"]
+    response = await client.post(
+        "/orders/orders", json=world.body(providerId=str(outsider.id)), headers=world.approver_headers()
+    )
+    assert problem_fields(response, 422) == ["body.providerId"]
+
+
+async def test_a_draft_naming_another_buyers_agreement_is_refused(
+    client: Client, world: Scene, orders_pool: asyncpg.Pool, issuer: TestIssuer
+) -> None:
+    # Found by the security suite's isolation matrix: the draft used to keep the foreign id.
+    other = await scene(orders_pool, issuer)
+    for body in (world.body(agreementId=str(other.agreement_id)), world.body(agreementId=str(uuid.uuid4()))):
+        response = await client.post("/orders/orders", json=body, headers=world.approver_headers())
+        assert problem_fields(response, 422) == ["body.agreementId"]
+    listed = ok(await client.get("/orders/orders", headers=world.approver_headers()))
+    assert listed["items"] == []
 
 
 async def test_an_expired_lot_is_refused(client: Client, world: Scene, orders_pool: asyncpg.Pool) -> None:

@@ -23,7 +23,7 @@ from shared.contracts import orders as orders_events
 from shared.contracts import sessions as events
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
-from shared.events import STREAMS, Envelope, EventConsumer, connect_nats, ensure_stream
+from shared.events import STREAMS, Envelope, EventConsumer, connect_nats, ensure_stream, envelope_for
 from shared.events.consumer import EventHandler
 from shared.events.envelope import encode_envelope
 from shared.events.streams import ConsumerSpec
@@ -172,6 +172,19 @@ async def test_cancelled_interrupted_and_completed_orders_close_their_processes(
         await orders.publish(orders_envelope(event, parties, version=9, occurred_at=closed_at))
     cancelled_early = order_event(orders_events.OrderCancelled, never_accepted, status="cancelled")
     await orders.publish(orders_envelope(cancelled_early, never_accepted, version=3, occurred_at=closed_at))
+    # Before its offer orders addresses an order to the buyer alone: that cancellation is no error.
+    buyer_only = Parties()
+    cancelled_draft = order_event(orders_events.OrderCancelled, buyer_only, status="cancelled")
+    await orders.publish(
+        envelope_for(
+            cancelled_draft,
+            source="orders",
+            subject=buyer_only.order_id,
+            version=2,
+            tenant_ids=(buyer_only.buyer_id,),
+            occurred_at=closed_at,
+        )
+    )
 
     async def all_closed() -> bool:
         for _, parties in outcomes.values():
@@ -190,4 +203,5 @@ async def test_cancelled_interrupted_and_completed_orders_close_their_processes(
         assert len(closed) == 1
         assert closed[0].event_as(events.ProcessClosed).outcome == outcome
     assert await _process(sessions_pool, never_accepted) is None
+    assert await _process(sessions_pool, buyer_only) is None
     assert orders.consumer.dead_lettered == 0

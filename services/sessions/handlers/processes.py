@@ -214,13 +214,19 @@ async def apply_order_closed(conn: asyncpg.Connection, envelope: Envelope) -> No
     """Completed, interrupted or cancelled: the process closes (a cancelled order may have none)."""
     event = envelope.event()
     assert isinstance(event, orders_contracts.OrderFacts)
-    _buyer_of(envelope, event)
     outcome = _OUTCOMES[envelope.type]
     if outcome == "cancelled":
+        # Orders tells the provider of an order only from its offer on: a cancellation before that
+        # is addressed to the buyer alone, and finds no process (found by the security suite, whose
+        # seeded world carries every event to its consumers; it used to be dead-lettered).
+        if envelope.tenant_ids[0] != event.buyer_id:
+            raise PermanentEventError("an order event addressed otherwise than to its buyer")
         process = await store.fetch_process_by_order(conn, event.order_id, for_update=True)
         if process is None:
             return  # cancelled before it was accepted: there never was a process
+        _buyer_of(envelope, event)
     else:
+        _buyer_of(envelope, event)
         process = await _process_of(conn, event.order_id)
     closed = domain.close(process, outcome, closed_at=envelope.occurred_at, order_version=envelope.version)
     if closed is process:

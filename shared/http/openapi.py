@@ -1,0 +1,92 @@
+"""The problem responses every operation can give, written into each service's OpenAPI document.
+
+Litestar documents a handler's success and its request-validation 400 (in its own shape, not ours);
+the 401/403/404/409/412/413/422/429/503 answers come from shared code (auth, rate limiting, domain
+errors → problem+json) and were undocumented, so clients and schemathesis could not tell a
+documented refusal from a surprise. :func:`document_problems` adds them, with the real body schema,
+once, when the document is first built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+__all__ = ["PROBLEM_STATUSES", "document_problems"]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "The request does not match the schema",
+    401: "No valid bearer token",
+    403: "The caller may not do this",
+    404: "Not found, or not the caller's to see",
+    409: "Conflicts with the resource's state",
+    412: "If-Match names a version that is no longer current",
+    413: "The request body is too large",
+    422: "Breaks a rule; errors name the fields",
+    429: "Too many requests from the tenant; retry after Retry-After seconds",
+    503: "A dependency is unavailable; retry",
+}
+
+_PROBLEM = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "instance": Schema(type=OpenAPIType.STRING),
+        "requestId": Schema(type=OpenAPIType.STRING),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={
+                    "field": Schema(type=OpenAPIType.STRING),
+                    "message": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+    description="RFC 9457 problem details",
+)
+
+
+def _add_problems(openapi: OpenAPI) -> OpenAPI:
+    components = openapi.components
+    if isinstance(components, list):  # pragma: no cover - Litestar builds one Components
+        return openapi
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = _PROBLEM
+    problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses: dict[str, Any] = dict(operation.responses or {})
+            for status, description in PROBLEM_STATUSES.items():
+                # Litestar's own 400 is documented in its internal shape; ours is a problem.
+                if str(status) not in responses or status == 400:
+                    responses[str(status)] = OpenAPIResponse(
+                        description=description, content={PROBLEM_MEDIA_TYPE: problem}
+                    )
+            operation.responses = responses
+    return openapi
+
+
+def document_problems(app: Litestar) -> None:
+    """Make ``app``'s OpenAPI document list the problem responses on every operation.
+
+    Builds the document now (Litestar caches it) and completes it in place; call it once the app
+    has all its routes.
+    """
+    _add_problems(app.plugins.get(OpenAPIPlugin).provide_openapi())
