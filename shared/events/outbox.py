@@ -142,8 +142,12 @@ class OutboxRelay:
                 while await self.publish_batch(conn):
                     pass
                 await self._prune_if_due(conn)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                # that arrives as the wake-up does (python/cpython#86296), leaving a relay that was
+                # told to stop holding the leadership.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):
@@ -220,7 +224,9 @@ class OutboxRelay:
                 future.set_exception(exc)
             futures.append(future)
         # A NATS outage leaves futures unresolved: the timeout turns that into a whole-batch retry.
-        return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), self.publish_timeout)
+        async with asyncio.timeout(self.publish_timeout):
+            settled: list[object] = await asyncio.gather(*futures, return_exceptions=True)
+        return settled
 
 
 async def prune_published(conn: asyncpg.Connection, *, older_than_days: int = 7) -> int:
