@@ -153,6 +153,19 @@ def _http_probe(path: str, port: str, *, period: int, failures: int) -> dict[str
     }
 
 
+def _spread(labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Replicas on different nodes and zones where the cluster allows it."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": labels},
+        }
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+
+
 def _pod_spec(
     containers: list[dict[str, Any]], volumes: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
@@ -237,13 +250,18 @@ def _api(service: str) -> list[dict[str, Any]]:
         "kind": "Deployment",
         "metadata": _meta(name, labels),
         "spec": {
-            "replicas": 2,
+            # No replicas: the HorizontalPodAutoscaler owns the count (2 to 10); a re-apply leaves it.
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": _selector(service, "api")},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": _pod_spec([container], volumes, terminationGracePeriodSeconds=30),
+                "spec": _pod_spec(
+                    [container],
+                    volumes,
+                    terminationGracePeriodSeconds=30,
+                    topologySpreadConstraints=_spread(_selector(service, "api")),
+                ),
             },
         },
     }
@@ -321,7 +339,12 @@ def _worker(service: str) -> list[dict[str, Any]]:
             "selector": {"matchLabels": _selector(service, "worker")},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": _pod_spec([container], [], terminationGracePeriodSeconds=30),
+                "spec": _pod_spec(
+                    [container],
+                    [],
+                    terminationGracePeriodSeconds=30,
+                    topologySpreadConstraints=_spread(_selector(service, "worker")),
+                ),
             },
         },
     }

@@ -389,3 +389,20 @@ def test_content_and_signing_keyrings_are_mounted_only_where_used() -> None:
     assert config["TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS"] == "false"
     assert config["TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS"] == "false"
     assert config["TILA_STREAM_REPLICAS"] == "3"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_autoscaler_owns_the_api_replicas_and_pods_spread_over_nodes(service: str) -> None:
+    api = _named("Deployment", f"{service}-api")
+    assert "replicas" not in api["spec"], "a re-apply would reset what the autoscaler chose"
+    hpa = _named("HorizontalPodAutoscaler", f"{service}-api")
+    assert hpa["spec"]["minReplicas"] >= 2
+    budget = _named("PodDisruptionBudget", f"{service}-api")["spec"]["minAvailable"]
+    assert budget < hpa["spec"]["minReplicas"]
+    worker = _named("Deployment", f"{service}-worker")
+    assert worker["spec"]["replicas"] >= 2
+    for deployment in (api, worker):
+        spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert all(c["labelSelector"]["matchLabels"] == selector for c in spread)
