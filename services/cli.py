@@ -44,6 +44,7 @@ from shared.auth.tokens import sign_token
 from shared.db.migrate import migrate
 from shared.embedded import servers
 from shared.embedded.oidc import EmbeddedOidcProvider
+from shared.events.health import start_health_servers
 from shared.logging import configure_logging
 
 __all__ = ["main"]
@@ -292,13 +293,18 @@ def worker(args: argparse.Namespace) -> int:
 
     async def run_all() -> None:
         workers = [create_service_worker(service) for service in services]
+        health = await start_health_servers(workers, port=args.health_port)
         loop = asyncio.get_running_loop()
         current = asyncio.current_task()
         assert current is not None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, current.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*(w.run() for w in workers))
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*(w.run() for w in workers))
+        finally:
+            for server in health:
+                await server.close()
 
     asyncio.run(run_all())
     return 0
@@ -419,6 +425,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser.set_defaults(func=run)
     worker_parser = commands.add_parser("worker", help="run service workers (outbox relays and consumers)")
     worker_parser.add_argument("--service", action="append", choices=SERVICES)
+    worker_parser.add_argument(
+        "--health-port",
+        type=int,
+        help="serve /live, /ready and /metrics on this port, 0 = off (default: TILA_WORKER_HEALTH_PORT, off)",
+    )
     worker_parser.set_defaults(func=worker)
     migrate_parser = commands.add_parser("migrate", help="migrate service databases (owner URLs from env)")
     migrate_parser.add_argument("--service", action="append", choices=SERVICES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TypeVar, overload
+from typing import Annotated, TypeVar, overload
 
 import msgspec
 
@@ -38,6 +38,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 1
     db_pool_max: int = 10
     outbox_poll_interval: float = 1.0
+    worker_health_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """Where the worker serves ``/live``, ``/ready`` and ``/metrics`` (all interfaces); 0 = off."""
     rate_limit_per_second: float = 100.0
     """Requests a second per tenant (per client address without a token), per API process."""
     rate_limit_burst: int = 200

@@ -44,12 +44,14 @@ class Worker:
         self.consumers: list[EventConsumer] = []
         self.pool: asyncpg.Pool | None = None
         self.nats: NATS | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        """The running relay/consumer/job tasks (set by :meth:`start`); the health server watches them."""
 
     async def start(self) -> list[asyncio.Task[None]]:
         s = self.settings
         self.pool = await create_pool(s.database_url, min_size=1, max_size=4)
         self.nats = await connect_nats(s.nats_url, name=f"{s.service}-worker", service=s.service)
-        tasks = []
+        tasks = self.tasks = []  # subclasses append their own tasks to this same list
         if self.publishes:
             await ensure_stream(self.nats.jetstream(), STREAMS[s.service])
             self.relay = OutboxRelay(
@@ -67,7 +69,7 @@ class Worker:
         return tasks
 
     async def run(self) -> None:
-        tasks = await self.start()
+        tasks = self.tasks = await self.start()
         try:
             await asyncio.gather(*tasks)
         finally:
