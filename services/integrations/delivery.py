@@ -7,6 +7,9 @@ and isolation between endpoints.
 - An endpoint gets its deliveries one at a time, earliest event time first: a later event waits
   while an earlier one is pending (retrying). A dead-lettered delivery no longer blocks the
   line, so one bad event holds the endpoint up for at most the retry window (27 h by default).
+  Nor does it use up the windows of the events behind it: the time a delivery waits behind an
+  earlier one is not its own window (see ``store.restart_windows_behind``), so a later event
+  that was tried before an earlier one arrived from another stream still gets its full window.
 - Each attempt resolves the host again and refuses any non-public address (DNS may have changed
   since registration), then connects to the checked address itself, never following redirects.
 """
@@ -168,16 +171,20 @@ class DeliveryLoop:
                 log.info("webhook_delivered", endpoint_id=str(endpoint_id), event_id=str(head["event_id"]))
                 await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
                 return True
-            first = head["first_attempt_at"] or at
+            # Read again under the row's lock: an earlier event that went ahead of this one
+            # meanwhile has restarted its window, and the time it now waits behind that one is
+            # not its window: only an attempt made at the head of the line starts it again.
+            started, heads_line = await store.retry_window_start(conn, tenant_id, head["delivery_id"])
+            window_start = (started or at) if heads_line else None
             retry_at = self.policy.after_failure(
-                attempts=head["attempts"] + 1, first_attempt_at=first, now=at, rng=self.rng
+                attempts=head["attempts"] + 1, window_started_at=window_start or at, now=at, rng=self.rng
             )
             await store.mark_failed(
                 conn,
                 tenant_id,
                 head["delivery_id"],
                 at=at,
-                first_attempt_at=first,
+                window_started_at=window_start,
                 next_attempt_at=retry_at,
                 status_code=status,
                 error=error,

@@ -133,7 +133,7 @@ async def _publish(conn: asyncpg.Connection, tenant_id: uuid.UUID, public: catal
     if position is None:
         return
     for endpoint_id in await store.subscribed_endpoints(conn, tenant_id, public.type):
-        await store.insert_delivery(
+        inserted = await store.insert_delivery(
             conn,
             tenant_id=tenant_id,
             delivery_id=new_id(),
@@ -144,6 +144,12 @@ async def _publish(conn: asyncpg.Connection, tenant_id: uuid.UUID, public: catal
             position=position,
             body=body,
         )
+        if inserted:
+            # Events of other streams arrive in their own time: this one may go ahead of some
+            # already tried, which now wait for it without using up their retry windows.
+            await store.restart_windows_behind(
+                conn, tenant_id, endpoint_id, event_time=public.time, position=position
+            )
         await store.refresh_schedule(conn, tenant_id, endpoint_id)
 
 
@@ -308,5 +314,9 @@ async def replay_delivery(
                 "only a dead-lettered delivery can be replayed",
                 errors=[FieldError("path.deliveryId", "the delivery is not dead-lettered")],
             )
+        # Back in its event-time place: the ones behind it wait for it again.
+        await store.restart_windows_behind(
+            conn, principal.tenant_id, endpoint_id, event_time=row["event_time"], position=row["position"]
+        )
         await store.refresh_schedule(conn, principal.tenant_id, endpoint_id)
     return row

@@ -31,6 +31,8 @@ __all__ = [
     "reason_code",
     "refresh_schedule",
     "replay_delivery",
+    "restart_windows_behind",
+    "retry_window_start",
     "rotate_secret",
     "set_person_inactive",
     "set_reason_code",
@@ -329,6 +331,61 @@ async def insert_delivery(
     return bool(inserted)
 
 
+async def restart_windows_behind(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    event_time: dt.datetime,
+    position: int,
+) -> None:
+    """A delivery at (event_time, position) has (re)joined the line: the pending ones behind it
+    that were already tried now wait for it, so their retry windows start again at their next
+    attempt (first_attempt_at still tells when they were first tried)."""
+    await conn.execute(
+        """
+        update webhook_deliveries set window_started_at = null
+        where tenant_id = $1 and endpoint_id = $2 and status = 'pending'
+          and (event_time, position) > ($3, $4) and window_started_at is not null
+        """,
+        tenant_id,
+        endpoint_id,
+        event_time,
+        position,
+    )
+
+
+async def retry_window_start(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, delivery_id: uuid.UUID
+) -> tuple[dt.datetime | None, bool]:
+    """(the delivery's retry window start, whether it heads its line) as they are now; the row
+    stays locked until the transaction ends.
+
+    The row is locked by a statement of its own first, so that the read's snapshot, taken after a
+    concurrent writer that went ahead of it has committed, sees that writer's delivery: an
+    attempt under way when an earlier event arrived does not start the window."""
+    await conn.execute(
+        "select 1 from webhook_deliveries where tenant_id = $1 and delivery_id = $2 for update",
+        tenant_id,
+        delivery_id,
+    )
+    row = await conn.fetchrow(
+        """
+        select d.window_started_at, not exists (
+          select 1 from webhook_deliveries e
+          where e.endpoint_id = d.endpoint_id and e.status = 'pending'
+            and (e.event_time, e.position) < (d.event_time, d.position)
+        ) as heads_line
+        from webhook_deliveries d where d.tenant_id = $1 and d.delivery_id = $2
+        """,
+        tenant_id,
+        delivery_id,
+    )
+    if row is None:
+        return None, False
+    return row["window_started_at"], bool(row["heads_line"])
+
+
 async def refresh_schedule(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, release: bool = False
 ) -> None:
@@ -448,7 +505,7 @@ async def mark_failed(
     delivery_id: uuid.UUID,
     *,
     at: dt.datetime,
-    first_attempt_at: dt.datetime,
+    window_started_at: dt.datetime | None,
     next_attempt_at: dt.datetime | None,
     status_code: int | None,
     error: str,
@@ -457,7 +514,8 @@ async def mark_failed(
     await conn.execute(
         """
         update webhook_deliveries
-        set attempts = attempts + 1, first_attempt_at = $4, last_attempt_at = $3,
+        set attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, $3),
+            window_started_at = $4, last_attempt_at = $3,
             status = case when $5::timestamptz is null then 'dead' else 'pending' end,
             next_attempt_at = coalesce($5, next_attempt_at), last_status_code = $6, last_error = $7
         where tenant_id = $1 and delivery_id = $2
@@ -465,7 +523,7 @@ async def mark_failed(
         tenant_id,
         delivery_id,
         at,
-        first_attempt_at,
+        window_started_at,
         next_attempt_at,
         status_code,
         error,
@@ -523,10 +581,11 @@ async def replay_delivery(
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
         update webhook_deliveries
-        set status = 'pending', attempts = 0, first_attempt_at = null, next_attempt_at = now(),
+        set status = 'pending', attempts = 0, first_attempt_at = null, window_started_at = null,
+            next_attempt_at = now(),
             last_error = null, last_status_code = null
         where tenant_id = $1 and endpoint_id = $2 and delivery_id = $3 and status = 'dead'
-        returning {_DELIVERY}
+        returning {_DELIVERY}, position
         """,
         tenant_id,
         endpoint_id,

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.testing.transport import TestClientTransport
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
@@ -28,7 +30,24 @@ from shared.events.envelope import Envelope
 from shared.testing.issuer import TestIssuer
 from tests.integrations.support import Receiver
 
-Client = AsyncTestClient[Litestar]
+
+class _ThreadedTransport(TestClientTransport["Client"]):
+    """Litestar's test transport answers an async request synchronously (it blocks on its portal
+    thread), which would stop this event loop, and the worker running in it, for the whole
+    request: a request waiting on a row lock the worker holds in an open transaction (e.g.
+    a replay's schedule row just after a delivery) then waits forever. Here the blocking call
+    runs in a thread of its own, so the worker goes on as it does beside a real API process."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await asyncio.to_thread(self.handle_request, request)
+
+
+class Client(AsyncTestClient[Litestar]):
+    """The API under test on its own event loop, never blocking the worker's."""
+
+    def __init__(self, app: Litestar) -> None:
+        super().__init__(app)
+        self._transport = _ThreadedTransport(client=self, raise_server_exceptions=True)  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +78,7 @@ async def pool(platform_databases: dict[str, DatabaseLayout]) -> AsyncIterator[a
 
 @pytest_asyncio.fixture(scope="module")
 async def client(settings: IntegrationsSettings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings)) as test_client:
+    async with Client(create_app(settings)) as test_client:
         yield test_client
 
 

@@ -157,7 +157,7 @@ def test_the_default_retries_back_off_exponentially_with_jitter_for_more_than_24
     delays: list[dt.timedelta] = []
     attempts = 1
     while (
-        retry := policy.after_failure(attempts=attempts, first_attempt_at=first, now=now, rng=rng)
+        retry := policy.after_failure(attempts=attempts, window_started_at=first, now=now, rng=rng)
     ) is not None:
         delays.append(retry - now)
         now, attempts = retry, attempts + 1

@@ -206,13 +206,21 @@ async def test_a_delivery_failing_past_the_retry_window_is_dead_no_longer_blocks
     endpoint, path = await register(client, issuer, receiver, p.buyer, [APPROVED, SCHEDULED])
     receiver.behaviour[path] = "fail"
     first, second = order_approved(p), session_scheduled(p)
-    await producer.publish(first, second)
     url = f"/integrations/webhooks/{endpoint}/deliveries"
 
     async def statuses() -> dict[str, str]:
         items = (await client.get(url, headers=admin(issuer, p.buyer))).json()["items"]
         return {d["eventType"]: d["status"] for d in items}
 
+    # The two streams are consumed independently: the second is published once the first is in
+    # line, else under load it could arrive, be tried and use up its own window before the first
+    # even arrives (that order is the next test's).
+    await producer.publish(first)
+    for _ in range(300):
+        if APPROVED in await statuses():
+            break
+        await asyncio.sleep(0.05)
+    await producer.publish(second)
     for _ in range(300):  # the window is 4 s in these tests
         if (await statuses()).get(APPROVED) == "dead":
             break
@@ -232,6 +240,43 @@ async def test_a_delivery_failing_past_the_retry_window_is_dead_no_longer_blocks
     assert receiver.bodies(path)[1]["type"] == APPROVED
     twice = await client.post(f"{url}/{dead[0]['id']}/replay", headers=admin(issuer, p.buyer))
     assert twice.status_code == 409
+
+
+async def test_a_later_event_tried_before_an_earlier_one_arrived_gets_its_own_window_after_the_earlier_dies(
+    client: Client, issuer: TestIssuer, receiver: Receiver, producer: Producer
+) -> None:
+    # The streams are consumed independently: a session event can be stored, and tried, before
+    # an order event of an earlier time arrives and goes ahead of it in the line. The time it
+    # then waits behind the earlier one is not its own retry window.
+    p = Parties()
+    endpoint, path = await register(client, issuer, receiver, p.buyer, [APPROVED, SCHEDULED])
+    receiver.behaviour[path] = "fail"
+    second = session_scheduled(p)
+    await producer.publish(second)
+    url = f"/integrations/webhooks/{endpoint}/deliveries"
+
+    async def deliveries() -> dict[str, dict[str, object]]:
+        items = (await client.get(url, headers=admin(issuer, p.buyer))).json()["items"]
+        return {d["eventType"]: d for d in items}
+
+    for _ in range(300):
+        if int((await deliveries()).get(SCHEDULED, {}).get("attempts", 0)) >= 1:  # type: ignore[call-overload]
+            break
+        await asyncio.sleep(0.05)
+    await producer.publish(order_approved(p, at=second.occurred_at - dt.timedelta(seconds=1)))
+    for _ in range(300):  # the window is 4 s in these tests
+        if (await deliveries()).get(APPROVED, {}).get("status") == "dead":
+            break
+        await asyncio.sleep(0.05)
+    now = await deliveries()
+    assert now[APPROVED]["status"] == "dead"
+    assert now[SCHEDULED]["status"] == "pending"  # not dead-lettered for the time it waited
+    receiver.behaviour[path] = "ok"
+    await wait_until(lambda: len(receiver.verified(path)) == 1)
+    assert receiver.bodies(path)[0]["type"] == SCHEDULED
+    failed = [json.loads(r.body)["type"] for r in receiver.received if r.path == path and not r.verified]
+    assert failed[0] == SCHEDULED  # it was tried first, then waited
+    assert APPROVED in failed
 
 
 async def test_one_tenants_endpoint_never_receives_another_tenants_events(

@@ -128,7 +128,8 @@ def check_addresses(addresses: Iterable[str], *, allow_loopback: bool) -> None:
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter; a delivery is dead-lettered once ``window`` has passed
-    since its first attempt (at least 24 hours by default)."""
+    since its window started (at least 24 hours by default): its first attempt, or its first
+    attempt after it last waited behind an earlier event that went ahead of it in the line."""
 
     base: dt.timedelta = dt.timedelta(seconds=30)
     cap: dt.timedelta = dt.timedelta(hours=3)
@@ -145,11 +146,11 @@ class RetryPolicy:
         self,
         *,
         attempts: int,
-        first_attempt_at: dt.datetime,
+        window_started_at: dt.datetime,
         now: dt.datetime,
         rng: random.Random | None = None,
     ) -> dt.datetime | None:
         """When to try again after ``attempts`` failures, or None: dead-letter it."""
-        if now - first_attempt_at >= self.window:
+        if now - window_started_at >= self.window:
             return None
         return now + self.delay(attempts, rng)
