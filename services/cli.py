@@ -41,6 +41,7 @@ from services.platform import (
 )
 from services.sessions.settings import ensure_content_key_file
 from shared.auth.tokens import sign_token
+from shared.crypto import ensure_keyring_file
 from shared.db.migrate import migrate
 from shared.embedded import servers
 from shared.embedded.oidc import EmbeddedOidcProvider
@@ -117,15 +118,20 @@ def run(args: argparse.Namespace) -> int:
                     ),
                 }
 
+            webhook_keys = str(ensure_keyring_file(data / "webhook-secret-keys.json"))
             api_env = environment(worker=False) | {
                 "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
                 "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
                 "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "true",
                 "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_content_key_file(data / "content-keys.json")),
                 "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
+                "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": webhook_keys,
             }
             # The local stack may send webhooks to a receiver on this machine (never in production).
-            worker_env = environment(worker=True) | {"TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true"}
+            worker_env = environment(worker=True) | {
+                "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
+                "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": webhook_keys,
+            }
             children: list[subprocess.Popen[bytes]] = []
             providers: list[EmbeddedOidcProvider] = []
             try:

@@ -36,6 +36,7 @@ POSTGRES_NAMESPACE = "tila-postgres"
 NATS_NAMESPACE = "tila-nats"
 SIGNING_KEYS_DIR = "/var/run/secrets/tila/signing-keys"
 CONTENT_KEYS_DIR = "/var/run/secrets/tila/content-keys"
+WEBHOOK_SECRET_KEYS_DIR = "/var/run/secrets/tila/webhook-secret-keys"  # noqa: S105 (a mount path)
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
 PART_OF = {"app.kubernetes.io/part-of": "tila"}
@@ -72,6 +73,9 @@ SECRETS: dict[str, dict[str, str]] = {
     "tila-organisations-signing-keys": {"signing-keys.json": "the token signing keyring (tila rotate-keys)"},
     "tila-organisations-idp-secrets": {"TILA_IDP_SECRET_<TENANT ID HEX>": "each tenant's OIDC client secret"},
     "tila-sessions-content-keys": {"content-keys.json": "the content keyring (32-byte keys, newest last)"},
+    "tila-integrations-webhook-secret-keys": {
+        "webhook-secret-keys.json": "the keyring sealing webhook signing secrets (32-byte keys, newest last)"
+    },
     "tila-tls": {"tls.crt": "the public certificate", "tls.key": "its private key"},
 }
 """Every Secret the manifests reference, its keys and what goes in them (documentation only)."""
@@ -97,6 +101,7 @@ CONFIG: dict[str, str] = {
     "TILA_SESSIONS_CONTENT_KEYS_FILE": f"{CONTENT_KEYS_DIR}/content-keys.json",
     "TILA_SESSIONS_CONTENT_RETENTION_MONTHS": "12",
     "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "false",
+    "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": f"{WEBHOOK_SECRET_KEYS_DIR}/webhook-secret-keys.json",
     "TILA_INTEGRATIONS_WEBHOOK_RETRY_WINDOW_SECONDS": "97200",
 }
 """The non-secret settings (``TILA_<FIELD>`` or ``TILA_<SERVICE>_<FIELD>``; TILA_STREAM_REPLICAS is
@@ -204,6 +209,14 @@ def _container(
     return container
 
 
+_WEBHOOK_KEYS_MOUNT = {"name": "webhook-secret-keys", "mountPath": WEBHOOK_SECRET_KEYS_DIR, "readOnly": True}
+_WEBHOOK_KEYS_VOLUME = {
+    "name": "webhook-secret-keys",
+    "secret": {"secretName": "tila-integrations-webhook-secret-keys"},
+}
+"""The integrations API seals webhook signing secrets and its worker opens them to sign."""
+
+
 def _api(service: str) -> list[dict[str, Any]]:
     name = f"{service}-api"
     labels = _labels(service, "api")
@@ -226,6 +239,9 @@ def _api(service: str) -> list[dict[str, Any]]:
     if service == "sessions":
         mounts.append({"name": "content-keys", "mountPath": CONTENT_KEYS_DIR, "readOnly": True})
         volumes.append({"name": "content-keys", "secret": {"secretName": "tila-sessions-content-keys"}})
+    if service == "integrations":
+        mounts.append(_WEBHOOK_KEYS_MOUNT)
+        volumes.append(_WEBHOOK_KEYS_VOLUME)
     granian = ["--interface", "asgi", "--factory", "--no-ws", "--host", "0.0.0.0"]  # noqa: S104 (in its pod)
     granian += ["--port", str(API_PORT), "--workers", "1", f"services.{service}.app:create_app"]
     container = _container(
@@ -313,11 +329,16 @@ def _worker(service: str) -> list[dict[str, Any]]:
     ]
     if _publishes(service):
         env.append(_secret_env(f"TILA_{key}_RELAY_DATABASE_URL", _database_secret(service), "relay-url"))
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    if service == "integrations":
+        mounts.append(_WEBHOOK_KEYS_MOUNT)
+        volumes.append(_WEBHOOK_KEYS_VOLUME)
     container = _container(
         "worker",
         ["worker", "--service", service],
         env,
-        [],
+        mounts,
         ports=[{"name": "health", "containerPort": WORKER_HEALTH_PORT, "protocol": "TCP"}],
         startupProbe=_http_probe("/live", "health", period=2, failures=30),
         livenessProbe=_http_probe("/live", "health", period=10, failures=3),
@@ -341,7 +362,7 @@ def _worker(service: str) -> list[dict[str, Any]]:
                 "metadata": {"labels": labels},
                 "spec": _pod_spec(
                     [container],
-                    [],
+                    volumes,
                     terminationGracePeriodSeconds=30,
                     topologySpreadConstraints=_spread(_selector(service, "worker")),
                 ),

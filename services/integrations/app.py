@@ -21,6 +21,7 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
     policy = EndpointPolicy(
         allow_loopback_http=own.allow_loopback_http_webhooks,
         rotation_grace=dt.timedelta(seconds=own.webhook_secret_rotation_grace_seconds),
+        keyring=own.webhook_secret_keyring,
     )
 
     async def provide_policy() -> EndpointPolicy:

@@ -31,6 +31,7 @@ from standardwebhooks.webhooks import Webhook
 from services.integrations import store
 from services.integrations.domain.webhooks import check_url
 from services.integrations.net import resolve_allowed
+from services.integrations.sealing import DecryptionFailed, open_secret
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
 from shared.errors import DomainError
@@ -60,6 +61,7 @@ class DeliveryLoop:
         self.pool = pool
         self.settings = settings
         self.policy = settings.retry_policy
+        self.keyring = settings.webhook_secret_keyring
         self.rng = rng or random.Random()
         self.timeout = settings.webhook_timeout_seconds
         self.lease = dt.timedelta(seconds=2 * self.timeout + 30)
@@ -149,6 +151,27 @@ class DeliveryLoop:
             async with asyncio.timeout(_REFRESH_TIMEOUT), tenant_transaction(self.pool, tenant_id) as conn:
                 await store.refresh_schedule(conn, tenant_id, endpoint_id, release=True)
 
+    def _secrets(self, tenant_id: uuid.UUID, endpoint: asyncpg.Record, now: dt.datetime) -> list[str] | None:
+        """The secrets that sign now (the current one, and a rotated-out one in its grace period),
+        opened from their sealed columns; None when the current one does not open here."""
+        if self.keyring is None:
+            return None
+        endpoint_id, kid = endpoint["endpoint_id"], endpoint["secret_key_id"]
+        keyring = self.keyring
+        try:
+            secrets = [open_secret(keyring, kid, tenant_id, endpoint_id, "secret", endpoint["secret_sealed"])]
+        except DecryptionFailed:
+            log.warning("webhook_secret_unreadable", endpoint_id=str(endpoint_id), column="secret")
+            return None
+        expires = endpoint["previous_secret_expires_at"]
+        previous = endpoint["previous_secret_sealed"]
+        if previous is not None and expires is not None and expires > now:
+            try:
+                secrets.append(open_secret(keyring, kid, tenant_id, endpoint_id, "previous_secret", previous))
+            except DecryptionFailed:
+                log.warning("webhook_secret_unreadable", endpoint_id=str(endpoint_id), column="previous")
+        return secrets
+
     async def _deliver_head(self, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
         """Attempt the endpoint's head delivery if it is due; whether to go on with the next."""
         now = dt.datetime.now(dt.UTC)
@@ -157,11 +180,15 @@ class DeliveryLoop:
             head = await store.head_delivery(conn, tenant_id, endpoint_id)
         if endpoint is None or head is None or head["next_attempt_at"] > now:
             return False
-        secrets = [endpoint["secret"]]
-        expires = endpoint["previous_secret_expires_at"]
-        if endpoint["previous_secret"] and expires is not None and expires > now:
-            secrets.append(endpoint["previous_secret"])
-        status, error = await self._post(endpoint["url"], str(head["event_id"]), head["body"], secrets)
+        secrets = self._secrets(tenant_id, endpoint, now)
+        status: int | None
+        error: str | None
+        if secrets is None:
+            # Never sign with a wrong or missing key: the attempt fails (and is retried, then
+            # dead-lettered) until the keyring can open the secret or the secret is rotated.
+            status, error = None, "the endpoint's signing secret could not be opened"
+        else:
+            status, error = await self._post(endpoint["url"], str(head["event_id"]), head["body"], secrets)
         at = dt.datetime.now(dt.UTC)
         async with tenant_transaction(self.pool, tenant_id) as conn:
             if error is None:

@@ -15,11 +15,13 @@ from services.integrations import store
 from services.integrations.domain import catalogue
 from services.integrations.domain.webhooks import check_url, new_secret
 from services.integrations.net import resolve_allowed
+from services.integrations.sealing import DecryptionFailed, open_secret, seal_secret
 from shared.auth.principal import Principal
 from shared.contracts import organisations as org_events
 from shared.contracts import sessions as session_events
+from shared.crypto import Keyring
 from shared.db.tenant import set_tenant, tenant_transaction
-from shared.errors import Conflict, DomainError, FieldError, NotFound
+from shared.errors import Conflict, DomainError, FieldError, NotFound, Unavailable
 from shared.events.envelope import Envelope
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
@@ -200,6 +202,13 @@ async def set_reason_code(pool: asyncpg.Pool, principal: Principal, code: str) -
 class EndpointPolicy:
     allow_loopback_http: bool
     rotation_grace: dt.timedelta
+    keyring: Keyring | None = None
+    """Seals the signing secrets at rest; without one no secret can be issued (503)."""
+
+    def secret_keyring(self) -> Keyring:
+        if self.keyring is None:
+            raise Unavailable("no webhook secret keys are configured (TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS)")
+        return self.keyring
 
 
 def _check_event_types(event_types: Sequence[str]) -> list[str]:
@@ -221,6 +230,7 @@ async def create_endpoint(
     pool: asyncpg.Pool, principal: Principal, policy: EndpointPolicy, *, url: str, event_types: Sequence[str]
 ) -> tuple[asyncpg.Record, str]:
     """The new endpoint and its secret (shown this once)."""
+    keyring = policy.secret_keyring()
     target = check_url(url, allow_loopback_http=policy.allow_loopback_http)
     types = _check_event_types(event_types)
     try:
@@ -228,14 +238,17 @@ async def create_endpoint(
     except DomainError as exc:
         raise type(exc)(exc.detail, errors=[FieldError("body.url", exc.detail)]) from None
     secret = new_secret()
+    endpoint_id = new_id()
+    key_id, sealed = seal_secret(keyring, principal.tenant_id, endpoint_id, "secret", secret)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         row = await store.insert_endpoint(
             conn,
             tenant_id=principal.tenant_id,
-            endpoint_id=new_id(),
+            endpoint_id=endpoint_id,
             url=url,
             event_types=types,
-            secret=secret,
+            secret_key_id=key_id,
+            secret_sealed=sealed,
         )
     return row, secret
 
@@ -263,11 +276,33 @@ async def rotate_endpoint_secret(
     pool: asyncpg.Pool, principal: Principal, policy: EndpointPolicy, endpoint_id: uuid.UUID
 ) -> tuple[asyncpg.Record, str]:
     """A new secret (shown this once); the old one keeps signing beside it for the grace period."""
+    keyring = policy.secret_keyring()
+    tenant_id = principal.tenant_id
     secret = new_secret()
-    expires = dt.datetime.now(dt.UTC) + policy.rotation_grace
-    async with tenant_transaction(pool, principal.tenant_id) as conn:
+    expires: dt.datetime | None = dt.datetime.now(dt.UTC) + policy.rotation_grace
+    async with tenant_transaction(pool, tenant_id) as conn:
+        current = await store.fetch_endpoint(conn, tenant_id, endpoint_id, with_secrets=True, for_update=True)
+        if current is None:
+            raise NotFound("no such webhook endpoint")
+        # The outgoing secret moves to the other column: sealed again for it, under the newest key.
+        # One that no longer opens (its key retired) signs nothing, so it gets no grace period.
+        key_id, sealed = seal_secret(keyring, tenant_id, endpoint_id, "secret", secret)
+        previous_sealed: bytes | None = None
+        try:
+            old = open_secret(
+                keyring, current["secret_key_id"], tenant_id, endpoint_id, "secret", current["secret_sealed"]
+            )
+            _, previous_sealed = seal_secret(keyring, tenant_id, endpoint_id, "previous_secret", old)
+        except DecryptionFailed:
+            expires = None
         row = await store.rotate_secret(
-            conn, principal.tenant_id, endpoint_id, secret=secret, previous_expires_at=expires
+            conn,
+            tenant_id,
+            endpoint_id,
+            secret_key_id=key_id,
+            secret_sealed=sealed,
+            previous_sealed=previous_sealed,
+            previous_expires_at=expires,
         )
     if row is None:
         raise NotFound("no such webhook endpoint")

@@ -12,6 +12,7 @@ import msgspec
 from services.integrations import SERVICE
 from services.integrations.domain.webhooks import RetryPolicy
 from shared.config import ServiceSettings, load_settings
+from shared.crypto import Keyring, parse_keyring
 
 __all__ = ["IntegrationsSettings", "integrations_settings"]
 
@@ -33,6 +34,18 @@ class IntegrationsSettings(ServiceSettings, frozen=True, kw_only=True):
     """Of those, at most this many of one tenant: its slow endpoints cannot hold every slot."""
     webhook_secret_rotation_grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 24 * 3600
     """How long a rotated-out secret keeps signing beside the new one."""
+    webhook_secret_keys: str = ""
+    """The keyring sealing webhook signing secrets at rest, inline: ``kid:base64key,...`` (32-byte
+    keys, newest last; the newest seals, the older ones still open). Never logged."""
+    webhook_secret_keys_file: str = ""
+    """Or a JSON file ``{"keys": [{"id": "...", "key": "<base64>"}, ...]}`` (newest last);
+    ``tila run`` keeps one in ``.data/webhook-secret-keys.json``."""
+
+    @property
+    def webhook_secret_keyring(self) -> Keyring | None:
+        """The keyring of the two settings above, or None when neither names a key."""
+        keys = parse_keyring(self.webhook_secret_keys, self.webhook_secret_keys_file)
+        return Keyring(keys) if keys else None
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -211,18 +211,20 @@ async def insert_endpoint(
     endpoint_id: uuid.UUID,
     url: str,
     event_types: Sequence[str],
-    secret: str,
+    secret_key_id: str,
+    secret_sealed: bytes,
 ) -> asyncpg.Record:
     row: asyncpg.Record = await conn.fetchrow(
         f"""
-        insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)
-        values ($1, $2, $3, $4, $5) returning {_ENDPOINT}
+        insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret_key_id, secret_sealed)
+        values ($1, $2, $3, $4, $5, $6) returning {_ENDPOINT}
         """,
         tenant_id,
         endpoint_id,
         url,
         list(event_types),
-        secret,
+        secret_key_id,
+        secret_sealed,
     )
     await conn.execute(
         "insert into webhook_schedule (endpoint_id, tenant_id, due_at) values ($1, $2, null)",
@@ -241,11 +243,17 @@ async def list_endpoints(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list
 
 
 async def fetch_endpoint(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, with_secrets: bool = False
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    with_secrets: bool = False,
+    for_update: bool = False,
 ) -> asyncpg.Record | None:
-    columns = _ENDPOINT + (", secret, previous_secret" if with_secrets else "")
+    columns = _ENDPOINT + (", secret_key_id, secret_sealed, previous_secret_sealed" if with_secrets else "")
+    lock = " for update" if for_update else ""
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"select {columns} from webhook_endpoints where tenant_id = $1 and endpoint_id = $2",
+        f"select {columns} from webhook_endpoints where tenant_id = $1 and endpoint_id = $2{lock}",
         tenant_id,
         endpoint_id,
     )
@@ -266,19 +274,25 @@ async def rotate_secret(
     tenant_id: uuid.UUID,
     endpoint_id: uuid.UUID,
     *,
-    secret: str,
-    previous_expires_at: dt.datetime,
+    secret_key_id: str,
+    secret_sealed: bytes,
+    previous_sealed: bytes | None,
+    previous_expires_at: dt.datetime | None,
 ) -> asyncpg.Record | None:
+    """Both secrets sealed again (under one key) by the caller, the old one for its new column."""
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
         update webhook_endpoints
-        set previous_secret = secret, secret = $3, previous_secret_expires_at = $4, version = version + 1
+        set secret_key_id = $3, secret_sealed = $4, previous_secret_sealed = $5,
+          previous_secret_expires_at = $6, version = version + 1
         where tenant_id = $1 and endpoint_id = $2
         returning {_ENDPOINT}
         """,
         tenant_id,
         endpoint_id,
-        secret,
+        secret_key_id,
+        secret_sealed,
+        previous_sealed,
         previous_expires_at,
     )
     return row

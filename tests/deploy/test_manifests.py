@@ -382,9 +382,13 @@ def test_content_and_signing_keyrings_are_mounted_only_where_used() -> None:
     }
     assert mounted.pop("Deployment organisations-api") == {"tila-organisations-signing-keys"}
     assert mounted.pop("Deployment sessions-api") == {"tila-sessions-content-keys"}
+    assert mounted.pop("Deployment integrations-api") == {"tila-integrations-webhook-secret-keys"}
+    assert mounted.pop("Deployment integrations-worker") == {"tila-integrations-webhook-secret-keys"}
     assert all(not secrets for secrets in mounted.values())
     config = _named("ConfigMap", "tila-config")["data"]
     assert config["TILA_SESSIONS_CONTENT_KEYS_FILE"].startswith(GENERATOR.CONTENT_KEYS_DIR + "/")
+    webhook_keys = config["TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE"]
+    assert webhook_keys.startswith(GENERATOR.WEBHOOK_SECRET_KEYS_DIR + "/")
     assert config["TILA_ORGANISATIONS_SIGNING_KEYS_FILE"].startswith(GENERATOR.SIGNING_KEYS_DIR + "/")
     assert config["TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS"] == "false"
     assert config["TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS"] == "false"

@@ -4,6 +4,7 @@ that publishes envelopes as producers do, and a verifying webhook receiver."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -50,6 +51,11 @@ class Client(AsyncTestClient[Litestar]):
         self._transport = _ThreadedTransport(client=self, raise_server_exceptions=True)  # type: ignore[assignment]
 
 
+OLD_SECRET_KEY = "old:" + base64.b64encode(bytes(range(32))).decode()
+SECRET_KEYS = OLD_SECRET_KEY + ",new:" + base64.b64encode(bytes(range(32, 64))).decode()
+"""The tests' webhook secret keyring: ``new`` seals, ``old`` (an earlier keyring's only key) still opens."""
+
+
 @pytest.fixture(scope="module")
 def settings(settings_for: Callable[[str], ServiceSettings]) -> IntegrationsSettings:
     """Development mode (loopback http allowed) and retries made short."""
@@ -65,6 +71,7 @@ def settings(settings_for: Callable[[str], ServiceSettings]) -> IntegrationsSett
             "webhook_concurrency": 8,
             "webhook_per_tenant_concurrency": 3,
             "webhook_secret_rotation_grace_seconds": 3,
+            "webhook_secret_keys": SECRET_KEYS,
         }
     )
 

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from services.integrations.delivery import DeliveryLoop
+from services.integrations.sealing import seal_secret
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
@@ -137,12 +138,18 @@ async def test_the_delivery_loop_refuses_a_target_that_resolves_to_loopback_when
         for host in (f"127.0.0.1:{receiver.port}", f"localhost:{receiver.port}"):
             endpoint, delivery = uuid.uuid4(), uuid.uuid4()
             async with tenant_transaction(pool, tenant) as conn:
+                keyring = settings.webhook_secret_keyring
+                assert keyring is not None
+                key_id, sealed = seal_secret(keyring, tenant, endpoint, "secret", "whsec_c2VjcmV0c2VjcmV0")
                 await conn.execute(
-                    "insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)"
-                    " values ($1, $2, $3, array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0c2VjcmV0')",
+                    "insert into webhook_endpoints"
+                    " (tenant_id, endpoint_id, url, event_types, secret_key_id, secret_sealed)"
+                    " values ($1, $2, $3, array['fi.tila.order.approved.v1'], $4, $5)",
                     tenant,
                     endpoint,
                     f"https://{host}/hook",
+                    key_id,
+                    sealed,
                 )
                 await conn.execute(
                     "insert into webhook_schedule (endpoint_id, tenant_id, due_at) values ($1, $2, now())",

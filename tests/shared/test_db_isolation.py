@@ -415,16 +415,17 @@ def _tenant_settings_row(tenant_id: uuid.UUID) -> Row:
 
 _OWN_ENDPOINT = """
 with e as (
-  insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)
-  values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')
+  insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret_key_id, secret_sealed)
+  values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'k1', '\\x01'::bytea)
   returning tenant_id, endpoint_id
 )"""
 
 
 def _webhook_endpoint_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret)"
-        " values ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'whsec_c2VjcmV0')",
+        "insert into webhook_endpoints"
+        " (tenant_id, endpoint_id, url, event_types, secret_key_id, secret_sealed) values"
+        " ($1, $2, 'https://hr.example/hooks', array['fi.tila.order.approved.v1'], 'k1', '\\x01'::bytea)",
         (uuid.uuid4(),),
     )
 
