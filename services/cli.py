@@ -28,7 +28,6 @@ from pathlib import Path
 import httpx
 
 from services.demo import DEMO_TENANTS, seed
-from services.integrations.settings import ensure_webhook_secret_key_file
 from services.organisations.domain.login import secret_reference
 from services.organisations.domain.tokens import Grant, access_claims
 from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
@@ -40,8 +39,8 @@ from services.platform import (
     prepare_databases,
     service_environment,
 )
-from services.sessions.settings import ensure_content_key_file
 from shared.auth.tokens import sign_token
+from shared.crypto import ensure_keyring_file
 from shared.db.migrate import migrate
 from shared.embedded import servers
 from shared.embedded.oidc import EmbeddedOidcProvider
@@ -118,12 +117,12 @@ def run(args: argparse.Namespace) -> int:
                     ),
                 }
 
-            webhook_keys = str(ensure_webhook_secret_key_file(data / "webhook-secret-keys.json"))
+            webhook_keys = str(ensure_keyring_file(data / "webhook-secret-keys.json"))
             api_env = environment(worker=False) | {
                 "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": str(key_file),
                 "TILA_ORGANISATIONS_PUBLIC_BASE_URL": base,
                 "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "true",
-                "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_content_key_file(data / "content-keys.json")),
+                "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_keyring_file(data / "content-keys.json")),
                 "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
                 "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": webhook_keys,
             }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -13,9 +12,9 @@ import msgspec
 from services.integrations import SERVICE
 from services.integrations.domain.webhooks import RetryPolicy
 from shared.config import ServiceSettings, load_settings
-from shared.crypto import Keyring, ensure_keyring_file, parse_keyring
+from shared.crypto import Keyring, parse_keyring
 
-__all__ = ["IntegrationsSettings", "ensure_webhook_secret_key_file", "integrations_settings"]
+__all__ = ["IntegrationsSettings", "integrations_settings"]
 
 
 class IntegrationsSettings(ServiceSettings, frozen=True, kw_only=True):
@@ -55,12 +54,6 @@ class IntegrationsSettings(ServiceSettings, frozen=True, kw_only=True):
             cap=dt.timedelta(seconds=self.webhook_retry_cap_seconds),
             window=dt.timedelta(seconds=self.webhook_retry_window_seconds),
         )
-
-
-def ensure_webhook_secret_key_file(path: Path) -> Path:
-    """Create a webhook secret keyring file with one random key (owner-only) unless it exists:
-    what ``tila run`` passes as ``TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE``."""
-    return ensure_keyring_file(path)
 
 
 def integrations_settings(

@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from services.platform import SERVICES
 from shared.config import ServiceSettings
+from shared.crypto import ensure_keyring_file
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
@@ -75,9 +76,9 @@ def service_settings(
     for field in msgspec.structs.fields(cls):
         if not field.name.endswith("keys_file"):
             continue
-        maker = _key_file_maker(service, field.name)
-        if maker is None:
-            continue
+        # A service with a key file of its own format (organisations' signing keys) makes it
+        # itself; the others hold AES keyrings (shared.crypto).
+        maker = _key_file_maker(service, field.name) or ensure_keyring_file
         path = root / f"{service}-{field.name}.json"
         maker(path)
         fields[field.name] = str(path)

@@ -20,8 +20,9 @@ from services.sessions.crypto import (
     open_field,
     seal_field,
 )
-from services.sessions.settings import ensure_content_key_file, parse_content_keys
 from shared.config import SettingsError
+from shared.crypto import ensure_keyring_file as ensure_content_key_file
+from shared.crypto import parse_keyring as parse_content_keys
 
 TENANT, OTHER_TENANT = uuid.uuid4(), uuid.uuid4()
 PROCESS, OTHER_PROCESS = uuid.uuid4(), uuid.uuid4()

@@ -27,10 +27,11 @@ from services.sessions.domain.content import MAX_BODY_CHARS, ContentItem, Phase
 from services.sessions.domain.visibility import ContentKind
 from services.sessions.handlers import content as handlers
 from services.sessions.handlers import retention
-from services.sessions.settings import SessionsSettings, parse_content_keys
+from services.sessions.settings import SessionsSettings
 from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
 from shared.config import load_settings
+from shared.crypto import parse_keyring
 from shared.errors import Unavailable
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
@@ -60,7 +61,7 @@ Body = Annotated[str, msgspec.Meta(max_length=MAX_BODY_CHARS)]
 @functools.cache
 def _keyring_from_environment() -> ContentKeyring | None:
     settings = load_settings(SERVICE, {"TILA_DATABASE_URL": "-"} | dict(os.environ), cls=SessionsSettings)
-    keys = parse_content_keys(settings.content_keys, settings.content_keys_file)
+    keys = parse_keyring(settings.content_keys, settings.content_keys_file)
     return ContentKeyring(keys) if keys else None
 
 
