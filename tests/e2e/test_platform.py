@@ -7,6 +7,7 @@ CLI, and is driven over HTTP like any client would.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -18,11 +19,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from services.platform import SERVICES
 from shared.testing.plugin import Stack, free_port
@@ -325,6 +328,32 @@ def _eventually(find: Callable[[], Any], timeout: float = 30) -> Any:
     return found
 
 
+class WebhookReceiver:
+    """An HR system's webhook endpoint on this machine: keeps what it is sent, answers 204."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/working-time"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def _ok(response: httpx.Response, status: int = 200) -> httpx.Response:
     assert response.status_code == status, (
         f"{response.request.method} {response.request.url}: {response.text}"
@@ -341,7 +370,8 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
     and the close — and the employer's view holds dates, attendance and costs only."""
     canary = f"CANARY-{uuid.uuid4().hex}"
     today = dt.date.today()
-    with httpx.Client(base_url=platform.base, timeout=10) as client:
+    receiver = WebhookReceiver()
+    with httpx.Client(base_url=platform.base, timeout=10) as client, contextlib.closing(receiver):
         buyer_admin = Actor(platform, client, "demo-buyer", "aino.admin")
         approver = Actor(platform, client, "demo-buyer", "antti.approver")
         emma = Actor(platform, client, "demo-buyer", "emma.employee")
@@ -436,6 +466,19 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
             lambda page: next((p for p in page["items"] if p["orderId"] == order_id), None),
         )
         process_path = f"/sessions/processes/{process['id']}"
+        hr_system = {"name": "HR", "scopes": ["events:read", "webhooks:manage"]}
+        registered = _ok(buyer_admin.call("POST", "/organisations/machine-clients", hr_system), 201).json()
+        hr_token = client.post(
+            "/organisations/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(registered["clientId"], registered["clientSecret"]),
+        ).json()["access_token"]
+        subscription = client.post(
+            "/integrations/webhooks",
+            json={"url": receiver.url, "eventTypes": ["fi.tila.working_time.recorded.v1"]},
+            headers={"Authorization": f"Bearer {hr_token}"},
+        )
+        webhook_secret = _ok(subscription, 201).json()["secret"]
         signed = _ok(
             sami.call(
                 "POST",
@@ -508,19 +551,8 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
         specification = _ok(approver.call("GET", f"{invoice_path}/specification")).json()
         assert [(s["participantCount"], s["attendedCount"]) for s in specification["sessions"]] == [(1, 1)]
 
-        # The welfare area's HR system hears the participant's working time by employee number.
-        registered = _ok(
-            buyer_admin.call(
-                "POST", "/organisations/machine-clients", {"name": "HR", "scopes": ["events:read"]}
-            ),
-            201,
-        ).json()
-        hr_token = client.post(
-            "/organisations/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(registered["clientId"], registered["clientSecret"]),
-        ).json()["access_token"]
-
+        # The welfare area's HR system hears the participant's working time by employee number: in
+        # the webhook it subscribed to, signed per Standard Webhooks, and in the feed it catches up from.
         def working_time() -> list[Any]:
             events, cursor = [], None
             while True:
@@ -545,6 +577,15 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
         assert worked["employeeNumber"] == "H1001"
         assert worked["reasonCode"] == "TYONOHJAUS"
         assert worked["costCentreCode"] == "4100"
+
+        def delivered() -> list[Any]:
+            verified = [Webhook(webhook_secret).verify(body, headers) for headers, body in receiver.received]
+            return [e for e in verified if e["data"]["orderId"] == order_id]
+
+        (delivery,) = _eventually(delivered)
+        assert delivery["data"] == worked
+        assert delivery["type"] == "fi.tila.working_time.recorded.v1"
+        assert not any(canary.encode() in body for _, body in receiver.received)
 
         step(provider_admin, "start")
         step(provider_admin, "complete")
