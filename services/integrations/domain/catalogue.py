@@ -220,6 +220,7 @@ class PublicType:
     summary: str
     source: str
     internal: tuple[str, ...]
+    build: Builder
     buyer_only: bool = False
 
 
@@ -370,75 +371,61 @@ _PREFIX = "fi.tila."
 CATALOGUE: tuple[PublicType, ...] = (
     PublicType(
         f"{_PREFIX}order.approved.v1", OrderData, "An order was approved by the buyer's approver.",
-        "urn:tila:orders", (order_events.OrderApproved.event_type,),
+        "urn:tila:orders", (order_events.OrderApproved.event_type,), build=_build_order,
     ),
     PublicType(
         f"{_PREFIX}order.started.v1", OrderData, "Supervision under the order started.",
-        "urn:tila:orders", (order_events.OrderStarted.event_type,),
+        "urn:tila:orders", (order_events.OrderStarted.event_type,), build=_build_order,
     ),
     PublicType(
         f"{_PREFIX}order.extended.v1", OrderExtendedData, "The order was extended by more sessions.",
-        "urn:tila:orders", (order_events.OrderExtended.event_type,),
+        "urn:tila:orders", (order_events.OrderExtended.event_type,), build=_build_order_extended,
     ),
     PublicType(
         f"{_PREFIX}order.completed.v1", OrderData, "Every session of the order was held.",
-        "urn:tila:orders", (order_events.OrderCompleted.event_type,),
+        "urn:tila:orders", (order_events.OrderCompleted.event_type,), build=_build_order,
     ),
     PublicType(
         f"{_PREFIX}order.interrupted.v1", OrderData, "The order ended before all its sessions were held.",
-        "urn:tila:orders", (order_events.OrderInterrupted.event_type,),
+        "urn:tila:orders", (order_events.OrderInterrupted.event_type,), build=_build_order,
     ),
     PublicType(
         f"{_PREFIX}order.cancelled.v1", OrderData, "The order was cancelled.",
-        "urn:tila:orders", (order_events.OrderCancelled.event_type,),
+        "urn:tila:orders", (order_events.OrderCancelled.event_type,), build=_build_order,
     ),
     PublicType(
         f"{_PREFIX}session.scheduled.v1", SessionData, "A session was scheduled.",
-        "urn:tila:sessions", (session_events.SessionScheduled.event_type,),
+        "urn:tila:sessions", (session_events.SessionScheduled.event_type,), build=_build_session,
     ),
     PublicType(
         f"{_PREFIX}session.rescheduled.v1", SessionRescheduledData, "A session was moved.",
-        "urn:tila:sessions", (session_events.SessionRescheduled.event_type,),
+        "urn:tila:sessions", (session_events.SessionRescheduled.event_type,), build=_build_rescheduled,
     ),
     PublicType(
         f"{_PREFIX}session.held.v1", SessionHeldData, "A session was held.",
-        "urn:tila:sessions", (session_events.SessionHeld.event_type,),
+        "urn:tila:sessions", (session_events.SessionHeld.event_type,), build=_build_held,
     ),
     PublicType(
         f"{_PREFIX}session.cancelled.v1", SessionCancelledData,
         "A session was cancelled; only the category (on_time, late, by_supervisor) is told.",
-        "urn:tila:sessions", (session_events.SessionCancelled.event_type,),
+        "urn:tila:sessions", (session_events.SessionCancelled.event_type,), build=_build_cancelled,
     ),
     PublicType(
         f"{_PREFIX}working_time.recorded.v1", WorkingTimeData,
         "Working time of one attending employee in a held session (buyer only).",
-        "urn:tila:sessions", (session_events.SessionHeld.event_type,), buyer_only=True,
+        "urn:tila:sessions", (session_events.SessionHeld.event_type,), build=_build_working_time,
+        buyer_only=True,
     ),
     PublicType(
         f"{_PREFIX}invoice.issued.v1", InvoiceData, "An invoice was issued.",
-        "urn:tila:billing", (billing_events.InvoiceIssued.event_type,),
+        "urn:tila:billing", (billing_events.InvoiceIssued.event_type,), build=_build_invoice,
     ),
     PublicType(
         f"{_PREFIX}credit_note.issued.v1", CreditNoteData, "A credit note was issued.",
-        "urn:tila:billing", (billing_events.CreditNoteIssued.event_type,),
+        "urn:tila:billing", (billing_events.CreditNoteIssued.event_type,), build=_build_credit_note,
     ),
 )  # fmt: skip
 
-_BUILDERS: dict[str, Builder] = {
-    f"{_PREFIX}order.approved.v1": _build_order,
-    f"{_PREFIX}order.started.v1": _build_order,
-    f"{_PREFIX}order.extended.v1": _build_order_extended,
-    f"{_PREFIX}order.completed.v1": _build_order,
-    f"{_PREFIX}order.interrupted.v1": _build_order,
-    f"{_PREFIX}order.cancelled.v1": _build_order,
-    f"{_PREFIX}session.scheduled.v1": _build_session,
-    f"{_PREFIX}session.rescheduled.v1": _build_rescheduled,
-    f"{_PREFIX}session.held.v1": _build_held,
-    f"{_PREFIX}session.cancelled.v1": _build_cancelled,
-    f"{_PREFIX}working_time.recorded.v1": _build_working_time,
-    f"{_PREFIX}invoice.issued.v1": _build_invoice,
-    f"{_PREFIX}credit_note.issued.v1": _build_credit_note,
-}
 
 _BY_TYPE = {p.type: p for p in CATALOGUE}
 _BY_INTERNAL: dict[str, list[PublicType]] = {}
@@ -474,7 +461,7 @@ def public_events(
     for public in _BY_INTERNAL.get(internal_type, []):
         if public.buyer_only and _buyer_of(event) != tenant_id:
             continue
-        for suffix, data in _BUILDERS[public.type](event, tenant_id, lookups):
+        for suffix, data in public.build(event, tenant_id, lookups):
             made.append(
                 PublicEvent(
                     specversion=SPEC_VERSION,
