@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar, overload
 
 import msgspec
 
-__all__ = ["ServiceSettings", "SettingsError", "load_settings"]
+__all__ = ["ServiceSettings", "SettingsError", "load_settings", "own_settings"]
 
 
 class SettingsError(ValueError):
@@ -71,3 +71,20 @@ def load_settings(
         return msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid settings for {service}: {exc}") from exc
+
+
+def own_settings(
+    service: str, settings: ServiceSettings | None, cls: type[S], environ: Mapping[str, str] | None = None
+) -> S:
+    """``settings`` as the service's own settings class ``cls``: the common fields as given, the
+    service's own fields from ``environ`` (``TILA_<SVC>_*``) or their defaults — what a service's
+    ``create_app`` and worker need when the platform or a test hands them plain settings."""
+    if isinstance(settings, cls):
+        return settings
+    if settings is None:
+        return load_settings(service, environ, cls=cls)
+    env = dict(os.environ if environ is None else environ)
+    own = load_settings(
+        service, env | {f"TILA_{service.upper()}_DATABASE_URL": settings.database_url}, cls=cls
+    )
+    return cls(**(msgspec.structs.asdict(own) | msgspec.structs.asdict(settings)))

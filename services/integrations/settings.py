@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import msgspec
 
 from services.integrations import SERVICE
 from services.integrations.domain.webhooks import RetryPolicy
-from shared.config import ServiceSettings, load_settings
+from shared.config import ServiceSettings, own_settings
 from shared.crypto import Keyring, parse_keyring
 
 __all__ = ["IntegrationsSettings", "integrations_settings"]
@@ -61,13 +60,4 @@ def integrations_settings(
 ) -> IntegrationsSettings:
     """``settings`` as :class:`IntegrationsSettings`: the common fields as given, the service's own
     from the environment (``TILA_INTEGRATIONS_*``) or their defaults."""
-    if isinstance(settings, IntegrationsSettings):
-        return settings
-    if settings is None:
-        return load_settings(SERVICE, environ, cls=IntegrationsSettings)
-    env = dict(os.environ if environ is None else environ)
-    own = load_settings(
-        SERVICE, env | {"TILA_INTEGRATIONS_DATABASE_URL": settings.database_url}, cls=IntegrationsSettings
-    )
-    common = msgspec.structs.asdict(settings)
-    return IntegrationsSettings(**(msgspec.structs.asdict(own) | common))
+    return own_settings(SERVICE, settings, IntegrationsSettings, environ)
