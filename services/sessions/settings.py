@@ -9,9 +9,12 @@ from typing import Annotated
 
 import msgspec
 
-from shared.config import ServiceSettings
+from services.sessions import SERVICE
+from services.sessions.crypto import ContentKeyring
+from shared.config import ServiceSettings, own_settings
+from shared.crypto import parse_keyring
 
-__all__ = ["CONTENT_KEYS_ENV", "SessionsSettings"]
+__all__ = ["CONTENT_KEYS_ENV", "SessionsSettings", "sessions_settings"]
 
 CONTENT_KEYS_ENV = "TILA_SESSIONS_CONTENT_KEYS"
 
@@ -27,3 +30,16 @@ class SessionsSettings(ServiceSettings, frozen=True, kw_only=True):
     """How long a closed process's content is kept unless its provider tenant set its own period."""
     retention_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
     """How often the worker looks for closed processes whose retention period has ended."""
+
+    @property
+    def content_keyring(self) -> ContentKeyring | None:
+        """The keyring of the two settings above, or None when neither names a key (the content
+        routes then answer 503, never with a made-up key)."""
+        keys = parse_keyring(self.content_keys, self.content_keys_file)
+        return ContentKeyring(keys) if keys else None
+
+
+def sessions_settings(settings: ServiceSettings | None) -> SessionsSettings:
+    """``settings`` as :class:`SessionsSettings`: the common fields as given, the service's own
+    from the environment (``TILA_SESSIONS_*``) or their defaults."""
+    return own_settings(SERVICE, settings, SessionsSettings)

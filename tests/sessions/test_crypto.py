@@ -20,7 +20,7 @@ from services.sessions.crypto import (
     open_field,
     seal_field,
 )
-from shared.config import SettingsError
+from shared.config import ServiceSettings, SettingsError
 from shared.crypto import ensure_keyring_file as ensure_content_key_file
 from shared.crypto import parse_keyring as parse_content_keys
 
@@ -179,22 +179,20 @@ def test_the_embedded_default_keeps_one_generated_key_owner_only(tmp_path: Path)
 def test_the_app_reads_its_keyring_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.sessions.api.content import _keyring_from_environment
+    from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
+    from services.sessions.app import create_app
 
+    settings = ServiceSettings(service="sessions", database_url="postgresql://unused/sessions")
     path = ensure_content_key_file(tmp_path / "content-keys.json")
     newer = base64.b64encode(generate_key()).decode()
     monkeypatch.setenv("TILA_SESSIONS_CONTENT_KEYS_FILE", str(path))
     monkeypatch.setenv("TILA_SESSIONS_CONTENT_KEYS", f"k-new:{newer}")
-    _keyring_from_environment.cache_clear()
-    try:
-        keyring = _keyring_from_environment()
-        assert keyring is not None
-        assert keyring.key_ids[-1] == "k-new"
-        assert keyring.primary_id == "k-new"
-        assert len(keyring.key_ids) == 2
-        monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS")
-        monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS_FILE")
-        _keyring_from_environment.cache_clear()
-        assert _keyring_from_environment() is None  # the API then answers 503, never a made-up key
-    finally:
-        _keyring_from_environment.cache_clear()
+    keyring = create_app(settings).state[CONTENT_KEYRING_STATE_KEY]
+    assert keyring is not None
+    assert keyring.key_ids[-1] == "k-new"
+    assert keyring.primary_id == "k-new"
+    assert len(keyring.key_ids) == 2
+    monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS")
+    monkeypatch.delenv("TILA_SESSIONS_CONTENT_KEYS_FILE")
+    # The API then answers 503, never with a made-up key.
+    assert create_app(settings).state[CONTENT_KEYRING_STATE_KEY] is None

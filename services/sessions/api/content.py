@@ -9,8 +9,6 @@ attempt, allowed or refused, is in the audit log. Error bodies never repeat cont
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
 import uuid
 from typing import Annotated
 
@@ -21,17 +19,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.sessions import SERVICE
 from services.sessions.crypto import ContentKeyring
 from services.sessions.domain.content import MAX_BODY_CHARS, ContentItem, Phase
 from services.sessions.domain.visibility import ContentKind
 from services.sessions.handlers import content as handlers
 from services.sessions.handlers import retention
-from services.sessions.settings import SessionsSettings
 from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
-from shared.config import load_settings
-from shared.crypto import parse_keyring
 from shared.errors import Unavailable
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
@@ -58,16 +52,9 @@ Keyring = NamedDependency[ContentKeyring]
 Body = Annotated[str, msgspec.Meta(max_length=MAX_BODY_CHARS)]
 
 
-@functools.cache
-def _keyring_from_environment() -> ContentKeyring | None:
-    settings = load_settings(SERVICE, {"TILA_DATABASE_URL": "-"} | dict(os.environ), cls=SessionsSettings)
-    keys = parse_keyring(settings.content_keys, settings.content_keys_file)
-    return ContentKeyring(keys) if keys else None
-
-
 async def provide_keyring(state: State) -> ContentKeyring:
-    """The app's content keyring: set on ``app.state`` (tests), else from the environment."""
-    keyring = state.get(CONTENT_KEYRING_STATE_KEY) or _keyring_from_environment()
+    """The app's content keyring, set on ``app.state`` by ``create_app`` from its settings."""
+    keyring = state.get(CONTENT_KEYRING_STATE_KEY)
     if keyring is None:
         raise Unavailable("no content keys are configured (TILA_SESSIONS_CONTENT_KEYS)")
     assert isinstance(keyring, ContentKeyring)

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import uuid
 
 import asyncpg
-import msgspec
 
 from services.sessions.domain.audit import Action, Outcome
-from services.sessions.settings import SessionsSettings
+from services.sessions.settings import sessions_settings
 from services.sessions.store import audit as audit_store
 from services.sessions.store import content as store
 from shared.auth.principal import PROVIDER_ADMIN, Principal
-from shared.config import ServiceSettings, load_settings
 from shared.db.tenant import tenant_transaction
 from shared.errors import Forbidden
 from shared.events.worker import Worker
@@ -134,19 +131,6 @@ class RetentionJob:
             await asyncio.sleep(self.interval)
 
 
-class _RetentionSettings(msgspec.Struct, frozen=True):
-    content_retention_months: int = 12
-    retention_interval_seconds: float = 3600.0
-
-
-def _retention_settings(settings: ServiceSettings) -> _RetentionSettings:
-    """The retention fields of :class:`SessionsSettings`, from ``settings`` or else the environment."""
-    if isinstance(settings, SessionsSettings):
-        return _RetentionSettings(settings.content_retention_months, settings.retention_interval_seconds)
-    env = load_settings(settings.service, {**os.environ, "TILA_DATABASE_URL": "-"}, cls=SessionsSettings)
-    return _RetentionSettings(env.content_retention_months, env.retention_interval_seconds)
-
-
 class RetentionWorker(Worker):
     """The sessions worker: the relay and consumers of :class:`Worker`, and the retention job."""
 
@@ -160,7 +144,7 @@ class RetentionWorker(Worker):
             )
         tasks = await super().start()
         assert self.pool is not None
-        options = _retention_settings(self.settings)
+        options = sessions_settings(self.settings)
         self.retention = RetentionJob(
             self.pool,
             self.settings.relay_database_url,
