@@ -4,6 +4,11 @@ from pathlib import Path
 
 from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
+from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 
 SERVICE = "integrations"
-MIGRATIONS = [EVENT_MIGRATIONS, MigrationSource(SERVICE, Path(__file__).parent / "migrations")]
+MIGRATIONS = [
+    EVENT_MIGRATIONS,
+    TENANCY_MIGRATIONS,
+    MigrationSource(SERVICE, Path(__file__).parent / "migrations"),
+]

@@ -10,8 +10,13 @@ and isolation between endpoints.
   Nor does it use up the windows of the events behind it: the time a delivery waits behind an
   earlier one is not its own window (see ``store.restart_windows_behind``), so a later event
   that was tried before an earlier one arrived from another stream still gets its full window.
+- A deactivated tenant's deliveries are not sent: its pending ones are dead-lettered unsent
+  (``last_error`` ``tenant_deactivated``) and no new ones are made.
 - Each attempt resolves the host again and refuses any non-public address (DNS may have changed
-  since registration), then connects to the checked address itself, never following redirects.
+  since registration), then connects to the checked address itself, never following redirects
+  (:class:`shared.http.outbound.OutboundClient`). The answer is read at most ``ANSWER_LIMIT``
+  bytes and the whole attempt ends at its deadline; an answer too long or too slow is a failed
+  attempt, retried by the policy like any other.
 """
 
 from __future__ import annotations
@@ -25,16 +30,20 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from services.integrations import store
-from services.integrations.domain.webhooks import check_url
-from services.integrations.net import resolve_allowed
+from services.integrations.handlers import tenant_active
 from services.integrations.sealing import DecryptionFailed, open_secret
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
-from shared.errors import DomainError
+from shared.http.outbound import (
+    AnswerTooLarge,
+    DeadlineExceeded,
+    OutboundClient,
+    OutboundError,
+    TargetRefused,
+)
 from shared.logging import get_logger
 
 __all__ = ["CONTENT_TYPE", "DeliveryLoop", "sign"]
@@ -44,9 +53,9 @@ log = get_logger(__name__)
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 _REFRESH_TIMEOUT = 10.0
 _BATCH = 50
-_ADDRESSES_TRIED = 3
-"""A host's addresses tried in turn when a connection is refused (e.g. ::1 before 127.0.0.1)."""
 """Deliveries to one endpoint per lease before it goes back to the schedule."""
+ANSWER_LIMIT = 64 * 1024
+"""The most of an endpoint's answer read; a longer answer fails the attempt."""
 
 
 def sign(secrets: list[str], *, msg_id: str, timestamp: dt.datetime, body: str) -> str:
@@ -67,14 +76,11 @@ class DeliveryLoop:
         self.lease = dt.timedelta(seconds=2 * self.timeout + 30)
         self.busy: dict[uuid.UUID, asyncio.Task[None]] = {}
         self.tenants: dict[uuid.UUID, uuid.UUID] = {}
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            # No connection reuse: a connection is made to one checked address for one host name.
-            limits=httpx.Limits(
-                max_keepalive_connections=0, max_connections=settings.webhook_concurrency * 2
-            ),
-            trust_env=False,
+        self.client = OutboundClient(
+            allow_loopback=settings.allow_loopback_http_webhooks,
+            timeout=self.timeout,
+            max_connections=settings.webhook_concurrency * 2,
+            user_agent="Tila-Webhooks/1",
         )
 
     async def run(self) -> None:
@@ -176,6 +182,13 @@ class DeliveryLoop:
         """Attempt the endpoint's head delivery if it is due; whether to go on with the next."""
         now = dt.datetime.now(dt.UTC)
         async with tenant_transaction(self.pool, tenant_id) as conn:
+            if not await tenant_active(conn, tenant_id):
+                # Deactivated (for good: there is no reactivation): nothing more is sent; what was
+                # pending is dead-lettered unsent, visible in the delivery list as such.
+                dropped = await store.drop_pending(conn, tenant_id, endpoint_id, error="tenant_deactivated")
+                if dropped:
+                    log.info("webhook_dropped", endpoint_id=str(endpoint_id), deliveries=dropped)
+                return False
             endpoint = await store.fetch_endpoint(conn, tenant_id, endpoint_id, with_secrets=True)
             head = await store.head_delivery(conn, tenant_id, endpoint_id)
         if endpoint is None or head is None or head["next_attempt_at"] > now:
@@ -232,46 +245,32 @@ class DeliveryLoop:
         self, url: str, msg_id: str, body: str, secrets: list[str]
     ) -> tuple[int | None, str | None]:
         """(status code, error) of one attempt; error is None on a 2xx."""
-        allow = self.settings.allow_loopback_http_webhooks
-        try:
-            target = check_url(url, allow_loopback_http=allow)
-            addresses = await resolve_allowed(target, allow_loopback=allow)
-        except DomainError as exc:
-            return None, f"target_refused: {exc.detail}"
-        default_port = 443 if target.scheme == "https" else 80
-        host = f"[{target.host}]" if ":" in target.host else target.host
         timestamp = dt.datetime.now(dt.UTC)
         headers = {
-            "host": host if target.port == default_port else f"{host}:{target.port}",
             "content-type": CONTENT_TYPE,
             "user-agent": "Tila-Webhooks/1",
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(timestamp.timestamp())),
             "webhook-signature": sign(secrets, msg_id=msg_id, timestamp=timestamp, body=body),
         }
-        # Certificates are checked against the host name, while the connection goes to the
-        # address checked above (no second lookup an attacker's DNS could answer differently).
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        response: httpx.Response | None = None
         try:
-            async with asyncio.timeout(self.timeout + 1):
-                for address in addresses[:_ADDRESSES_TRIED]:
-                    try:
-                        response = await self.client.post(
-                            httpx.URL(url).copy_with(host=address),
-                            content=body.encode(),
-                            headers=headers,
-                            extensions=extensions,
-                        )
-                        break
-                    except httpx.ConnectError:
-                        if address == addresses[:_ADDRESSES_TRIED][-1]:
-                            raise
-        except (httpx.TimeoutException, TimeoutError):
-            return None, "timeout"
-        except httpx.HTTPError as exc:
-            return None, f"connection_error: {type(exc).__name__}"
-        assert response is not None
-        if 200 <= response.status_code < 300:
-            return response.status_code, None
-        return response.status_code, f"http_{response.status_code}"
+            # The answer's body is not needed, but it is read, at most ANSWER_LIMIT of it, within
+            # the deadline: an endpoint answering without end fails the attempt, it does not
+            # fill the worker's memory or hold its slot.
+            answer = await self.client.request(
+                "POST",
+                url,
+                content=body.encode(),
+                headers=headers,
+                max_bytes=ANSWER_LIMIT,
+                deadline=self.timeout + 1,
+            )
+        except TargetRefused as exc:
+            return None, f"target_refused: {exc.detail}"
+        except (AnswerTooLarge, DeadlineExceeded) as exc:
+            return None, exc.reason
+        except OutboundError as exc:
+            return None, exc.detail if exc.reason == "connection_error" else exc.reason
+        if answer.is_success:
+            return answer.status_code, None
+        return answer.status_code, f"http_{answer.status_code}"

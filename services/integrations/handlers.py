@@ -14,20 +14,22 @@ import msgspec
 from services.integrations import store
 from services.integrations.domain import catalogue
 from services.integrations.domain.webhooks import check_url, new_secret
-from services.integrations.net import resolve_allowed
 from services.integrations.sealing import DecryptionFailed, open_secret, seal_secret
 from shared.auth.principal import Principal
 from shared.contracts import organisations as org_events
 from shared.contracts import sessions as session_events
 from shared.crypto import Keyring
 from shared.db.tenant import set_tenant, tenant_transaction
-from shared.errors import Conflict, DomainError, FieldError, NotFound, Unavailable
+from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, Unavailable
 from shared.events.envelope import Envelope
+from shared.http.outbound import resolve_allowed
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
+from shared.tenancy import fetch_known_tenant
 
 __all__ = [
     "EndpointPolicy",
+    "check_tenant_active",
     "create_endpoint",
     "delete_endpoint",
     "get_endpoint",
@@ -134,6 +136,8 @@ async def _publish(conn: asyncpg.Connection, tenant_id: uuid.UUID, public: catal
     )
     if position is None:
         return
+    if not await tenant_active(conn, tenant_id):
+        return  # a deactivated tenant's webhooks get nothing (see the delivery loop)
     for endpoint_id in await store.subscribed_endpoints(conn, tenant_id, public.type):
         inserted = await store.insert_delivery(
             conn,
@@ -153,6 +157,24 @@ async def _publish(conn: asyncpg.Connection, tenant_id: uuid.UUID, public: catal
                 conn, tenant_id, endpoint_id, event_time=public.time, position=position
             )
         await store.refresh_schedule(conn, tenant_id, endpoint_id)
+
+
+# --- tenants ---
+
+
+async def tenant_active(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> bool:
+    """False once organisations announced the tenant's deactivation (final: the contracts have
+    no reactivation). A tenant this service has not heard of yet counts as active."""
+    known = await fetch_known_tenant(conn, tenant_id)
+    return known is None or known.active
+
+
+async def check_tenant_active(pool: asyncpg.Pool, principal: Principal) -> None:
+    """Every route of a deactivated tenant answers 403, also to its tokens issued before."""
+    async with tenant_transaction(pool, principal.tenant_id) as conn:
+        active = await tenant_active(conn, principal.tenant_id)
+    if not active:
+        raise Forbidden("the tenant is deactivated")
 
 
 # --- the feed ---

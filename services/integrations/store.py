@@ -13,6 +13,7 @@ __all__ = [
     "FeedRow",
     "cost_centre_codes",
     "delete_endpoint",
+    "drop_pending",
     "employee_numbers",
     "extend_lease",
     "fetch_delivery",
@@ -511,6 +512,23 @@ async def mark_delivered(
         at,
         status_code,
     )
+
+
+async def drop_pending(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, error: str
+) -> int:
+    """Dead-letter every pending delivery of the endpoint without an attempt; how many."""
+    rows = await conn.fetch(
+        """
+        update webhook_deliveries set status = 'dead', last_error = $3
+        where tenant_id = $1 and endpoint_id = $2 and status = 'pending'
+        returning delivery_id
+        """,
+        tenant_id,
+        endpoint_id,
+        error,
+    )
+    return len(rows)
 
 
 async def mark_failed(

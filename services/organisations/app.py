@@ -49,7 +49,9 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
     loopback = settings.allow_loopback_http_issuers
 
     async def open_oidc(app: Litestar) -> None:
-        app.state.oidc = OidcClient()  # on the serving event loop, where its connections live
+        app.state.oidc = OidcClient(
+            allow_loopback_http=loopback
+        )  # on the serving loop, where its connections live
 
     async def close_oidc(app: Litestar) -> None:
         await app.state.oidc.aclose()

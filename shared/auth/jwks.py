@@ -14,11 +14,15 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from shared.auth.errors import JwksUnavailable
+from shared.http.outbound import OutboundClient, OutboundError, TargetRefused, fetch_capped
 from shared.logging import get_logger
 
 __all__ = ["JwksClient"]
 
 _log = get_logger(__name__)
+
+MAX_JWKS_BYTES = 256 * 1024
+"""A key set larger than this is not one (a few keys are a few kilobytes)."""
 
 
 class _JwksDocument(msgspec.Struct, frozen=True):
@@ -41,6 +45,11 @@ class JwksClient:
     When a refetch fails the previous set is kept and served, stale or not: an issuer outage
     should not log every caller out. Only when no set has ever been fetched does
     :meth:`get_key_set` raise :class:`JwksUnavailable`.
+
+    The answer is read at most ``max_bytes`` and the whole fetch ends within twice ``timeout``
+    (``shared.http.outbound``). A key set at an address a third party chose (a tenant's identity
+    provider) is fetched through ``outbound``, which also applies the address policy; Tila's own
+    issuer is fetched with ``http_client`` (or a plain client of its own).
     """
 
     def __init__(
@@ -51,9 +60,14 @@ class JwksClient:
         max_age: float = 300.0,
         timeout: float = 5.0,
         http_client: httpx.AsyncClient | None = None,
+        outbound: OutboundClient | None = None,
+        max_bytes: int = MAX_JWKS_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
+        self._outbound = outbound
+        self._max_bytes = max_bytes
+        self._deadline = 2 * timeout
         self._min_refresh_interval = min_refresh_interval
         self._max_age = max_age
         self._owns_http = http_client is None
@@ -103,13 +117,30 @@ class JwksClient:
     async def _fetch(self) -> KeySet | None:
         """Fetch the set; on failure log it and return the previous one (possibly None)."""
         self._attempted_at = self._clock()
+        headers = {"Accept": "application/json"}
         try:
-            response = await self._http.get(self._url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            document = msgspec.json.decode(response.content, type=_JwksDocument)
+            if self._outbound is not None:
+                answer = await self._outbound.request(
+                    "GET", self._url, headers=headers, max_bytes=self._max_bytes, deadline=self._deadline
+                )
+            else:
+                answer = await fetch_capped(
+                    self._http,
+                    "GET",
+                    self._url,
+                    headers=headers,
+                    max_bytes=self._max_bytes,
+                    deadline=self._deadline,
+                )
+            if not answer.is_success:
+                raise ValueError(f"HTTP {answer.status_code}")
+            document = msgspec.json.decode(answer.content, type=_JwksDocument)
             key_set = KeySet.import_key_set({"keys": document.keys})
-        except (httpx.HTTPError, msgspec.DecodeError, JoseError, ValueError, TypeError, KeyError) as exc:
-            _log.warning("jwks_fetch_failed", url=self._url, error=type(exc).__name__)
+        except TargetRefused as exc:
+            _log.warning("jwks_fetch_refused", url=self._url, error=exc.detail)
+            return self._key_set
+        except (OutboundError, msgspec.DecodeError, JoseError, ValueError, TypeError, KeyError) as exc:
+            _log.warning("jwks_fetch_failed", url=self._url, error=getattr(exc, "reason", type(exc).__name__))
             return self._key_set
         self._key_set = key_set
         self._fetched_at = self._clock()

@@ -511,7 +511,7 @@ async def test_id_token_signatures_are_checked_against_the_providers_keys(issuer
     metadata = ProviderMetadata(
         issuer="https://idp.example", authorization_endpoint="-", token_endpoint="-", jwks_uri=issuer.jwks_url
     )
-    oidc = OidcClient()
+    oidc = OidcClient(allow_loopback_http=True)  # the test issuer publishes on http://127.0.0.1
     try:
         good = sign_token(issuer.signing_key, _claims())
         assert (await oidc.verified_claims(metadata, good))["sub"] == "someone"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
@@ -19,7 +19,7 @@ from litestar.types import ControllerRouterHandler
 from services.integrations import handlers
 from services.integrations.domain import catalogue
 from services.integrations.domain.asyncapi import asyncapi_document, data_schema
-from shared.auth.guards import principal_of, provide_principal, requires_role, requires_scope
+from shared.auth.guards import principal_of, requires_role, requires_scope
 from shared.auth.principal import BUYER_ADMIN, Principal
 from shared.errors import NotFound
 from shared.http.app import NO_AUTH
@@ -33,6 +33,13 @@ WEBHOOKS_MANAGE = "webhooks:manage"
 Pool = NamedDependency[asyncpg.Pool]
 Caller = NamedDependency[Principal]
 Policy = NamedDependency[handlers.EndpointPolicy]
+
+
+async def provide_active_principal(request: Request[Any, Any, Any], pool: Pool) -> Principal:
+    """The caller, if its tenant is not deactivated (403 otherwise, for tokens issued before too)."""
+    principal = principal_of(request)
+    await handlers.check_tenant_active(pool, principal)
+    return principal
 
 
 def _webhook_managers(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -62,7 +69,7 @@ class CloudEventOut(msgspec.Struct, frozen=True):
     tags=["events"],
     summary="The caller's public events (CloudEvents), oldest first; resume with the returned cursor",
     guards=[requires_scope(EVENTS_READ)],
-    dependencies={"principal": Provide(provide_principal)},
+    dependencies={"principal": Provide(provide_active_principal)},
 )
 async def list_events(
     pool: Pool, principal: Caller, cursor: FromQuery[str | None] = None, limit: PageSize = 50
@@ -115,7 +122,7 @@ class SettingsOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
 class SettingsController(Controller):
     path = "/settings"
     tags = ["settings"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {"principal": Provide(provide_active_principal)}
     guards = [requires_role(BUYER_ADMIN)]
 
     @get("/", operation_id="getIntegrationSettings", summary="The buyer's integration settings")
@@ -195,7 +202,7 @@ class WebhookController(Controller):
 
     path = "/webhooks"
     tags = ["webhooks"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {"principal": Provide(provide_active_principal)}
     guards = [_webhook_managers]
 
     @post("/", operation_id="createWebhook", summary="Register an endpoint; its secret is shown once")

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.http.addresses import TargetNotAllowed, check_url
+
 __all__ = [
     "ATTEMPT_LIFETIME",
     "IdentityProviderConfig",
@@ -84,9 +86,16 @@ def issuer_allowed(issuer: str, *, allow_loopback_http: bool = False) -> bool:
         return False
     if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
         return False
-    if parts.scheme == "https":
-        return True
-    return allow_loopback_http and parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not (
+        parts.scheme == "https"
+        or (allow_loopback_http and parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    ):
+        return False
+    try:  # no literal non-public address or internal name (the resolved addresses are checked at I/O)
+        check_url(issuer, allow_loopback_http=allow_loopback_http)
+    except TargetNotAllowed:
+        return False
+    return True
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -42,6 +42,8 @@ from shared.errors import (
     NotFound,
     Unauthenticated,
 )
+from shared.http.addresses import TargetNotAllowed, check_url
+from shared.http.outbound import resolve_allowed
 from shared.logging import bind_context, get_logger
 
 __all__ = ["LoginContext", "configure_provider", "finish_login", "get_provider", "start_login"]
@@ -93,6 +95,7 @@ async def configure_provider(
         raise InvariantViolated(
             "an issuer is an https URL", errors=[FieldError("body.issuer", "must be https://host[/path]")]
         )
+    await _check_issuer_address(issuer, allow_loopback_http=allow_loopback_http)
     config = IdentityProviderConfig(
         tenant_id=principal.tenant_id,
         issuer=issuer,  # exactly as given: discovery must name the very same string
@@ -116,6 +119,19 @@ async def configure_provider(
             )
         await store.upsert_provider(conn, config)
     return config
+
+
+async def _check_issuer_address(issuer: str, *, allow_loopback_http: bool) -> None:
+    """The outbound address policy (as for webhooks): the issuer's host must resolve to public
+    addresses only. It is checked again at every call to the provider (DNS may change)."""
+    try:
+        target = check_url(issuer, allow_loopback_http=allow_loopback_http, field="body.issuer")
+        await resolve_allowed(target, allow_loopback=allow_loopback_http)
+    except TargetNotAllowed as refused:
+        raise InvariantViolated(
+            f"the issuer may not be called: {refused.detail}",
+            errors=[FieldError("body.issuer", refused.detail)],
+        ) from None
 
 
 async def get_provider(pool: asyncpg.Pool, principal: Principal) -> IdentityProviderConfig:
