@@ -63,6 +63,7 @@ TENANT_TABLES = (
     ("billing", "invoices"),
     ("billing", "invoice_counters"),
     ("billing", "billable_items"),
+    ("integrations", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
     ("integrations", "hr_people"),
