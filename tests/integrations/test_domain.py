@@ -140,6 +140,34 @@ def test_non_public_addresses_are_forbidden(address: str) -> None:
     assert forbidden_address(ipaddress.ip_address(address), allow_loopback=False)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "https://[2002:a9fe:a9fe::]/hook",  # 6to4
+        "https://[::a9fe:a9fe]/hook",  # IPv4-compatible
+        "https://[fec0::1]/hook",  # site-local
+        "https://192.0.0.8/hook",  # IETF protocol assignments
+        "https://[::ffff:a9fe:a9fe]/hook",  # IPv4-mapped
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+    ],
+)
+def test_webhook_targets_carrying_internal_ipv4_in_ipv6_are_refused(url: str) -> None:
+    for dev in (False, True):
+        with pytest.raises(TargetNotAllowed) as refused:
+            check_url(url, allow_loopback_http=dev)
+        assert refused.value.errors is not None
+        assert refused.value.errors[0].field == "body.url"
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::a9fe:a9fe", "fec0::1", "192.0.0.8"]
+)
+def test_a_host_resolving_to_ipv4_carried_in_ipv6_is_refused(address: str) -> None:
+    with pytest.raises(TargetNotAllowed):
+        check_addresses([address], allow_loopback=True)
+
+
 def test_a_host_is_refused_when_any_of_its_addresses_is_not_public() -> None:
     check_addresses(["8.8.8.8", "2001:4860:4860::8888"], allow_loopback=False)
     with pytest.raises(TargetNotAllowed):
