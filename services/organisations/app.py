@@ -79,6 +79,8 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
             jwks_route(policy),
         ],
         public_paths=["/\\.well-known/jwks\\.json", "/oauth/(token|revoke)", "/login/[^/]+/(start|callback)"],
+        # Every service fetches its verification keys here: anonymous junk must never starve that.
+        unlimited_paths=["/\\.well-known/jwks\\.json"],
         dependencies={"token_policy": Provide(provide_token_policy), "login": Provide(provide_login)},
         on_startup=[open_oidc],
         on_shutdown=[close_oidc],

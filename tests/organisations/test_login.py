@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -24,6 +25,7 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import Receive, Scope, Send
 
 from services.organisations.app import create_app
 from services.organisations.domain.login import LoginRefused, check_id_token_claims, issuer_allowed
@@ -84,20 +86,24 @@ def providers() -> Iterator[dict[str, EmbeddedOidcProvider]]:
 
 
 @pytest.fixture(scope="module")
-async def client(
-    settings_for: Callable[[str], ServiceSettings], stack: Stack, providers: object, issuer: TestIssuer
-) -> AsyncIterator[Client]:
+def login_settings(
+    settings_for: Callable[[str], ServiceSettings], stack: Stack, issuer: TestIssuer
+) -> OrganisationsSettings:
     keyring = stack.root / f"login-keyring-{uuid.uuid4().hex[:6]}.json"
     ensure_key_file(keyring)
     # The app verifies bearer tokens against the test issuer's JWKS (as services use
     # organisations' JWKS): publish our keyring's key there, so logins' tokens work on routes.
     issuer.publish(Keyring.load(keyring).signing_key())
     base = msgspec.structs.asdict(settings_for("organisations"))
-    settings = OrganisationsSettings(
+    return OrganisationsSettings(
         **base
         | {"signing_keys_file": str(keyring), "public_base_url": BASE, "allow_loopback_http_issuers": True}
     )
-    async with AsyncTestClient(create_app(settings)) as test_client:
+
+
+@pytest.fixture(scope="module")
+async def client(login_settings: OrganisationsSettings, providers: object) -> AsyncIterator[Client]:
+    async with AsyncTestClient(create_app(login_settings)) as test_client:
         yield test_client
 
 
@@ -442,6 +448,83 @@ async def test_a_nul_byte_in_a_callback_is_a_clean_refusal(
 async def test_login_for_a_tenant_without_a_provider_is_not_found(client: Client) -> None:
     response = await client.get(f"/organisations/login/{uuid.uuid4()}/start", follow_redirects=False)
     assert response.status_code == 404
+
+
+# --- one anonymous client's flood does not refuse anyone else's login, refresh or keys ---
+
+
+@pytest.fixture(scope="module")
+async def behind_ingress(login_settings: OrganisationsSettings) -> AsyncIterator[Client]:
+    """The app with a tight budget behind an ingress at 10.0.0.1 (whose X-Forwarded-For counts)."""
+    settings = msgspec.structs.replace(
+        login_settings, rate_limit_per_second=0.01, rate_limit_burst=3, trusted_proxies="10.0.0.0/8"
+    )
+    app = create_app(settings)
+    inner = app.asgi_handler
+
+    async def from_the_ingress(scope: Scope, receive: Receive, send: Send) -> None:
+        await inner(cast("Scope", {**scope, "client": ("10.0.0.1", 40000)}), receive, send)
+
+    app.asgi_handler = from_the_ingress
+    async with AsyncTestClient(app) as test_client:
+        yield test_client
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+async def test_one_clients_junk_at_the_token_endpoint_refuses_no_one_else(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant], behind_ingress: Client
+) -> None:
+    buyer = tenants["buyer"]
+    logged_in = await client.get(
+        (await _through_provider(client, buyer, "pirha-anna")).callback.removeprefix(BASE)
+    )
+    refresh_token = logged_in.json()["refresh_token"]
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=buyer.id, roles=['buyer_admin'])}"}
+    registered = await client.post(
+        "/organisations/machine-clients", json={"name": "HR", "scopes": ["events:read"]}, headers=admin
+    )
+    assert registered.status_code == 201, registered.text
+    machine = registered.json()
+    attacker = {"X-Forwarded-For": "192.0.2.66"}
+    junk_client = f"{buyer.id}.{uuid.uuid4()}"
+    ingress = behind_ingress
+    answers = set()
+    for _ in range(24):
+        junk = {"grant_type": "refresh_token", "refresh_token": "junk"}
+        answers.add(
+            (await ingress.post("/organisations/oauth/token", data=junk, headers=attacker)).status_code
+        )
+        grant = {"grant_type": "client_credentials"}
+        headers = attacker | _basic(junk_client, "junk")
+        answers.add(
+            (await ingress.post("/organisations/oauth/token", data=grant, headers=headers)).status_code
+        )
+    assert 429 in answers  # the flood itself is limited
+    # The flooder's own address still fetches the keys every service verifies tokens with.
+    for _ in range(5):
+        keys = await ingress.get("/organisations/.well-known/jwks.json", headers=attacker)
+        assert keys.status_code == 200
+
+    # A machine client behind the very same address: its own client id, its own budget.
+    grant = {"grant_type": "client_credentials"}
+    headers = attacker | _basic(machine["clientId"], machine["clientSecret"])
+    issued = await ingress.post("/organisations/oauth/token", data=grant, headers=headers)
+    assert issued.status_code == 200, issued.text
+
+    # Another person, elsewhere: refresh, login start and the keys are answered.
+    other = {"X-Forwarded-For": "198.51.100.7"}
+    refresh = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    refreshed = await ingress.post("/organisations/oauth/token", data=refresh, headers=other)
+    assert refreshed.status_code == 200, refreshed.text
+    started = await ingress.get(
+        f"/organisations/login/{buyer.id}/start", headers=other, follow_redirects=False
+    )
+    assert started.status_code == 302, started.text
+    keys = await ingress.get("/organisations/.well-known/jwks.json", headers=other)
+    assert keys.status_code == 200
 
 
 # --- the ID token itself: signatures against a provider's real JWKS, and every claim ---
