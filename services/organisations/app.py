@@ -14,6 +14,7 @@ from services.organisations import SERVICE
 from services.organisations.api.directory import DIRECTORY_ROUTES
 from services.organisations.api.login import IdentityProviderController, LoginController
 from services.organisations.api.oauth import MachineClientController, OAuthController, jwks_route
+from services.organisations.api.onboarding import OnboardingController
 from services.organisations.api.tenants import TenantController
 from services.organisations.handlers.login import LoginContext
 from services.organisations.handlers.tokens import TokenPolicy
@@ -71,6 +72,7 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
         settings,
         route_handlers=[
             TenantController,
+            OnboardingController,
             *DIRECTORY_ROUTES,
             OAuthController,
             MachineClientController,

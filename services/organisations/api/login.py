@@ -21,7 +21,13 @@ from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
 from shared.http.app import NO_AUTH
 
-__all__ = ["IdentityProviderController", "LoginController"]
+__all__ = [
+    "IdentityProviderController",
+    "IdentityProviderIn",
+    "IdentityProviderOut",
+    "LoginController",
+    "provider_out",
+]
 
 
 def _binding_cookie(tenant_id: uuid.UUID) -> str:
@@ -39,8 +45,15 @@ class LoginController(Controller):
         tenant_id: FromPath[uuid.UUID],
         pool: NamedDependency[asyncpg.Pool],
         login: NamedDependency[LoginContext],
+        invitation: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200,
+                description="An invitation's code: this login becomes the invited person, and spends it",
+            ),
+        ] = None,
     ) -> Redirect:
-        where, attempt = await handlers.start_login(pool, login, tenant_id)
+        where, attempt = await handlers.start_login(pool, login, tenant_id, invitation=invitation)
         # The callback must come back to the browser that started the login (ASVS 10.1.2).
         cookie = Cookie(
             key=_binding_cookie(tenant_id),
@@ -116,7 +129,7 @@ class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
     login_url: str
 
 
-def _out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
+def provider_out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
     return IdentityProviderOut(
         issuer=config.issuer,
         client_id=config.client_id,
@@ -155,7 +168,7 @@ class IdentityProviderController(Controller):
             role_claim=data.role_claim,
             role_map=data.role_map,
         )
-        return _out(config, login)
+        return provider_out(config, login)
 
     @get("/", operation_id="getIdentityProvider", summary="The tenant's OpenID provider and its login URL")
     async def read(
@@ -164,4 +177,4 @@ class IdentityProviderController(Controller):
         principal: NamedDependency[Principal],
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
-        return _out(await handlers.get_provider(pool, principal), login)
+        return provider_out(await handlers.get_provider(pool, principal), login)
