@@ -557,6 +557,18 @@ async def test_a_person_never_edited_is_still_linked_by_their_provisioned_email(
     assert linked[-1]["detail"]["subject"] == "pirha-anna"
 
 
+async def test_the_identity_audit_is_append_only_for_the_service(
+    pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    async with tenant_transaction(pool, buyer.id) as conn:
+        assert await conn.fetchval("select count(*) from identity_audit") > 0
+    for statement in ("update identity_audit set actor = 'someone else'", "delete from identity_audit"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with tenant_transaction(pool, buyer.id) as conn:
+                await conn.execute(statement)
+
+
 async def test_onboarding_from_a_new_tenant_to_its_admin_configuring_its_provider(
     client: Client, issuer: TestIssuer, pool: asyncpg.Pool, providers: dict[str, EmbeddedOidcProvider]
 ) -> None:

@@ -108,25 +108,52 @@ class IdentityProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True
             description="exactly as the provider names itself",
         ),
     ]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[!-~]+$")]
-    scopes: tuple[str, ...] = ("openid", "email", "profile")
-    allowed_email_domains: tuple[str, ...] = ()
-    provisioning: Literal["pre_provisioned", "claims"] = "pre_provisioned"
-    role_claim: str | None = None
-    role_map: dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]] = {}
+    client_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=500,
+            pattern=r"^[!-~]+$",
+            description="The client id Tila is registered under at the provider",
+        ),
+    ]
+    scopes: Annotated[
+        tuple[str, ...], msgspec.Meta(description="The scopes Tila asks for; must include openid")
+    ] = ("openid", "email", "profile")
+    allowed_email_domains: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(description="If any: only verified e-mails in these domains may log in"),
+    ] = ()
+    provisioning: Annotated[
+        Literal["pre_provisioned", "claims"],
+        msgspec.Meta(
+            description="pre_provisioned: admins create people; claims: the provider's groups create them"
+        ),
+    ] = "pre_provisioned"
+    role_claim: Annotated[
+        str | None, msgspec.Meta(description="The ID token claim holding the person's groups (claims)")
+    ] = None
+    role_map: Annotated[
+        dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]],
+        msgspec.Meta(description="The provider's group names to Tila's roles (claims)"),
+    ] = {}
 
 
 class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
-    issuer: str
-    client_id: str
-    client_secret_ref: str
-    """Where operators put the client secret (the process environment, under this name)."""
-    scopes: tuple[str, ...]
-    allowed_email_domains: tuple[str, ...]
-    provisioning: str
-    role_claim: str | None
-    role_map: dict[str, str]
-    login_url: str
+    issuer: Annotated[str, msgspec.Meta(description="The provider's issuer, exactly as it names itself")]
+    client_id: Annotated[str, msgspec.Meta(description="The client id Tila is registered under there")]
+    client_secret_ref: Annotated[
+        str,
+        msgspec.Meta(description="Where operators put the client secret (env:NAME, the process environment)"),
+    ]
+    scopes: Annotated[tuple[str, ...], msgspec.Meta(description="The scopes Tila asks for")]
+    allowed_email_domains: Annotated[
+        tuple[str, ...], msgspec.Meta(description="The e-mail domains allowed to log in (none: any)")
+    ]
+    provisioning: Annotated[str, msgspec.Meta(description="pre_provisioned or claims")]
+    role_claim: Annotated[str | None, msgspec.Meta(description="The claim holding groups (claims)")]
+    role_map: Annotated[dict[str, str], msgspec.Meta(description="Groups to Tila's roles (claims)")]
+    login_url: Annotated[str, msgspec.Meta(description="Where the tenant's people start their login")]
 
 
 def provider_out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
