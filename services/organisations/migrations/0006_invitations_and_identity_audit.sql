@@ -9,7 +9,7 @@
 -- platform admins (a tenant's first admin, or re-linking a person whose e-mail was changed); the
 -- code is given to the login start, bound to that login attempt, and spent at its callback.
 --
--- identity_audit: append-only (the app role may insert and read, never change or delete) links,
+-- identity_audit: append-only (a trigger refuses every update and delete) links,
 -- unlinks, e-mail changes and invitations, per person; the person reads their own.
 alter table people add column email_links boolean not null default true;
 
@@ -45,11 +45,21 @@ create table identity_audit (
 );
 create index identity_audit_person on identity_audit (tenant_id, person_id, entry_id);
 
+-- Append-only as sessions' content audit is: the policies let an update or delete reach the
+-- trigger, which refuses it loudly (42501) rather than letting it change nothing in silence.
+create function identity_audit_append_only() returns trigger language plpgsql as $$
+begin
+  raise exception 'the identity audit is append-only' using errcode = '42501';
+end $$;
+create trigger identity_audit_no_update before update or delete on identity_audit
+  for each row execute function identity_audit_append_only();
+create trigger identity_audit_no_truncate before truncate on identity_audit
+  for each statement execute function identity_audit_append_only();
 do $$
 declare
   app text := current_database() || '_app';
 begin
-  execute format('revoke update, delete, truncate on identity_audit from %I', app);
+  execute format('revoke truncate on identity_audit from %I', app);
 end $$;
 
 alter table invitations enable row level security;
