@@ -14,7 +14,8 @@ The client address is the direct peer's, unless that peer is one of the configur
 ``X-Forwarded-For`` (or, without it, ``Forwarded: for=``), read from the right, so a client cannot
 choose its own bucket by sending the header itself. A caller authenticating with HTTP Basic (a
 machine client at the token endpoint) has a bucket of its own per client id, so one client id's
-junk does not spend the budget of other clients behind the same address.
+junk does not spend the budget of other clients behind the same address; a client id without a
+bucket yet pays one request at its address first, so rotating made-up ids buys no fresh budget.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ class RateLimiter:
         bucket.tokens -= 1.0
         bucket.in_flight += 1
         return None
+
+    def known(self, key: str) -> bool:
+        """Whether ``key`` has a bucket now (was seen lately)."""
+        return key in self._buckets
 
     def release(self, key: str) -> None:
         bucket = self._buckets.get(key)
@@ -226,7 +231,15 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = _key(scope, self.trusted_proxies)
-        wait = self.limiter.acquire(key)
+        wait = None
+        if key.startswith("basic:") and not self.limiter.known(key):
+            # A client id not seen lately first pays at its address: made-up ids buy no fresh budget.
+            address = f"client:{client_address(scope, self.trusted_proxies)}"
+            wait = self.limiter.acquire(address)
+            if wait is None:
+                self.limiter.release(address)
+        if wait is None:
+            wait = self.limiter.acquire(key)
         if wait is not None:
             retry_after = str(max(1, math.ceil(wait)))
             raise TooManyRequestsException(

@@ -257,3 +257,15 @@ async def test_each_basic_client_id_has_its_own_bucket(behind_ingress: Litestar)
         answers = [(await same_address.get("/orders/open", headers=basic("a"))).status_code for _ in range(5)]
         assert answers == [200, 200, 200, 429, 429]
         assert (await same_address.get("/orders/open", headers=basic("b"))).status_code == 200
+
+
+async def test_made_up_client_ids_buy_no_fresh_budget(behind_ingress: Litestar) -> None:
+    def basic(client_id: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:junk".encode()).decode()}
+
+    async with _from(behind_ingress, "203.0.113.70") as rotating:
+        answers = [
+            (await rotating.get("/orders/open", headers=basic(str(uuid.uuid4())))).status_code
+            for _ in range(5)
+        ]
+    assert answers == [200, 200, 200, 429, 429]
