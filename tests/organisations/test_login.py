@@ -672,6 +672,34 @@ async def test_an_invitation_is_single_use_even_when_two_logins_started_with_it(
     assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-mallory-alt") is None
 
 
+async def test_an_invitation_never_takes_a_login_that_is_already_someone_elses(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    anna = await client.get(
+        (await _through_provider(client, buyer, "pirha-anna")).callback.removeprefix(BASE)
+    )
+    assert anna.status_code == 200, anna.text
+    person = await client.post(
+        "/organisations/people",
+        json={"name": "Kolmas", "email": f"k-{uuid.uuid4().hex[:6]}@pirha.example", "roles": ["employee"]},
+        headers=_as(issuer, buyer.id, "buyer_admin"),
+    )
+    invitation = await _invite(client, issuer, buyer.id, {"personId": person.json()["id"]})
+    redirect = await _through_provider(client, buyer, "pirha-anna", invitation=invitation["code"])
+    await _refused(
+        await client.get(redirect.callback.removeprefix(BASE)), "identity_linked_to_another_person"
+    )
+    assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-anna") == buyer.people["anna"]
+    # Nothing was spent: the invitation still starts a login.
+    started = await client.get(
+        f"/organisations/login/{buyer.id}/start",
+        params={"invitation": invitation["code"]},
+        follow_redirects=False,
+    )
+    assert started.status_code == 302, started.text
+
+
 async def test_an_expired_invitation_is_refused_at_the_start_and_at_the_callback(
     client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
 ) -> None:
