@@ -45,6 +45,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_burst: int = 200
     rate_limit_in_flight: int = 32
     """Requests of one tenant in progress at once, per API process."""
+    trusted_proxies: str = ""
+    """CIDRs (comma separated) of the proxies (the ingress) whose X-Forwarded-For/Forwarded name
+    the client address the rate limits key by; empty: those headers are ignored."""
 
 
 S = TypeVar("S", bound=ServiceSettings)

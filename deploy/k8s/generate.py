@@ -94,6 +94,9 @@ CONFIG: dict[str, str] = {
     "TILA_RATE_LIMIT_PER_SECOND": "100",
     "TILA_RATE_LIMIT_BURST": "200",
     "TILA_RATE_LIMIT_IN_FLIGHT": "32",
+    # The API ports admit only the ingress controller (and Tila's own APIs, which forward nothing):
+    # its X-Forwarded-For names the client the rate limits key by; anyone else's is ignored.
+    "TILA_TRUSTED_PROXIES": ",".join(PRIVATE_RANGES[:3]),
     "TILA_WORKER_HEALTH_PORT": str(WORKER_HEALTH_PORT),
     "TILA_ORGANISATIONS_PUBLIC_BASE_URL": f"https://{PUBLIC_HOST}",
     "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": f"{SIGNING_KEYS_DIR}/signing-keys.json",

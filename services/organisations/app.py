@@ -14,6 +14,7 @@ from services.organisations import SERVICE
 from services.organisations.api.directory import DIRECTORY_ROUTES
 from services.organisations.api.login import IdentityProviderController, LoginController
 from services.organisations.api.oauth import MachineClientController, OAuthController, jwks_route
+from services.organisations.api.onboarding import OnboardingController
 from services.organisations.api.tenants import TenantController
 from services.organisations.handlers.login import LoginContext
 from services.organisations.handlers.tokens import TokenPolicy
@@ -73,6 +74,7 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
         settings,
         route_handlers=[
             TenantController,
+            OnboardingController,
             *DIRECTORY_ROUTES,
             OAuthController,
             MachineClientController,
@@ -81,6 +83,8 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
             jwks_route(policy),
         ],
         public_paths=["/\\.well-known/jwks\\.json", "/oauth/(token|revoke)", "/login/[^/]+/(start|callback)"],
+        # Every service fetches its verification keys here: anonymous junk must never starve that.
+        unlimited_paths=["/\\.well-known/jwks\\.json"],
         dependencies={"token_policy": Provide(provide_token_policy), "login": Provide(provide_login)},
         on_startup=[open_oidc],
         on_shutdown=[close_oidc],

@@ -22,14 +22,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.auth.jwks import JwksClient
 from shared.auth.middleware import VERIFIER_STATE_KEY, auth_middleware
 from shared.auth.tokens import TokenVerifier
-from shared.config import ServiceSettings
+from shared.config import ServiceSettings, SettingsError
 from shared.db.pool import create_pool
 from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
 from shared.http.errors import exception_handlers
 from shared.http.openapi import document_problems
-from shared.http.ratelimit import RateLimiter, rate_limit_middleware
+from shared.http.ratelimit import RateLimiter, parse_trusted_proxies, rate_limit_middleware
 from shared.logging import configure_logging
 
 __all__ = ["NO_AUTH", "create_service_app", "provide_pool"]
@@ -112,6 +112,7 @@ def create_service_app(
     *,
     route_handlers: Sequence[ControllerRouterHandler],
     public_paths: Sequence[str] = (),
+    unlimited_paths: Sequence[str] = (),
     description: str = "",
     version: str = "0.1.0",
     dependencies: dict[str, Provide] | None = None,
@@ -120,7 +121,8 @@ def create_service_app(
 ) -> Litestar:
     """Build the app of ``settings.service``; every route lives under ``/<service>``.
 
-    ``public_paths`` are regexes matching whole paths (relative to ``/<service>``) that need no token.
+    ``public_paths`` are regexes matching whole paths (relative to ``/<service>``) that need no token;
+    ``unlimited_paths`` (the same kind) are never rate limited (the JWKS every service fetches).
     """
     service = settings.service
     prefix = f"/{service}"
@@ -156,7 +158,11 @@ def create_service_app(
         burst=settings.rate_limit_burst,
         max_in_flight=settings.rate_limit_in_flight,
     )
-    unlimited = list(exempt)
+    unlimited = list(exempt) + [f"{prefix}{pattern}" for pattern in unlimited_paths]
+    try:
+        trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
+    except ValueError as exc:
+        raise SettingsError(f"TILA_TRUSTED_PROXIES: {exc}") from None
     exempt += [f"{prefix}{pattern}" for pattern in public_paths]
 
     root = Router(
@@ -172,7 +178,7 @@ def create_service_app(
         exception_handlers=exception_handlers,
         middleware=[
             auth_middleware(exclude=exempt),
-            rate_limit_middleware(limiter, exclude=unlimited),
+            rate_limit_middleware(limiter, exclude=unlimited, trusted_proxies=trusted_proxies),
         ],
         openapi_config=OpenAPIConfig(
             title=f"Tila — {service}",

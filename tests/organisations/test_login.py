@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -24,6 +25,7 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import Receive, Scope, Send
 
 from services.organisations.app import create_app
 from services.organisations.domain.login import LoginRefused, check_id_token_claims, issuer_allowed
@@ -70,6 +72,11 @@ def providers() -> Iterator[dict[str, EmbeddedOidcProvider]]:
             "groups": ["sup"],
         },
         {"sub": "olli", "email": "olli@claims.example", "email_verified": True, "groups": ["other"]},
+        # An admin's second account at the welfare area's own provider, and people invited later.
+        {"sub": "pirha-mallory-alt", "email": "mallory.alt@pirha.example", "email_verified": True},
+        {"sub": "pirha-victim", "email": "victim.new@pirha.example", "email_verified": True},
+        {"sub": "pirha-it", "email": "it.person@pirha.example", "email_verified": True},
+        {"sub": "pirha-it-2", "email": "it.second@pirha.example", "email_verified": True},
     ]
     users_b = [{"sub": "tyo-sanna", "email": "sanna@tyonohjaus.example", "email_verified": True}]
     started = {
@@ -84,20 +91,24 @@ def providers() -> Iterator[dict[str, EmbeddedOidcProvider]]:
 
 
 @pytest.fixture(scope="module")
-async def client(
-    settings_for: Callable[[str], ServiceSettings], stack: Stack, providers: object, issuer: TestIssuer
-) -> AsyncIterator[Client]:
+def login_settings(
+    settings_for: Callable[[str], ServiceSettings], stack: Stack, issuer: TestIssuer
+) -> OrganisationsSettings:
     keyring = stack.root / f"login-keyring-{uuid.uuid4().hex[:6]}.json"
     ensure_key_file(keyring)
     # The app verifies bearer tokens against the test issuer's JWKS (as services use
     # organisations' JWKS): publish our keyring's key there, so logins' tokens work on routes.
     issuer.publish(Keyring.load(keyring).signing_key())
     base = msgspec.structs.asdict(settings_for("organisations"))
-    settings = OrganisationsSettings(
+    return OrganisationsSettings(
         **base
         | {"signing_keys_file": str(keyring), "public_base_url": BASE, "allow_loopback_http_issuers": True}
     )
-    async with AsyncTestClient(create_app(settings)) as test_client:
+
+
+@pytest.fixture(scope="module")
+async def client(login_settings: OrganisationsSettings, providers: object) -> AsyncIterator[Client]:
+    async with AsyncTestClient(create_app(login_settings)) as test_client:
         yield test_client
 
 
@@ -210,9 +221,14 @@ class Redirect:
     callback: str
 
 
-async def _through_provider(client: Client, tenant: Tenant, subject: str) -> Redirect:
+async def _through_provider(
+    client: Client, tenant: Tenant, subject: str, *, invitation: str | None = None
+) -> Redirect:
     """Start at Tila, log in at the provider as ``subject``, stop before the callback."""
-    started = await client.get(f"/organisations/login/{tenant.id}/start", follow_redirects=False)
+    params = {"invitation": invitation} if invitation is not None else {}
+    started = await client.get(
+        f"/organisations/login/{tenant.id}/start", params=params, follow_redirects=False
+    )
     assert started.status_code == 302, started.text
     authorize = started.headers["location"]
     query = parse_qs(urlsplit(authorize).query)
@@ -442,6 +458,415 @@ async def test_a_nul_byte_in_a_callback_is_a_clean_refusal(
 async def test_login_for_a_tenant_without_a_provider_is_not_found(client: Client) -> None:
     response = await client.get(f"/organisations/login/{uuid.uuid4()}/start", follow_redirects=False)
     assert response.status_code == 404
+
+
+# --- an admin's edit never decides who becomes an existing person; invitations do ---
+
+
+def _platform_admin(issuer: TestIssuer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token(tenant_id=uuid.uuid4(), roles=['platform_admin'])}"}
+
+
+def _as(issuer: TestIssuer, tenant_id: uuid.UUID, *roles: str, subject: str | None = None) -> dict[str, str]:
+    token = issuer.token(tenant_id=tenant_id, roles=roles, subject=subject)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _identity_of(
+    pool: asyncpg.Pool, tenant_id: uuid.UUID, issuer: str, subject: str
+) -> uuid.UUID | None:
+    async with tenant_transaction(pool, tenant_id) as conn:
+        person: uuid.UUID | None = await conn.fetchval(
+            "select person_id from identities where issuer = $1 and subject = $2", issuer, subject
+        )
+    return person
+
+
+async def _invite(
+    client: Client, issuer: TestIssuer, tenant_id: uuid.UUID, body: dict[str, object]
+) -> dict[str, str]:
+    response = await client.post(
+        f"/organisations/tenants/{tenant_id}/invitations", json=body, headers=_platform_admin(issuer)
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    invitation: dict[str, str] = response.json()
+    return invitation
+
+
+async def test_an_admin_who_changes_a_persons_email_to_their_own_account_is_not_linked_as_them(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    mallory = str(uuid.uuid4())
+    admin = _as(issuer, buyer.id, "buyer_admin", subject=mallory)
+    victim = await client.post(
+        "/organisations/people",
+        json={"name": "Vilja", "email": "vilja@pirha.example", "roles": ["employee"]},
+        headers=admin,
+    )
+    assert victim.status_code == 201, victim.text
+    victim_id = victim.json()["id"]
+    # Vilja never logs in; her admin points her e-mail at an account the admin holds ...
+    changed = await client.patch(
+        f"/organisations/people/{victim_id}", json={"email": "mallory.alt@pirha.example"}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    # ... and logs in with it: that login is nobody's, least of all Vilja's.
+    redirect = await _through_provider(client, buyer, "pirha-mallory-alt")
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), "not_provisioned")
+    assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-mallory-alt") is None
+
+    # Vilja sees what happened to her record, and who did it.
+    mine = await client.get(
+        "/organisations/people/me", headers=_as(issuer, buyer.id, "employee", subject=victim_id)
+    )
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["identities"] == []
+    [entry] = mine.json()["identityHistory"]
+    assert (entry["action"], entry["actor"]) == ("email_changed", mallory)
+    assert entry["detail"] == {"previous": "vilja@pirha.example", "current": "mallory.alt@pirha.example"}
+
+    # Tila's support re-links her with an invitation she redeems with her own account.
+    invitation = await _invite(client, issuer, buyer.id, {"personId": victim_id})
+    assert invitation["purpose"] == "relink"
+    redirect = await _through_provider(client, buyer, "pirha-victim", invitation=invitation["code"])
+    response = await client.get(redirect.callback.removeprefix(BASE))
+    assert response.status_code == 200, response.text
+    principal = await _verify(client, response.json()["access_token"])
+    assert principal.subject == victim_id
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    mine = (await client.get("/organisations/people/me", headers=headers)).json()
+    assert [i["issuer"] for i in mine["identities"]] == [buyer.provider.issuer]
+    actions = [e["action"] for e in mine["identityHistory"]]
+    assert actions == ["invitation_redeemed", "linked", "invitation_issued", "email_changed"]
+
+
+async def test_a_person_never_edited_is_still_linked_by_their_provisioned_email(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    redirect = await _through_provider(client, buyer, "pirha-anna")
+    assert (await client.get(redirect.callback.removeprefix(BASE))).status_code == 200
+    anna = str(buyer.people["anna"])
+    mine = await client.get(
+        "/organisations/people/me", headers=_as(issuer, buyer.id, "buyer_admin", subject=anna)
+    )
+    linked = [e for e in mine.json()["identityHistory"] if e["action"] == "linked"]
+    assert linked[-1]["detail"]["by"] == "email"
+    assert linked[-1]["detail"]["subject"] == "pirha-anna"
+
+
+async def test_the_identity_audit_is_append_only_for_the_service(
+    pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    async with tenant_transaction(pool, buyer.id) as conn:
+        assert await conn.fetchval("select count(*) from identity_audit") > 0
+    for statement in ("update identity_audit set actor = 'someone else'", "delete from identity_audit"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with tenant_transaction(pool, buyer.id) as conn:
+                await conn.execute(statement)
+
+
+async def test_onboarding_from_a_new_tenant_to_its_admin_configuring_its_provider(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, providers: dict[str, EmbeddedOidcProvider]
+) -> None:
+    platform = _platform_admin(issuer)
+    created = await client.post(
+        "/organisations/tenants",
+        json={"name": f"Onboarded {uuid.uuid4().hex[:6]}", "kind": "buyer", "businessId": business_id()},
+        headers=platform,
+    )
+    assert created.status_code == 201, created.text
+    tenant_id = uuid.UUID(created.json()["id"])
+    # A tenant's own routes are not the platform admin's ...
+    own = await client.get("/organisations/identity-provider", headers=platform)
+    assert own.status_code == 403
+    # ... the onboarding routes are.
+    provider = providers["a"]
+    configured = await client.put(
+        f"/organisations/tenants/{tenant_id}/identity-provider",
+        json={
+            "issuer": provider.issuer,
+            "clientId": f"tila-{tenant_id}",
+            "allowedEmailDomains": ["pirha.example"],
+        },
+        headers=platform,
+    )
+    assert configured.status_code == 200, configured.text
+    os.environ[configured.json()["clientSecretRef"].removeprefix("env:")] = "any-secret-the-mock-accepts"
+    invitation = await _invite(
+        client, issuer, tenant_id, {"email": "hallinto@pirha.example", "role": "buyer_admin"}
+    )
+    assert invitation["purpose"] == "first_admin"
+    assert invitation["code"].startswith("tila_inv_")
+    assert (
+        invitation["loginUrl"]
+        == f"{BASE}/organisations/login/{tenant_id}/start?invitation={invitation['code']}"
+    )
+    async with tenant_transaction(pool, tenant_id) as conn:
+        stored = await conn.fetchrow(
+            "select * from invitations where invitation_id = $1", uuid.UUID(invitation["id"])
+        )
+    assert stored is not None
+    assert bytes(stored["secret_hash"]) == hashlib.sha256(invitation["code"].encode()).digest()
+    assert invitation["code"] not in repr(dict(stored))
+
+    tenant = Tenant(tenant_id, provider, {})
+    # The invitee's account has another e-mail than the invitation named: the invitation decides.
+    redirect = await _through_provider(client, tenant, "pirha-it", invitation=invitation["code"])
+    response = await client.get(redirect.callback.removeprefix(BASE))
+    assert response.status_code == 200, response.text
+    principal = await _verify(client, response.json()["access_token"])
+    assert (principal.tenant_id, principal.subject) == (tenant_id, invitation["personId"])
+    assert principal.roles == frozenset({"buyer_admin"})
+    first_admin = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    reconfigured = await client.put(
+        "/organisations/identity-provider",
+        json={
+            "issuer": provider.issuer,
+            "clientId": f"tila-{tenant_id}",
+            "allowedEmailDomains": ["pirha.example"],
+            "provisioning": "claims",
+            "roleClaim": "groups",
+            "roleMap": {"hr-admins": "buyer_admin"},
+        },
+        headers=first_admin,
+    )
+    assert reconfigured.status_code == 200, reconfigured.text
+    assert reconfigured.json()["provisioning"] == "claims"
+
+    # Spent: the same code never starts another login.
+    again = await client.get(
+        f"/organisations/login/{tenant_id}/start",
+        params={"invitation": invitation["code"]},
+        follow_redirects=False,
+    )
+    await _refused(again, "invitation_not_valid")
+
+
+async def test_an_invitation_is_single_use_even_when_two_logins_started_with_it(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    person = await client.post(
+        "/organisations/people",
+        json={"name": "Two", "email": f"two-{uuid.uuid4().hex[:6]}@pirha.example", "roles": ["employee"]},
+        headers=_as(issuer, buyer.id, "buyer_admin"),
+    )
+    invitation = await _invite(client, issuer, buyer.id, {"personId": person.json()["id"]})
+    cookie = f"tila_login_{buyer.id.hex}"
+    started = []
+    for subject in ("pirha-it-2", "pirha-mallory-alt"):  # both start while it is unspent
+        redirect = await _through_provider(client, buyer, subject, invitation=invitation["code"])
+        started.append((redirect, client.cookies[cookie]))
+    answers = []
+    for redirect, binding in started:
+        client.cookies.clear()
+        answers.append(
+            await client.get(redirect.callback.removeprefix(BASE), headers={"Cookie": f"{cookie}={binding}"})
+        )
+    assert answers[0].status_code == 200, answers[0].text
+    await _refused(answers[1], "invitation_not_valid")
+    assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-mallory-alt") is None
+
+
+async def test_an_invitation_never_takes_a_login_that_is_already_someone_elses(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    anna = await client.get(
+        (await _through_provider(client, buyer, "pirha-anna")).callback.removeprefix(BASE)
+    )
+    assert anna.status_code == 200, anna.text
+    person = await client.post(
+        "/organisations/people",
+        json={"name": "Kolmas", "email": f"k-{uuid.uuid4().hex[:6]}@pirha.example", "roles": ["employee"]},
+        headers=_as(issuer, buyer.id, "buyer_admin"),
+    )
+    invitation = await _invite(client, issuer, buyer.id, {"personId": person.json()["id"]})
+    redirect = await _through_provider(client, buyer, "pirha-anna", invitation=invitation["code"])
+    await _refused(
+        await client.get(redirect.callback.removeprefix(BASE)), "identity_linked_to_another_person"
+    )
+    assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-anna") == buyer.people["anna"]
+    # Nothing was spent: the invitation still starts a login.
+    started = await client.get(
+        f"/organisations/login/{buyer.id}/start",
+        params={"invitation": invitation["code"]},
+        follow_redirects=False,
+    )
+    assert started.status_code == 302, started.text
+
+
+async def test_an_expired_invitation_is_refused_at_the_start_and_at_the_callback(
+    client: Client, issuer: TestIssuer, pool: asyncpg.Pool, tenants: dict[str, Tenant]
+) -> None:
+    buyer = tenants["buyer"]
+    person = await client.post(
+        "/organisations/people",
+        json={"name": "Late", "email": f"late-{uuid.uuid4().hex[:6]}@pirha.example", "roles": ["employee"]},
+        headers=_as(issuer, buyer.id, "buyer_admin"),
+    )
+    invitation = await _invite(client, issuer, buyer.id, {"personId": person.json()["id"], "validHours": 1})
+    redirect = await _through_provider(client, buyer, "pirha-mallory-alt", invitation=invitation["code"])
+    async with tenant_transaction(pool, buyer.id) as conn:
+        await conn.execute(
+            "update invitations set expires_at = now() - interval '1 second' where invitation_id = $1",
+            uuid.UUID(invitation["id"]),
+        )
+    await _refused(await client.get(redirect.callback.removeprefix(BASE)), "invitation_not_valid")
+    assert await _identity_of(pool, buyer.id, buyer.provider.issuer, "pirha-mallory-alt") is None
+    started = await client.get(
+        f"/organisations/login/{buyer.id}/start",
+        params={"invitation": invitation["code"]},
+        follow_redirects=False,
+    )
+    await _refused(started, "invitation_not_valid")
+
+
+async def test_another_tenants_invitation_is_refused(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant]
+) -> None:
+    buyer, other = tenants["buyer"], tenants["provider"]
+    sanna = str(other.people["sanna"])
+    invitation = await _invite(client, issuer, other.id, {"personId": sanna})
+    started = await client.get(
+        f"/organisations/login/{buyer.id}/start",
+        params={"invitation": invitation["code"]},
+        follow_redirects=False,
+    )
+    await _refused(started, "invitation_not_valid")
+    made_up = await client.get(
+        f"/organisations/login/{buyer.id}/start",
+        params={"invitation": "tila_inv_made-up"},
+        follow_redirects=False,
+    )
+    await _refused(made_up, "invitation_not_valid")
+
+
+async def test_only_platform_admins_invite_and_only_into_what_exists(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant]
+) -> None:
+    buyer, other = tenants["buyer"], tenants["provider"]
+    path = f"/organisations/tenants/{buyer.id}/invitations"
+    body: dict[str, object] = {"email": "x@pirha.example", "role": "buyer_admin"}
+    for roles in (["buyer_admin"], ["provider_admin", "supervisor"], ["employee"]):
+        answer = await client.post(path, json=body, headers=_as(issuer, buyer.id, *roles))
+        assert answer.status_code == 403, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    denied = await client.put(
+        f"/organisations/tenants/{buyer.id}/identity-provider",
+        json={"issuer": other.provider.issuer, "clientId": "attacker"},
+        headers=_as(issuer, buyer.id, "buyer_admin"),
+    )
+    assert denied.status_code == 403
+    platform = _platform_admin(issuer)
+    cases: list[tuple[str, dict[str, object], int]] = [
+        (f"/organisations/tenants/{uuid.uuid4()}/invitations", body, 404),
+        (path, {"personId": str(other.people["sanna"])}, 404),  # another tenant's person
+        (path, {"email": "x@pirha.example", "role": "provider_admin"}, 422),  # not a buyer's admin role
+        (path, {"email": "x@pirha.example"}, 422),
+        (
+            path,
+            {"email": "x@pirha.example", "role": "buyer_admin", "personId": str(buyer.people["anna"])},
+            422,
+        ),
+        (path, {}, 422),
+        (path, {"email": "anna.admin@pirha.example", "role": "buyer_admin"}, 409),  # an existing person
+        (path, {"personId": str(buyer.people["anna"]), "validHours": 0}, 400),
+    ]
+    for where, payload, status in cases:
+        answer = await client.post(where, json=payload, headers=platform)
+        assert answer.status_code == status, (payload, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    unknown = await client.put(
+        f"/organisations/tenants/{uuid.uuid4()}/identity-provider",
+        json={"issuer": other.provider.issuer, "clientId": "x"},
+        headers=platform,
+    )
+    assert unknown.status_code == 404
+
+
+# --- one anonymous client's flood does not refuse anyone else's login, refresh or keys ---
+
+
+@pytest.fixture(scope="module")
+async def behind_ingress(login_settings: OrganisationsSettings) -> AsyncIterator[Client]:
+    """The app with a tight budget behind an ingress at 10.0.0.1 (whose X-Forwarded-For counts)."""
+    settings = msgspec.structs.replace(
+        login_settings, rate_limit_per_second=0.01, rate_limit_burst=3, trusted_proxies="10.0.0.0/8"
+    )
+    app = create_app(settings)
+    inner = app.asgi_handler
+
+    async def from_the_ingress(scope: Scope, receive: Receive, send: Send) -> None:
+        await inner(cast("Scope", {**scope, "client": ("10.0.0.1", 40000)}), receive, send)
+
+    app.asgi_handler = from_the_ingress
+    async with AsyncTestClient(app) as test_client:
+        yield test_client
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+async def test_one_clients_junk_at_the_token_endpoint_refuses_no_one_else(
+    client: Client, issuer: TestIssuer, tenants: dict[str, Tenant], behind_ingress: Client
+) -> None:
+    buyer = tenants["buyer"]
+    logged_in = await client.get(
+        (await _through_provider(client, buyer, "pirha-anna")).callback.removeprefix(BASE)
+    )
+    refresh_token = logged_in.json()["refresh_token"]
+    admin = {"Authorization": f"Bearer {issuer.token(tenant_id=buyer.id, roles=['buyer_admin'])}"}
+    registered = await client.post(
+        "/organisations/machine-clients", json={"name": "HR", "scopes": ["events:read"]}, headers=admin
+    )
+    assert registered.status_code == 201, registered.text
+    machine = registered.json()
+    attacker = {"X-Forwarded-For": "192.0.2.66"}
+    junk_client = f"{buyer.id}.{uuid.uuid4()}"
+    ingress = behind_ingress
+    # The HR system behind the same address as the flooder has been fetching tokens all along.
+    machine_grant = {"grant_type": "client_credentials"}
+    machine_auth = attacker | _basic(machine["clientId"], machine["clientSecret"])
+    issued = await ingress.post("/organisations/oauth/token", data=machine_grant, headers=machine_auth)
+    assert issued.status_code == 200, issued.text
+    answers = set()
+    for _ in range(24):
+        junk = {"grant_type": "refresh_token", "refresh_token": "junk"}
+        answers.add(
+            (await ingress.post("/organisations/oauth/token", data=junk, headers=attacker)).status_code
+        )
+        grant = {"grant_type": "client_credentials"}
+        headers = attacker | _basic(junk_client, "junk")
+        answers.add(
+            (await ingress.post("/organisations/oauth/token", data=grant, headers=headers)).status_code
+        )
+    assert 429 in answers  # the flood itself is limited
+    # The flooder's own address still fetches the keys every service verifies tokens with.
+    for _ in range(5):
+        keys = await ingress.get("/organisations/.well-known/jwks.json", headers=attacker)
+        assert keys.status_code == 200
+
+    # The machine client behind the very same address: its own client id, its own budget.
+    issued = await ingress.post("/organisations/oauth/token", data=machine_grant, headers=machine_auth)
+    assert issued.status_code == 200, issued.text
+
+    # Another person, elsewhere: refresh, login start and the keys are answered.
+    other = {"X-Forwarded-For": "198.51.100.7"}
+    refresh = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    refreshed = await ingress.post("/organisations/oauth/token", data=refresh, headers=other)
+    assert refreshed.status_code == 200, refreshed.text
+    started = await ingress.get(
+        f"/organisations/login/{buyer.id}/start", headers=other, follow_redirects=False
+    )
+    assert started.status_code == 302, started.text
+    keys = await ingress.get("/organisations/.well-known/jwks.json", headers=other)
+    assert keys.status_code == 200
 
 
 # --- the ID token itself: signatures against a provider's real JWKS, and every claim ---

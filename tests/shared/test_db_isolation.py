@@ -37,6 +37,8 @@ TENANT_TABLES = (
     ("organisations", "identity_providers"),
     ("organisations", "login_attempts"),
     ("organisations", "identities"),
+    ("organisations", "invitations"),
+    ("organisations", "identity_audit"),
     ("orders", "tenant_directory"),
     ("orders", "known_cost_centres"),
     ("orders", "known_approvers"),
@@ -252,6 +254,35 @@ def _identity_row(tenant_id: uuid.UUID) -> Row:
         select tenant_id, 'https://idp.example', $5, person_id from p
         """,
         ("buyer", business_id(), uuid.uuid4(), uuid.uuid4().hex),
+    )
+
+
+def _invitation_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + """,
+        p as (insert into people (tenant_id, person_id, name, email, roles)
+              select tenant_id, $4, 'Iida', 'iida@example.fi', array['buyer_admin'] from t
+              returning tenant_id, person_id)
+        insert into invitations (tenant_id, invitation_id, person_id, secret_hash, purpose, created_by,
+                                 expires_at)
+        select tenant_id, $5, person_id, $6, 'first_admin', 'user:platform', now() + interval '1 day' from p
+        """,
+        ("buyer", business_id(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4().bytes),
+    )
+
+
+def _identity_audit_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _OWN_TENANT
+        + """,
+        p as (insert into people (tenant_id, person_id, name, email, roles)
+              select tenant_id, $4, 'Aino', 'aino@example.fi', array['employee'] from t
+              returning tenant_id, person_id)
+        insert into identity_audit (tenant_id, person_id, action, actor)
+        select tenant_id, person_id, 'email_changed', 'user:admin' from p
+        """,
+        ("buyer", business_id(), uuid.uuid4()),
     )
 
 
@@ -518,6 +549,8 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
     "identities": _identity_row,
+    "invitations": _invitation_row,
+    "identity_audit": _identity_audit_row,
     "refresh_tokens": _refresh_token_row,
     "machine_clients": _machine_client_row,
     "tenants": _tenant_row,

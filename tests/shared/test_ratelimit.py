@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar, get
@@ -18,7 +20,7 @@ from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 from shared.auth.principal import Principal
 from shared.config import ServiceSettings
 from shared.http.app import create_service_app
-from shared.http.ratelimit import RateLimiter, RateLimitMiddleware
+from shared.http.ratelimit import RateLimiter, RateLimitMiddleware, client_address, parse_trusted_proxies
 from shared.testing.issuer import TestIssuer
 
 Client = AsyncTestClient[Litestar]
@@ -161,4 +163,109 @@ async def test_health_probes_are_never_limited(client: Client) -> None:
 
 async def test_requests_to_public_routes_are_limited_by_client_address(client: Client) -> None:
     answers = [(await client.get("/orders/open")).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+
+
+# --- whose address: the peer's, or a trusted proxy's forwarded one ---
+
+
+def _scope(peer: str, headers: dict[str, str]) -> Scope:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return cast("Scope", {"type": ScopeType.HTTP, "path": "/x", "client": (peer, 1234), "headers": raw})
+
+
+PROXIES = parse_trusted_proxies("10.0.0.0/8, fd00::/8")
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "expected"),
+    [
+        # Without trusted proxies, or from a peer that is not one, the headers are the caller's words.
+        ("203.0.113.9", {"X-Forwarded-For": "198.51.100.1"}, "203.0.113.9"),
+        ("203.0.113.9", {"Forwarded": "for=198.51.100.1"}, "203.0.113.9"),
+        # From the ingress: the nearest address it did not add itself, read from the right.
+        ("10.1.2.3", {"X-Forwarded-For": "198.51.100.1"}, "198.51.100.1"),
+        ("10.1.2.3", {"X-Forwarded-For": "1.2.3.4, 198.51.100.1"}, "198.51.100.1"),  # a spoofed first hop
+        ("10.1.2.3", {"X-Forwarded-For": "198.51.100.1, 10.9.9.9"}, "198.51.100.1"),  # two proxies
+        ("10.1.2.3", {"Forwarded": 'for="[2001:db8::1]:4711";proto=https'}, "2001:db8::1"),
+        ("10.1.2.3", {"Forwarded": "for=198.51.100.1:80, for=10.2.2.2"}, "198.51.100.1"),
+        ("fd00::5", {"X-Forwarded-For": "198.51.100.1"}, "198.51.100.1"),
+        ("10.1.2.3", {"X-Forwarded-For": "unknown"}, "10.1.2.3"),  # garbage: the proxy's own
+        ("10.1.2.3", {}, "10.1.2.3"),
+        ("10.1.2.3", {"X-Forwarded-For": "9.9.9.9," * 2000}, "10.1.2.3"),  # too long to read
+    ],
+)
+def test_the_client_address_comes_from_forwarding_headers_only_behind_a_trusted_proxy(
+    peer: str, headers: dict[str, str], expected: str
+) -> None:
+    assert client_address(_scope(peer, headers), PROXIES) == expected
+    assert client_address(_scope(peer, headers), ()) == peer
+
+
+def test_trusted_proxies_must_be_networks() -> None:
+    assert parse_trusted_proxies("") == ()
+    with pytest.raises(ValueError, match="does not appear"):
+        parse_trusted_proxies("10.0.0.0/8, the-ingress")
+
+
+@pytest.fixture(scope="module")
+async def behind_ingress(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Litestar]:
+    settings = msgspec.structs.replace(
+        settings_for("orders"), rate_limit_per_second=0.01, rate_limit_burst=3, trusted_proxies="10.0.0.0/8"
+    )
+    app = create_service_app(settings, route_handlers=[quick, open_route], public_paths=["/open"])
+    async with AsyncTestClient(app):
+        yield app
+
+
+def _from(app: Litestar, peer: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
+
+
+async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_does_not_buy_a_fresh_bucket(
+    behind_ingress: Litestar,
+) -> None:
+    async with _from(behind_ingress, "203.0.113.50") as direct:
+        answers = [
+            (await direct.get("/orders/open", headers={"X-Forwarded-For": f"198.51.100.{n}"})).status_code
+            for n in range(5)
+        ]
+    assert answers == [200, 200, 200, 429, 429]
+
+
+async def test_behind_the_trusted_ingress_each_client_address_has_its_own_bucket(
+    behind_ingress: Litestar,
+) -> None:
+    async with _from(behind_ingress, "10.0.0.7") as ingress:
+        noisy = {"X-Forwarded-For": "192.0.2.66"}
+        answers = [(await ingress.get("/orders/open", headers=noisy)).status_code for _ in range(5)]
+        assert answers == [200, 200, 200, 429, 429]
+        # Another client behind the same ingress is not refused; nor by spoofing the noisy one's
+        # header in front of its own address does the noisy one reach a fresh bucket.
+        quiet = {"X-Forwarded-For": "192.0.2.77"}
+        assert (await ingress.get("/orders/open", headers=quiet)).status_code == 200
+        spoofing = {"X-Forwarded-For": "192.0.2.99, 192.0.2.66"}
+        assert (await ingress.get("/orders/open", headers=spoofing)).status_code == 429
+
+
+async def test_each_basic_client_id_has_its_own_bucket(behind_ingress: Litestar) -> None:
+    def basic(client_id: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:junk".encode()).decode()}
+
+    async with _from(behind_ingress, "203.0.113.60") as same_address:
+        answers = [(await same_address.get("/orders/open", headers=basic("a"))).status_code for _ in range(5)]
+        assert answers == [200, 200, 200, 429, 429]
+        assert (await same_address.get("/orders/open", headers=basic("b"))).status_code == 200
+
+
+async def test_made_up_client_ids_buy_no_fresh_budget(behind_ingress: Litestar) -> None:
+    def basic(client_id: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:junk".encode()).decode()}
+
+    async with _from(behind_ingress, "203.0.113.70") as rotating:
+        answers = [
+            (await rotating.get("/orders/open", headers=basic(str(uuid.uuid4())))).status_code
+            for _ in range(5)
+        ]
     assert answers == [200, 200, 200, 429, 429]

@@ -19,10 +19,13 @@ from services.organisations.api.schemas import (
     CostCentreCreate,
     CostCentreOut,
     CostCentreUpdate,
+    IdentityEventOut,
+    LinkedIdentityOut,
     OrgUnitCreate,
     OrgUnitOut,
     OrgUnitUpdate,
     OtherQualificationBody,
+    OwnPersonOut,
     PersonCreate,
     PersonOut,
     PersonUpdate,
@@ -49,6 +52,7 @@ from services.organisations.domain.directory import (
     ValviraRegistration,
 )
 from services.organisations.handlers import directory as handlers
+from services.organisations.handlers import invitations as invitation_handlers
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, SUPERVISOR, Principal
 from shared.http.pagination import Page, PageSize
@@ -341,10 +345,37 @@ class PersonController(Controller):
         )
         return Page(items=[_person(p) for p in people], next_cursor=next_cursor)
 
-    @get("/me", operation_id="getOwnPerson", summary="The caller's own person record")
-    async def me(self, pool: Pool, principal: Caller) -> Response[PersonOut]:
-        person = await handlers.get_own_person(pool, principal)
-        return versioned(_person(person), person.version)
+    @get(
+        "/me",
+        operation_id="getOwnPerson",
+        summary="The caller's own person record, the logins linked to it and their history",
+    )
+    async def me(self, pool: Pool, principal: Caller) -> Response[OwnPersonOut]:
+        own = await invitation_handlers.own_identity(pool, principal)
+        person = own.person
+        body = OwnPersonOut(
+            id=person.person_id,
+            name=person.name,
+            email=person.email,
+            roles=list(person.roles),
+            hr_employee_number=person.hr_employee_number,
+            active=person.active,
+            version=person.version,
+            identities=[
+                LinkedIdentityOut(issuer=i.issuer, linked_at=i.linked_at, last_login_at=i.last_login_at)
+                for i in own.identities
+            ],
+            identity_history=[
+                IdentityEventOut(
+                    action=e.action,
+                    actor=e.actor,
+                    at=e.at,
+                    detail={k: str(v) for k, v in e.detail.items() if v is not None},
+                )
+                for e in own.history
+            ],
+        )
+        return versioned(body, person.version)
 
     @get("/{person_id:uuid}", operation_id="getPerson", summary="One person", guards=ADMINS)
     async def read(

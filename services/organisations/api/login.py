@@ -21,7 +21,13 @@ from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
 from shared.http.app import NO_AUTH
 
-__all__ = ["IdentityProviderController", "LoginController"]
+__all__ = [
+    "IdentityProviderController",
+    "IdentityProviderIn",
+    "IdentityProviderOut",
+    "LoginController",
+    "provider_out",
+]
 
 
 def _binding_cookie(tenant_id: uuid.UUID) -> str:
@@ -39,8 +45,15 @@ class LoginController(Controller):
         tenant_id: FromPath[uuid.UUID],
         pool: NamedDependency[asyncpg.Pool],
         login: NamedDependency[LoginContext],
+        invitation: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200,
+                description="An invitation's code: this login becomes the invited person, and spends it",
+            ),
+        ] = None,
     ) -> Redirect:
-        where, attempt = await handlers.start_login(pool, login, tenant_id)
+        where, attempt = await handlers.start_login(pool, login, tenant_id, invitation=invitation)
         # The callback must come back to the browser that started the login (ASVS 10.1.2).
         cookie = Cookie(
             key=_binding_cookie(tenant_id),
@@ -95,28 +108,55 @@ class IdentityProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True
             description="exactly as the provider names itself",
         ),
     ]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[!-~]+$")]
-    scopes: tuple[str, ...] = ("openid", "email", "profile")
-    allowed_email_domains: tuple[str, ...] = ()
-    provisioning: Literal["pre_provisioned", "claims"] = "pre_provisioned"
-    role_claim: str | None = None
-    role_map: dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]] = {}
+    client_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=500,
+            pattern=r"^[!-~]+$",
+            description="The client id Tila is registered under at the provider",
+        ),
+    ]
+    scopes: Annotated[
+        tuple[str, ...], msgspec.Meta(description="The scopes Tila asks for; must include openid")
+    ] = ("openid", "email", "profile")
+    allowed_email_domains: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(description="If any: only verified e-mails in these domains may log in"),
+    ] = ()
+    provisioning: Annotated[
+        Literal["pre_provisioned", "claims"],
+        msgspec.Meta(
+            description="pre_provisioned: admins create people; claims: the provider's groups create them"
+        ),
+    ] = "pre_provisioned"
+    role_claim: Annotated[
+        str | None, msgspec.Meta(description="The ID token claim holding the person's groups (claims)")
+    ] = None
+    role_map: Annotated[
+        dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]],
+        msgspec.Meta(description="The provider's group names to Tila's roles (claims)"),
+    ] = {}
 
 
 class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
-    issuer: str
-    client_id: str
-    client_secret_ref: str
-    """Where operators put the client secret (the process environment, under this name)."""
-    scopes: tuple[str, ...]
-    allowed_email_domains: tuple[str, ...]
-    provisioning: str
-    role_claim: str | None
-    role_map: dict[str, str]
-    login_url: str
+    issuer: Annotated[str, msgspec.Meta(description="The provider's issuer, exactly as it names itself")]
+    client_id: Annotated[str, msgspec.Meta(description="The client id Tila is registered under there")]
+    client_secret_ref: Annotated[
+        str,
+        msgspec.Meta(description="Where operators put the client secret (env:NAME, the process environment)"),
+    ]
+    scopes: Annotated[tuple[str, ...], msgspec.Meta(description="The scopes Tila asks for")]
+    allowed_email_domains: Annotated[
+        tuple[str, ...], msgspec.Meta(description="The e-mail domains allowed to log in (none: any)")
+    ]
+    provisioning: Annotated[str, msgspec.Meta(description="pre_provisioned or claims")]
+    role_claim: Annotated[str | None, msgspec.Meta(description="The claim holding groups (claims)")]
+    role_map: Annotated[dict[str, str], msgspec.Meta(description="Groups to Tila's roles (claims)")]
+    login_url: Annotated[str, msgspec.Meta(description="Where the tenant's people start their login")]
 
 
-def _out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
+def provider_out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
     return IdentityProviderOut(
         issuer=config.issuer,
         client_id=config.client_id,
@@ -155,7 +195,7 @@ class IdentityProviderController(Controller):
             role_claim=data.role_claim,
             role_map=data.role_map,
         )
-        return _out(config, login)
+        return provider_out(config, login)
 
     @get("/", operation_id="getIdentityProvider", summary="The tenant's OpenID provider and its login URL")
     async def read(
@@ -164,4 +204,4 @@ class IdentityProviderController(Controller):
         principal: NamedDependency[Principal],
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
-        return _out(await handlers.get_provider(pool, principal), login)
+        return provider_out(await handlers.get_provider(pool, principal), login)

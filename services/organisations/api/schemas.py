@@ -24,10 +24,13 @@ __all__ = [
     "CostCentreUpdate",
     "EInvoiceAddressBody",
     "EInvoiceAddressOut",
+    "IdentityEventOut",
+    "LinkedIdentityOut",
     "OrgUnitCreate",
     "OrgUnitOut",
     "OrgUnitUpdate",
     "OtherQualificationBody",
+    "OwnPersonOut",
     "PersonCreate",
     "PersonOut",
     "PersonUpdate",
@@ -238,6 +241,51 @@ class PersonOut(_Out, frozen=True):
     hr_employee_number: str | None
     active: bool
     version: int
+
+
+class LinkedIdentityOut(_Out, frozen=True):
+    issuer: Annotated[str, msgspec.Meta(description="The identity provider this login is at")]
+    linked_at: Annotated[dt.datetime, msgspec.Meta(description="When the login was linked to this person")]
+    last_login_at: Annotated[dt.datetime | None, msgspec.Meta(description="The latest login with it")]
+
+
+class IdentityEventOut(_Out, frozen=True):
+    action: Annotated[
+        str,
+        msgspec.Meta(description="linked, unlinked, email_changed, invitation_issued or invitation_redeemed"),
+    ]
+    actor: Annotated[
+        str,
+        msgspec.Meta(
+            description="Who did it: an admin's or platform admin's subject, login:<issuer>, invitation:<id>"
+        ),
+    ]
+    at: Annotated[dt.datetime, msgspec.Meta(description="When it happened")]
+    detail: Annotated[
+        dict[str, str],
+        msgspec.Meta(
+            description="What it was about: issuer and subject, the e-mails before and after, the invitation"
+        ),
+    ]
+
+
+class OwnPersonOut(_Out, frozen=True):
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The caller's person id")]
+    name: Annotated[str, msgspec.Meta(description="The caller's name")]
+    email: Annotated[str, msgspec.Meta(description="The caller's e-mail address")]
+    roles: Annotated[list[Role], msgspec.Meta(description="What the caller may do in the tenant")]
+    hr_employee_number: Annotated[str | None, msgspec.Meta(description="What HR systems know the caller by")]
+    active: Annotated[bool, msgspec.Meta(description="False once deactivated")]
+    version: Annotated[int, msgspec.Meta(description="The record's version (also the ETag)")]
+    identities: Annotated[
+        list[LinkedIdentityOut], msgspec.Meta(description="The logins linked to this person")
+    ]
+    identity_history: Annotated[
+        list[IdentityEventOut],
+        msgspec.Meta(
+            description="Links, unlinks, e-mail changes and invitations of this person, newest first"
+        ),
+    ]
 
 
 # --- supervisor profiles ---

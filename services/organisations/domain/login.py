@@ -76,6 +76,8 @@ class LoginAttempt(msgspec.Struct, frozen=True, kw_only=True):
     redirect_uri: str
     expires_at: dt.datetime
     used_at: dt.datetime | None = None
+    invitation_id: uuid.UUID | None = None
+    """An invitation given at the start: its callback links the login to the invited person."""
 
 
 def issuer_allowed(issuer: str, *, allow_loopback_http: bool = False) -> bool:
@@ -118,8 +120,15 @@ def secret_reference(tenant_id: uuid.UUID) -> str:
     return f"env:TILA_IDP_SECRET_{tenant_id.hex.upper()}"
 
 
-def new_attempt(config: IdentityProviderConfig, *, redirect_uri: str, now: dt.datetime) -> LoginAttempt:
+def new_attempt(
+    config: IdentityProviderConfig,
+    *,
+    redirect_uri: str,
+    now: dt.datetime,
+    invitation_id: uuid.UUID | None = None,
+) -> LoginAttempt:
     return LoginAttempt(
+        invitation_id=invitation_id,
         tenant_id=config.tenant_id,
         state=secrets.token_urlsafe(32),
         issuer=config.issuer,

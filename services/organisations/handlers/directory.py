@@ -43,9 +43,11 @@ from services.organisations.domain.directory import (
     verifiers_needed,
     withdraw_if_not_supervising,
 )
+from services.organisations.domain.invitations import IdentityAction
 from services.organisations.domain.tenants import Tenant, TenantKind
 from services.organisations.handlers.tenants import announce, rules_as_problems
 from services.organisations.store import directory as store
+from services.organisations.store import identity as identity_store
 from services.organisations.store import tenants as tenant_store
 from services.organisations.store.directory import ApproverRow
 from shared.auth.principal import Principal
@@ -566,6 +568,18 @@ async def update_person(
         # Announced even when only the name or e-mail changed (which it does not carry): every
         # version has its event, so consumers can tell a gap from a quiet change.
         await _save_person(conn, tenant, person, changed, _person_event(contracts.PersonUpdated, changed))
+        if changed.email.lower() != person.email.lower():
+            # From now on no login links to this person by e-mail: an admin's edit must not decide
+            # who becomes them. Only an invitation (issued by Tila's platform admins) re-links.
+            await identity_store.stop_email_links(conn, tenant.tenant_id, person_id)
+            await identity_store.append_audit(
+                conn,
+                tenant.tenant_id,
+                person_id,
+                IdentityAction.EMAIL_CHANGED,
+                actor=principal.subject,
+                detail={"previous": person.email, "current": changed.email},
+            )
     return changed
 
 

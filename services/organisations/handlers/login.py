@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import asyncpg
 
 from services.organisations.domain.directory import PersonChanges, Role
+from services.organisations.domain.invitations import IdentityAction, hash_code
 from services.organisations.domain.login import (
     IdentityProviderConfig,
     LoginAttempt,
@@ -30,8 +31,9 @@ from services.organisations.domain.tokens import Grant
 from services.organisations.handlers import directory
 from services.organisations.handlers.tokens import IssuedTokens, TokenPolicy, start_session
 from services.organisations.oidc import OidcClient
+from services.organisations.store import identity as identity_store
 from services.organisations.store import login as store
-from shared.auth.principal import BUYER_ADMIN, PROVIDER_ADMIN, Principal
+from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     Conflict,
@@ -46,7 +48,14 @@ from shared.http.addresses import TargetNotAllowed, check_url
 from shared.http.outbound import resolve_allowed
 from shared.logging import bind_context, get_logger
 
-__all__ = ["LoginContext", "configure_provider", "finish_login", "get_provider", "start_login"]
+__all__ = [
+    "LoginContext",
+    "configure_provider",
+    "configure_provider_for_tenant",
+    "finish_login",
+    "get_provider",
+    "start_login",
+]
 
 log = get_logger(__name__)
 
@@ -87,6 +96,67 @@ async def configure_provider(
     role_map: Mapping[str, str],
 ) -> IdentityProviderConfig:
     _require_admin(principal)
+    return await _configure(
+        pool,
+        principal.tenant_id,
+        allow_loopback_http=allow_loopback_http,
+        issuer=issuer,
+        client_id=client_id,
+        scopes=scopes,
+        allowed_email_domains=allowed_email_domains,
+        provisioning=provisioning,
+        role_claim=role_claim,
+        role_map=role_map,
+    )
+
+
+async def configure_provider_for_tenant(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    *,
+    allow_loopback_http: bool,
+    issuer: str,
+    client_id: str,
+    scopes: tuple[str, ...],
+    allowed_email_domains: tuple[str, ...],
+    provisioning: str,
+    role_claim: str | None,
+    role_map: Mapping[str, str],
+) -> IdentityProviderConfig:
+    """A platform admin sets a tenant's provider on its behalf (onboarding: before it has an admin)."""
+    if not principal.has_role(PLATFORM_ADMIN):
+        raise Forbidden("only platform admins configure another tenant's login")
+    async with tenant_transaction(pool, tenant_id) as conn:
+        if not await store.tenant_exists(conn, tenant_id):
+            raise NotFound("tenant not found")
+    return await _configure(
+        pool,
+        tenant_id,
+        allow_loopback_http=allow_loopback_http,
+        issuer=issuer,
+        client_id=client_id,
+        scopes=scopes,
+        allowed_email_domains=allowed_email_domains,
+        provisioning=provisioning,
+        role_claim=role_claim,
+        role_map=role_map,
+    )
+
+
+async def _configure(
+    pool: asyncpg.Pool,
+    tenant_id: uuid.UUID,
+    *,
+    allow_loopback_http: bool,
+    issuer: str,
+    client_id: str,
+    scopes: tuple[str, ...],
+    allowed_email_domains: tuple[str, ...],
+    provisioning: str,
+    role_claim: str | None,
+    role_map: Mapping[str, str],
+) -> IdentityProviderConfig:
     if "openid" not in scopes:
         raise InvariantViolated(
             "the scopes must include openid", errors=[FieldError("body.scopes", "add openid")]
@@ -97,20 +167,20 @@ async def configure_provider(
         )
     await _check_issuer_address(issuer, allow_loopback_http=allow_loopback_http)
     config = IdentityProviderConfig(
-        tenant_id=principal.tenant_id,
+        tenant_id=tenant_id,
         issuer=issuer,  # exactly as given: discovery must name the very same string
         client_id=client_id,
-        client_secret_ref=secret_reference(principal.tenant_id),
+        client_secret_ref=secret_reference(tenant_id),
         scopes=scopes,
         allowed_email_domains=tuple(d.lower() for d in allowed_email_domains),
         provisioning="claims" if provisioning == "claims" else "pre_provisioned",
         role_claim=role_claim,
         role_map=dict(role_map),
     )
-    async with tenant_transaction(pool, principal.tenant_id) as conn:
-        if not await store.tenant_is_active(conn, principal.tenant_id):
+    async with tenant_transaction(pool, tenant_id) as conn:
+        if not await store.tenant_is_active(conn, tenant_id):
             raise Forbidden("the tenant is deactivated")
-        current = await store.fetch_provider(conn, principal.tenant_id)
+        current = await store.fetch_provider(conn, tenant_id)
         if current is not None and current.issuer != config.issuer:
             # A new issuer could log in as people linked at the old one: not a tenant admin's call.
             raise Conflict(
@@ -144,19 +214,34 @@ async def get_provider(pool: asyncpg.Pool, principal: Principal) -> IdentityProv
 
 
 async def start_login(
-    pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid.UUID
+    pool: asyncpg.Pool, context: LoginContext, tenant_id: uuid.UUID, *, invitation: str | None = None
 ) -> tuple[str, LoginAttempt]:
-    """Begin a login: remember state, nonce and verifier; return where to send the browser."""
+    """Begin a login: remember state, nonce and verifier; return where to send the browser.
+
+    With an ``invitation`` code, the attempt is bound to that (unused, unexpired) invitation of this
+    tenant: its callback links whoever logs in to the invited person, and spends the invitation.
+    """
+    invitation_id = None
     async with tenant_transaction(pool, tenant_id) as conn:
         config = await store.fetch_provider(conn, tenant_id)
         active = await store.tenant_is_active(conn, tenant_id)
+        if invitation is not None and config is not None and active:
+            invitation_id = await identity_store.fetch_valid_invitation(
+                conn, tenant_id, hash_code(invitation)
+            )
     if config is None or not active:
         raise NotFound("this tenant has no login configured")
+    if invitation is not None and invitation_id is None:
+        # One answer for unknown, spent, expired and another tenant's: no oracle for codes.
+        log.warning("login_refused", reason="invitation_not_valid", tenant_id=str(tenant_id))
+        raise Unauthenticated("login failed: invitation_not_valid")
     try:
         metadata = await context.oidc.metadata(config.issuer, allow_loopback_http=context.allow_loopback_http)
     except LoginRefused as refused:
         raise Unauthenticated(f"login failed: {refused.reason}") from None
-    attempt = new_attempt(config, redirect_uri=context.redirect_uri(tenant_id), now=_now())
+    attempt = new_attempt(
+        config, redirect_uri=context.redirect_uri(tenant_id), now=_now(), invitation_id=invitation_id
+    )
     async with tenant_transaction(pool, tenant_id) as conn:
         await store.purge_expired_attempts(conn, tenant_id)
         await store.insert_attempt(conn, attempt)
@@ -226,7 +311,10 @@ async def _finish(
         claims, issuer=config.issuer, client_id=config.client_id, nonce=attempt.nonce, now=_now()
     )
     email = check_email(claims, config.allowed_email_domains)
-    person_id = await _person_of(pool, config, claims, email)
+    if attempt.invitation_id is not None:
+        person_id = await _redeem(pool, config, claims, attempt.invitation_id)
+    else:
+        person_id = await _person_of(pool, config, claims, email)
     async with tenant_transaction(pool, tenant_id) as conn:
         person = await store.fetch_person_at_login(conn, tenant_id, person_id)
     if person is None or not person[1]:
@@ -278,7 +366,72 @@ async def _person_of(
             await store.link_identity(conn, tenant_id, config.issuer, subject, candidate)
         except asyncpg.UniqueViolationError:
             raise LoginRefused("login_in_progress_elsewhere") from None  # a simultaneous first login
+        await identity_store.append_audit(
+            conn,
+            tenant_id,
+            candidate,
+            IdentityAction.LINKED,
+            actor=f"login:{config.issuer}",
+            detail={"issuer": config.issuer, "subject": subject, "by": "email", "email": email},
+        )
     return candidate
+
+
+async def _redeem(
+    pool: asyncpg.Pool, config: IdentityProviderConfig, claims: Mapping[str, Any], invitation_id: uuid.UUID
+) -> uuid.UUID:
+    """Link this login to the invited person and spend the invitation, in one transaction.
+
+    The invitation decides the person, never the e-mail. A login already linked to someone else
+    stays theirs (refused, the invitation unspent); the person's earlier identity at this provider,
+    if any, is unlinked. Every step lands in the person's identity audit.
+    """
+    subject = str(claims["sub"])
+    tenant_id = config.tenant_id
+    actor = f"invitation:{invitation_id}"
+    async with tenant_transaction(pool, tenant_id) as conn:
+        person_id = await identity_store.consume_invitation(conn, tenant_id, invitation_id)
+        if person_id is None:
+            raise LoginRefused("invitation_not_valid")  # spent meanwhile, or expired since the start
+        linked = await store.fetch_identity_person(conn, tenant_id, config.issuer, subject)
+        if linked is not None and linked != person_id:
+            raise LoginRefused("identity_linked_to_another_person")  # rolls back: the invitation stays
+        if linked is None:
+            for old_subject in await identity_store.unlink_at_issuer(
+                conn, tenant_id, person_id, config.issuer
+            ):
+                await identity_store.append_audit(
+                    conn,
+                    tenant_id,
+                    person_id,
+                    IdentityAction.UNLINKED,
+                    actor=actor,
+                    detail={"issuer": config.issuer, "subject": old_subject},
+                )
+            try:
+                await store.link_identity(conn, tenant_id, config.issuer, subject, person_id)
+            except asyncpg.UniqueViolationError:
+                raise LoginRefused("login_in_progress_elsewhere") from None
+            await identity_store.append_audit(
+                conn,
+                tenant_id,
+                person_id,
+                IdentityAction.LINKED,
+                actor=actor,
+                detail={"issuer": config.issuer, "subject": subject, "by": "invitation"},
+            )
+        else:
+            await store.touch_identity(conn, tenant_id, config.issuer, subject)
+        await identity_store.append_audit(
+            conn,
+            tenant_id,
+            person_id,
+            IdentityAction.INVITATION_REDEEMED,
+            actor=actor,
+            detail={"invitationId": str(invitation_id)},
+        )
+    log.info("invitation_redeemed", person_id=str(person_id))
+    return person_id
 
 
 def _acting_for_login(config: IdentityProviderConfig) -> Principal:

@@ -18,6 +18,7 @@ __all__ = [
     "link_identity",
     "mark_attempt_used",
     "purge_expired_attempts",
+    "tenant_exists",
     "tenant_is_active",
     "touch_identity",
     "upsert_provider",
@@ -75,8 +76,9 @@ async def fetch_provider(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> Iden
 async def insert_attempt(conn: asyncpg.Connection, attempt: LoginAttempt) -> None:
     await conn.execute(
         """
-        insert into login_attempts (tenant_id, state, issuer, nonce, code_verifier, redirect_uri, expires_at)
-        values ($1, $2, $3, $4, $5, $6, $7)
+        insert into login_attempts (tenant_id, state, issuer, nonce, code_verifier, redirect_uri, expires_at,
+                                    invitation_id)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
         """,
         attempt.tenant_id,
         attempt.state,
@@ -85,6 +87,7 @@ async def insert_attempt(conn: asyncpg.Connection, attempt: LoginAttempt) -> Non
         attempt.code_verifier,
         attempt.redirect_uri,
         attempt.expires_at,
+        attempt.invitation_id,
     )
 
 
@@ -92,7 +95,7 @@ async def fetch_attempt(conn: asyncpg.Connection, tenant_id: uuid.UUID, state: s
     """The attempt, locked: two callbacks racing with one state cannot both proceed."""
     row = await conn.fetchrow(
         """
-        select issuer, nonce, code_verifier, redirect_uri, expires_at, used_at
+        select issuer, nonce, code_verifier, redirect_uri, expires_at, used_at, invitation_id
         from login_attempts where tenant_id = $1 and state = $2 for update
         """,
         tenant_id,
@@ -124,11 +127,12 @@ async def fetch_identity_person(
 async def find_unlinked_person_by_email(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, email: str
 ) -> uuid.UUID | None:
-    """A pre-provisioned person with this e-mail who has never logged in with any provider."""
+    """A pre-provisioned person with this e-mail who has never logged in with any provider, and
+    whose e-mail is still the one they were provisioned with (no admin has changed it since)."""
     person: uuid.UUID | None = await conn.fetchval(
         """
         select p.person_id from people p
-        where p.tenant_id = $1 and lower(p.email) = $2
+        where p.tenant_id = $1 and lower(p.email) = $2 and p.email_links
           and not exists (select 1 from identities i
                           where i.tenant_id = p.tenant_id and i.person_id = p.person_id)
         """,
@@ -136,6 +140,10 @@ async def find_unlinked_person_by_email(
         email,
     )
     return person
+
+
+async def tenant_exists(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("select exists (select 1 from tenants where tenant_id = $1)", tenant_id))
 
 
 async def tenant_is_active(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> bool:
