@@ -4,12 +4,14 @@ Element names and order follow the Finvoice 3.0 message description (Finanssiala
 details, seller, buyer, invoice details with totals and the VAT specification, one ``InvoiceRow``
 per billed session, then the payment (EPI) details. Amounts use a decimal comma; dates are
 ``CCYYMMDD``. Rows carry the cost centre (``RowAccountDimensionText``), the agreement and the order
-— never a participant or content.
+(a ``RowFreeText``: the row type has no order identifier) — never a participant or content.
+Valid against Finance Finland's ``Finvoice3.0.xsd`` (the billing tests validate every document).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal
@@ -26,7 +28,7 @@ from services.billing.domain.documents import (
     line_name,
 )
 
-__all__ = ["FinvoiceWriter", "finvoice_document"]
+__all__ = ["FinvoiceWriter", "account_dimension", "finvoice_document", "unit_price"]
 
 _UNIT_TEXT = {"C62": "kpl", "HUR": "h", "MIN": "min"}
 
@@ -37,6 +39,36 @@ def _amount(cents: int) -> str:
 
 def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f").replace(".", ",")
+
+
+def unit_price(value: Decimal) -> str:
+    """A Finvoice unit price: a decimal comma and two to five decimals (``unitAmountType``).
+
+    Charged prices are list cents × a whole percent, so they never carry more than four decimals;
+    a price that would need more is refused rather than rounded out of step with the row amount."""
+    places = max(2, _places(value))
+    if places > 5:
+        raise ValueError(f"a unit price of {value} needs more than five decimals")
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f").replace(".", ",")
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+ACCOUNT_DIMENSION_LENGTH = 35
+
+
+def account_dimension(cost_centre: str) -> str:
+    """The cost centre as ``AccountDimensionText`` (at most 35 characters). A cost centre without a
+    code stands as its UUID (36 characters with hyphens), written here as its 32 hex digits."""
+    if len(cost_centre) <= ACCOUNT_DIMENSION_LENGTH:
+        return cost_centre
+    try:
+        return uuid.UUID(cost_centre).hex
+    except ValueError:
+        raise ValueError("a cost centre code longer than 35 characters has no Finvoice form") from None
 
 
 def _date(day: dt.date) -> str:
@@ -155,6 +187,7 @@ class FinvoiceWriter:
             _amount(sign * h.gross_cents),
             AmountCurrencyIdentifier=h.currency,
         )
+        _sub(invoice, "AccountDimensionText", account_dimension(h.accounting_cost))
         for group in h.breakdown:
             vat = _sub(invoice, "VatSpecificationDetails")
             _sub(
@@ -163,7 +196,6 @@ class FinvoiceWriter:
             _sub(vat, "VatRatePercent", _decimal(group.rate.quantize(Decimal("0.01"))))
             _sub(vat, "VatCode", group.category)
             _sub(vat, "VatRateAmount", _amount(sign * group.tax_cents), AmountCurrencyIdentifier=h.currency)
-        _sub(invoice, "AccountDimensionText", h.accounting_cost)
         terms = _sub(invoice, "PaymentTermsDetails")
         _sub(terms, "PaymentTermsFreeText", f"{h.payment_terms_days} päivää netto")
         _sub(terms, "InvoiceDueDate", _date(h.due_date), Format="CCYYMMDD")
@@ -178,27 +210,21 @@ class FinvoiceWriter:
         row = _el("InvoiceRow")
         _sub(row, "ArticleIdentifier", f"{line.form}-{line.duration_minutes}")
         _sub(row, "ArticleName", line_name(line))
-        _sub(row, "OrderIdentifier", str(line.order_id))
-        _sub(
-            row,
-            "DeliveredQuantity",
-            _decimal(sign * line.quantity),
-            QuantityUnitCode=_UNIT_TEXT[line.unit_code],
-        )
-        _sub(row, "DeliveryDate", _date(line.service_date), Format="CCYYMMDD")
-        _sub(
-            row,
-            "UnitPriceAmount",
-            _decimal(line.unit_price / line.base_quantity),
-            AmountCurrencyIdentifier=h.currency,
-        )
+        unit = _UNIT_TEXT[line.unit_code]
+        _sub(row, "DeliveredQuantity", _decimal(sign * line.quantity), QuantityUnitCode=unit)
+        # The price as agreed, per its base quantity (€ per 60 min, not a recurring € per minute):
+        # quantity × price ÷ base is the row amount, exactly as in the UBL (BT-146, BT-149).
+        _sub(row, "UnitPriceAmount", unit_price(line.unit_price), AmountCurrencyIdentifier=h.currency)
+        _sub(row, "UnitPriceBaseQuantity", _decimal(line.base_quantity), QuantityUnitCode=unit)
+        _sub(row, "RowDeliveryDate", _date(line.service_date), Format="CCYYMMDD")
         if h.contract_reference:
             _sub(row, "RowAgreementIdentifier", h.contract_reference)
+        _sub(row, "RowAccountDimensionText", account_dimension(line.accounting_cost))
         _sub(row, "RowFreeText", line_description(line))
+        _sub(row, "RowFreeText", f"Tilaus {line.order_id}")
         _sub(row, "RowVatRatePercent", _decimal(line.vat_rate.quantize(Decimal("0.01"))))
         _sub(row, "RowVatCode", "S")
         _sub(row, "RowVatExcludedAmount", _amount(sign * line.net_cents), AmountCurrencyIdentifier=h.currency)
-        _sub(row, "RowAccountDimensionText", line.accounting_cost)
         self._xf.write(row)
         return self._sink.drain()
 
