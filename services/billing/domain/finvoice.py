@@ -28,7 +28,7 @@ from services.billing.domain.documents import (
     line_name,
 )
 
-__all__ = ["FinvoiceWriter", "account_dimension", "finvoice_document", "unit_price"]
+__all__ = ["FinvoiceWriter", "account_dimension", "finvoice_document", "finvoice_problems", "unit_price"]
 
 _UNIT_TEXT = {"C62": "kpl", "HUR": "h", "MIN": "min"}
 
@@ -69,6 +69,42 @@ def account_dimension(cost_centre: str) -> str:
         return uuid.UUID(cost_centre).hex
     except ValueError:
         raise ValueError("a cost centre code longer than 35 characters has no Finvoice form") from None
+
+
+def finvoice_problems(header: DocumentHeader) -> list[tuple[str, str]]:
+    """(field, why) for what the Finvoice 3.0 schema would refuse in this header: its lengths and
+    required elements (the XML-legality of all text is ``header_problems``). Checked before the
+    first byte, so a document that cannot be valid is refused whole, never cut off mid-stream."""
+    problems: list[tuple[str, str]] = []
+
+    def length(field: str, value: str | None, low: int, high: int) -> None:
+        if value is None or not low <= len(value) <= high:
+            shown = "missing" if not value else f"{len(value)} characters"
+            problems.append((field, f"{shown}; Finvoice takes {low} to {high}"))
+
+    for role, party in (("seller", header.seller), ("buyer", header.buyer)):
+        length(f"{role}.name", party.name, 2, 70)
+        length(f"{role}.postalAddress.street", party.street, 2, 35)
+        length(f"{role}.postalAddress.city", party.city, 2, 35)
+        length(f"{role}.postalAddress.postcode", party.postcode, 2, 35)
+        if party.vat_id is not None:
+            length(f"{role}.vatId", party.vat_id, 0, 35)
+    length(
+        "seller.eInvoiceAddress.operatorId",
+        header.seller.e_invoice_operator or header.seller.bic,
+        2,
+        35,
+    )
+    length("buyer.eInvoiceAddress.operatorId", header.buyer.e_invoice_operator, 2, 35)
+    length("number", header.number, 1, 20)
+    length("buyerReference", header.buyer_reference, 0, 70)
+    if header.contract_reference is not None:
+        length("agreement.number", header.contract_reference, 0, 70)
+    try:
+        account_dimension(header.accounting_cost)
+    except ValueError:
+        length("costCentre.code", header.accounting_cost, 0, ACCOUNT_DIMENSION_LENGTH)
+    return problems
 
 
 def _date(day: dt.date) -> str:
@@ -240,7 +276,8 @@ class FinvoiceWriter:
         bank = _sub(parties, "EpiBfiPartyDetails")
         _sub(bank, "EpiBfiIdentifier", h.seller.bic or "", IdentificationSchemeName="BIC")
         beneficiary = _sub(parties, "EpiBeneficiaryPartyDetails")
-        _sub(beneficiary, "EpiNameAddressDetails", h.seller.name)
+        # The payee's name as the bank's credit transfer carries it: at most 35 characters.
+        _sub(beneficiary, "EpiNameAddressDetails", h.seller.name[:35].strip())
         _sub(beneficiary, "EpiBei", h.seller.business_id)
         _sub(beneficiary, "EpiAccountID", h.seller.iban or "", IdentificationSchemeName="IBAN")
         instruction = _sub(epi, "EpiPaymentInstructionDetails")
