@@ -543,6 +543,11 @@ async def credit_invoice(
     a new invoice. A retry with the same Idempotency-Key and body answers the same credit note."""
     provider = _seller(principal)
     async with tenant_transaction(pool, provider) as conn:
+        # The row lock serialises credits of one invoice: a line is checked and credited at once.
+        original = await store.fetch_invoice(conn, invoice_id, for_update=True)
+        if original is None or original["tenant_id"] != provider:
+            raise NotFound("no such invoice")
+        # After the lock: a concurrent retry waits here, then finds the first one's credit note.
         if idempotency_key is not None:
             stored = await store.fetch_credit_request(conn, provider, idempotency_key)
             if stored is not None:
@@ -554,10 +559,6 @@ async def credit_invoice(
                 made = await store.fetch_invoice(conn, stored["credit_note_id"])
                 assert made is not None
                 return made
-        # The row lock serialises credits of one invoice: a line is checked and credited at once.
-        original = await store.fetch_invoice(conn, invoice_id, for_update=True)
-        if original is None or original["tenant_id"] != provider:
-            raise NotFound("no such invoice")
         if original["kind"] != "invoice" or original["status"] != "issued":
             raise Conflict("only an issued invoice can be credited")
         credits = _credits(await store.invoiced_lines(conn, invoice_id), lines)
