@@ -292,7 +292,18 @@ async def get_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: uuid
 async def get_specification(
     pool: asyncpg.Pool, principal: Principal, invoice_id: uuid.UUID
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """The sessions behind an invoice with their attendance counts (never who attended)."""
+    """The sessions an invoice charges (a credit note: credits) with their attendance counts, never
+    who attended.
+
+    What the employer may infer from billing: which sessions it pays for and why — held, no-show,
+    or a late cancellation at the agreement's percent — since a buyer must be able to check every
+    invoiced row against its orders. Nothing about a session that is not charged: only billed items
+    are listed, and billing keeps no trace of an uncharged session (no item, no row, nothing in
+    its events). So a late cancellation the terms exempt (illness) reads, in everything billing
+    answers or emits, exactly as an on-time cancellation or one by the supervisor: absent.
+    (Billing never hears the reason category; ``charge_exempt`` decides the charge and is dropped.)
+    What another service shows the buyer about a cancellation's category is that service's to keep
+    from singling out an exempt one."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         row = await _visible_invoice(conn, principal, invoice_id)
         return row, await store.specification(conn, invoice_id, credit_note=row["kind"] == "credit_note")

@@ -228,6 +228,11 @@ class InvoiceController(Controller):
         "/invoices/{invoice_id:uuid}/specification",
         operation_id="getInvoiceSpecification",
         summary="The sessions an invoice charges, with attendance counts",
+        description=(
+            "Only charged sessions are listed (a credit note lists what it credits). A session that "
+            "is not charged — cancelled on time, by the supervisor, or late but exempt by the terms — "
+            "appears nowhere in billing, so none of these can be told from the others."
+        ),
         guards=READERS,
     )
     async def specification(
