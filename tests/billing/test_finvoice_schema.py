@@ -10,10 +10,11 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+import msgspec
 from lxml import etree
 
 from services.billing.domain.documents import DocumentHeader, DocumentLine, Party, vat_breakdown
-from services.billing.domain.finvoice import finvoice_document
+from services.billing.domain.finvoice import finvoice_document, finvoice_problems
 from services.billing.domain.items import charged_unit_price, line_net_cents, quantity_for
 from tests.billing.einvoice import assert_valid_finvoice, finvoice_xsd_errors
 
@@ -147,3 +148,33 @@ def test_the_official_schema_refuses_a_broken_finvoice(finvoice_xsd: etree.XMLSc
     errors = finvoice_xsd_errors(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), finvoice_xsd)
     assert any("UnitPriceAmount" in e for e in errors), errors
     assert finvoice_xsd_errors(_document(), finvoice_xsd) == []
+
+
+def test_what_the_finvoice_schema_would_refuse_is_named_before_writing() -> None:
+    header = DocumentHeader(
+        kind="invoice",
+        invoice_id=uuid.uuid4(),
+        number="1",
+        issue_date=dt.date(2024, 11, 1),
+        due_date=dt.date(2024, 11, 15),
+        payment_terms_days=14,
+        buyer_reference="4100",
+        accounting_cost="K" * 36,
+        period_start=dt.date(2024, 10, 1),
+        period_end=dt.date(2024, 10, 31),
+        seller=SELLER,
+        buyer=msgspec.structs.replace(BUYER, street=None, e_invoice_operator=None, name="B" * 71),
+        payment_reference="1000013",
+        rf_reference="RF121000013",
+        breakdown=[],
+        net_cents=0,
+        vat_cents=0,
+        gross_cents=0,
+    )
+    assert [field for field, _ in finvoice_problems(header)] == [
+        "buyer.name",
+        "buyer.postalAddress.street",
+        "buyer.eInvoiceAddress.operatorId",
+        "costCentre.code",
+    ]
+    assert finvoice_problems(msgspec.structs.replace(header, buyer=BUYER, accounting_cost="4100")) == []

@@ -225,3 +225,21 @@ def test_every_header_text_is_checked() -> None:
             party = {**base[role], field: "x\u001fy"}
             header = msgspec.convert({**base, role: party}, DocumentHeader)
             assert [p[0].split(".")[0] for p in header_problems(header)] == [role], (role, field)
+
+
+async def test_a_finvoice_the_schema_would_refuse_is_a_422_naming_the_field_and_the_ubl_is_whole(
+    client: Client, nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
+) -> None:
+    draft = await _draft(client, nc, billing_pool, scene)
+    async with tenant_transaction(billing_pool, scene.buyer) as conn:  # no e-invoice operator known
+        await conn.execute(
+            "update billing_parties set e_invoice_operator = null where tenant_id = $1", scene.buyer
+        )
+    ok(await client.post(f"/billing/invoices/{draft}/issue", headers=scene.provider_admin()))
+    response = await client.get(f"/billing/invoices/{draft}/finvoice", headers=scene.buyer_admin())
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == ["buyer.eInvoiceAddress.operatorId"]
+    ubl = await client.get(f"/billing/invoices/{draft}/ubl", headers=scene.buyer_admin())
+    assert ubl.status_code == 200, ubl.text
+    assert_valid_ubl(ubl.content)
