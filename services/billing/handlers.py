@@ -467,6 +467,11 @@ async def issue_invoice(
             vat_cents=row["vat_cents"],
             gross_cents=row["gross_cents"],
         )
+        if problems := header_problems(header):  # e.g. a cost centre code stored before sanitising
+            raise InvariantViolated(
+                "the invoice would hold text no e-invoice can carry",
+                errors=[FieldError(field, why) for field, why in problems],
+            )
         issued = await store.issue(
             conn,
             invoice_id,
