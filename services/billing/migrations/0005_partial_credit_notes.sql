@@ -51,10 +51,23 @@ create policy tenant_isolation on credit_requests
   using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
   with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 
--- Written once, never changed or deleted (the app role holds no such privilege).
+-- Written once, never changed or deleted. Update policies exist only so that an update reaches the
+-- trigger and fails loudly; the app role holds no DELETE or TRUNCATE privilege on them.
+create policy credit_lines_update on credit_note_lines for update
+  using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+  with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+create function billing_append_only() returns trigger language plpgsql as $$
+begin
+  raise exception '% is append-only: a credit is corrected by another credit note', tg_table_name
+    using errcode = '42501';
+end $$;
+create trigger credit_note_lines_append_only before update or delete on credit_note_lines
+  for each row execute function billing_append_only();
+create trigger credit_requests_append_only before update or delete on credit_requests
+  for each row execute function billing_append_only();
 do $$
 declare
   app text := current_database() || '_app';
 begin
-  execute format('revoke update, delete, truncate on credit_note_lines, credit_requests from %I', app);
+  execute format('revoke delete, truncate on credit_note_lines, credit_requests from %I', app);
 end $$;
