@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,7 +23,13 @@ from litestar.testing import AsyncTestClient
 from lxml import etree
 from nats.aio.client import Client as NATS
 
+from services.billing import MIGRATIONS, store
+from shared.db.migrate import MigrationSource, migrate
+from shared.db.pool import create_pool
+from shared.db.provision import DatabaseLayout, drop_database, provision_database
+from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
+from shared.testing.plugin import Stack
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl
 from tests.billing.scene import Scene, deliver, make_scene, session_event
 
@@ -260,3 +268,77 @@ async def test_the_same_line_is_credited_once_and_a_retried_credit_makes_one_cre
     assert sorted(i["kind"] for i in listed["items"]) == ["credit_note", "credit_note", "invoice"]
     # A credit note itself is not credited.
     assert (await _credit(client, scene, note["id"])).status_code == 409
+
+
+async def test_credit_notes_issued_before_partial_credits_keep_their_lines(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Migration 0005 gives every earlier credit note (which credited its invoice whole) its lines."""
+    layout = DatabaseLayout(admin_url=stack.pg_admin_url, service="billingupgrade", prefix=stack.db_prefix)
+    await provision_database(layout)
+    try:
+        *kit, own = MIGRATIONS
+        before = tmp_path / "billing"
+        before.mkdir()
+        for file in sorted(own.directory.glob("*.sql")):
+            if file.name < "0005":
+                (before / file.name).write_bytes(file.read_bytes())
+        await migrate(layout.owner_url, [*kit, MigrationSource("billing", before)])
+        seller, buyer, invoice, note, item = (uuid.uuid4() for _ in range(5))
+        pool = await create_pool(layout.app_url, max_size=1)
+        try:
+            async with tenant_transaction(pool, seller) as conn:
+                for invoice_id, kind, credited, sequence in (
+                    (invoice, "invoice", None, 1),
+                    (note, "credit_note", invoice, 2),
+                ):
+                    await conn.execute(
+                        """
+                        insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status,
+                          agreement_id, cost_centre_id, billing_month, sequence, number, issue_date,
+                          due_date, credited_invoice_id)
+                        values ($1, $2, $3, $4, 'issued', $5, $6, date '2025-01-01', $7::bigint,
+                          $7::bigint::text, current_date, current_date, $8)
+                        """,
+                        seller,
+                        buyer,
+                        invoice_id,
+                        kind,
+                        uuid.uuid4(),
+                        uuid.uuid4(),
+                        sequence,
+                        credited,
+                    )
+                await conn.execute(
+                    """
+                    insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id,
+                      agreement_id, cost_centre_id, kind, form, mode, starts_at, service_date, billing_month,
+                      duration_minutes, unit, quantity, unit_code, base_quantity, list_price_cents,
+                      charge_percent, unit_price, net_cents, vat_rate, participant_count, attended_count,
+                      invoice_id)
+                    values ($1, $2, $3, $4, $5, $6, $7, 'held', 'group', 'remote', now(), current_date,
+                      date '2025-01-01', 90, 'per_session', 1, 'C62', 1, 15000, 100, 150, 15000, 25.5, 3, 3,
+                      $8)
+                    """,
+                    seller,
+                    buyer,
+                    item,
+                    uuid.uuid4(),
+                    uuid.uuid4(),
+                    uuid.uuid4(),
+                    uuid.uuid4(),
+                    invoice,
+                )
+            await migrate(layout.owner_url, MIGRATIONS)
+            async with tenant_transaction(pool, seller) as conn:
+                lines = [line async for line in store.document_lines(conn, note, "4100", credit_note=True)]
+                force = await conn.fetchval(
+                    "select bool_and(relforcerowsecurity) from pg_class"
+                    " where relname in ('invoices', 'billable_items', 'credit_note_lines')"
+                )
+            assert [(line.net_cents, line.quantity) for line in lines] == [(15_000, Decimal(1))]
+            assert force is True
+        finally:
+            await pool.close()
+    finally:
+        await drop_database(layout)

@@ -56,7 +56,7 @@ class RequirementsBody(_Body, frozen=True, kw_only=True):
     """Invoice each order separately instead of per agreement, cost centre and month."""
 
 
-Decimal = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$", max_length=20)]
+DecimalText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$", max_length=20)]
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -72,9 +72,9 @@ IdempotencyKey = Annotated[
 class CreditLineBody(_Body, frozen=True, kw_only=True):
     session_id: uuid.UUID
     """The line, by the session it bills (as the specification lists it)."""
-    quantity: Decimal | None = None
+    quantity: DecimalText | None = None
     """Credit this much of the line's quantity (in its unit) at the invoiced price."""
-    correct_unit_price: Decimal | None = None
+    correct_unit_price: DecimalText | None = None
     """The price per base quantity (euros) the line should have had; the difference is credited."""
 
 

@@ -22,8 +22,8 @@ create table credit_note_lines (
   item_id             uuid not null references billable_items (item_id),
   correction          text not null check (correction in ('full', 'quantity', 'price')),
   quantity            numeric(12, 4) not null check (quantity > 0),
-  unit_price          numeric(18, 6) not null check (unit_price > 0),
-  net_cents           bigint not null check (net_cents > 0),
+  unit_price          numeric(18, 6) not null check (unit_price >= 0),
+  net_cents           bigint not null check (net_cents >= 0),
   primary key (credit_note_id, item_id),
   unique (item_id)
 );
@@ -35,6 +35,23 @@ create policy credit_lines_read on credit_note_lines for select
          or buyer_tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 create policy credit_lines_create on credit_note_lines for insert
   with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+
+-- Credit notes issued before this credited their invoice whole: their lines are all its items.
+-- (The owner runs migrations under forced RLS; lifted for this one statement's tables, then forced
+-- again. Those items are not made billable again: that is the seller's call, per new credit note.)
+alter table invoices no force row level security;
+alter table billable_items no force row level security;
+alter table credit_note_lines no force row level security;
+insert into credit_note_lines (tenant_id, buyer_tenant_id, credit_note_id, credited_invoice_id, item_id,
+  correction, quantity, unit_price, net_cents)
+select i.tenant_id, i.buyer_tenant_id, n.invoice_id, n.credited_invoice_id, i.item_id, 'full', i.quantity,
+  i.unit_price, i.net_cents
+from invoices n
+join billable_items i on i.invoice_id = n.credited_invoice_id
+where n.kind = 'credit_note';
+alter table invoices force row level security;
+alter table billable_items force row level security;
+alter table credit_note_lines force row level security;
 
 -- A retried credit request (same Idempotency-Key, same body) answers the credit note it made.
 create table credit_requests (
