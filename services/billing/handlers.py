@@ -9,6 +9,7 @@ and its events go to the outbox in it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -22,8 +23,27 @@ from stdnum.exceptions import ValidationError
 from stdnum.fi import alv, ytunnus
 
 from services.billing import SERVICE, store
-from services.billing.domain.documents import DocumentHeader, DocumentLine, Party, UblWriter, VatBreakdown
-from services.billing.domain.finvoice import FinvoiceWriter
+from services.billing.domain.credits import (
+    CreditLine,
+    CreditRefused,
+    CreditRequestLine,
+    InvoicedLine,
+    credit_line,
+)
+from services.billing.domain.documents import (
+    DocumentHeader,
+    DocumentLine,
+    Party,
+    UblWriter,
+    VatBreakdown,
+    header_problems,
+    party_problems,
+    safe_party,
+    vat_breakdown,
+    xml_illegal,
+    xml_safe,
+)
+from services.billing.domain.finvoice import FinvoiceWriter, finvoice_problems
 from services.billing.domain.items import HELSINKI, SessionOutcome, billable_item
 from services.billing.domain.references import invoice_number, reference_for_invoice, rf_reference
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
@@ -53,6 +73,7 @@ __all__ = [
     "issue_invoice",
     "list_invoices",
     "open_document",
+    "request_hash",
     "run_invoices",
     "set_invoicing_requirements",
 ]
@@ -60,9 +81,19 @@ __all__ = [
 DEFAULT_PAYMENT_TERMS_DAYS = 21
 DocumentFormat = Literal["ubl", "finvoice"]
 _CHUNK = 64 * 1024
+_FORMAT_NAMES = {"ubl": "a Peppol BIS 3.0 UBL document", "finvoice": "Finvoice 3.0"}
 
 
 # --- read models (consumers) ---
+
+
+# Text from other services lands in XML documents (names, addresses, cost centre codes, agreement
+# numbers). XML 1.0 cannot carry most C0 control characters, so the read models store such text
+# with each of those characters replaced by U+FFFD: the event is applied (never dead-lettered —
+# the tenant's other facts matter), the replacement is visible on the documents for a person to
+# notice and correct at the source, and a document is always writable. Rows stored before this
+# (legacy) are refused clearly instead: issuing names the field (422), and so does a document
+# request for an invoice issued with such text (see ``open_document``).
 
 
 async def apply_tenant_facts(
@@ -70,13 +101,38 @@ async def apply_tenant_facts(
 ) -> None:
     if event.tenant_id != tenant_id:
         raise PermanentEventError("tenant event for a tenant other than its envelope's")
-    await store.upsert_party(conn, event, version)
+    await store.upsert_party(conn, _xml_safe_facts(event), version)
+
+
+def _xml_safe_facts(event: TenantFacts) -> TenantFacts:
+    changes: dict[str, object] = {
+        name: xml_safe(value)
+        for name in ("name", "business_id", "vat_id", "iban", "bic")
+        if isinstance(value := getattr(event, name), str) and xml_illegal(value)
+    }
+    if (address := event.postal_address) is not None:
+        changes["postal_address"] = msgspec.structs.replace(
+            address,
+            street=xml_safe(address.street),
+            postcode=xml_safe(address.postcode),
+            city=xml_safe(address.city),
+            country=xml_safe(address.country),
+        )
+    if (e_invoice := event.e_invoice_address) is not None:
+        changes["e_invoice_address"] = msgspec.structs.replace(
+            e_invoice,
+            address=xml_safe(e_invoice.address),
+            operator_id=xml_safe(e_invoice.operator_id) if e_invoice.operator_id else None,
+        )
+    return msgspec.structs.replace(event, **changes)
 
 
 async def apply_cost_centre(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreFacts, version: int
 ) -> None:
-    await store.upsert_cost_centre(conn, tenant_id, event.cost_centre_id, event.code, event.name, version)
+    await store.upsert_cost_centre(
+        conn, tenant_id, event.cost_centre_id, xml_safe(event.code), xml_safe(event.name), version
+    )
 
 
 async def apply_approver_assigned(
@@ -109,7 +165,7 @@ async def apply_order(
         provider_id=event.provider_id,
         buyer_id=event.buyer_id,
         agreement_id=event.agreement_id,
-        agreement_number=event.agreement_number,
+        agreement_number=xml_safe(event.agreement_number) if event.agreement_number else None,
         cost_centre_id=event.cost_centre_id,
         payment_terms_days=event.payment_terms_days,
         status=event.status,
@@ -236,11 +292,21 @@ async def get_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: uuid
 async def get_specification(
     pool: asyncpg.Pool, principal: Principal, invoice_id: uuid.UUID
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """The sessions behind an invoice with their attendance counts (never who attended)."""
+    """The sessions an invoice charges (a credit note: credits) with their attendance counts, never
+    who attended.
+
+    What the employer may infer from billing: which sessions it pays for and why — held, no-show,
+    or a late cancellation at the agreement's percent — since a buyer must be able to check every
+    invoiced row against its orders. Nothing about a session that is not charged: only billed items
+    are listed, and billing keeps no trace of an uncharged session (no item, no row, nothing in
+    its events). So a late cancellation the terms exempt (illness) reads, in everything billing
+    answers or emits, exactly as an on-time cancellation or one by the supervisor: absent.
+    (Billing never hears the reason category; ``charge_exempt`` decides the charge and is dropped.)
+    What another service shows the buyer about a cancellation's category is that service's to keep
+    from singling out an exempt one."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         row = await _visible_invoice(conn, principal, invoice_id)
-        source = row["credited_invoice_id"] or row["invoice_id"]
-        return row, await store.specification(conn, source)
+        return row, await store.specification(conn, invoice_id, credit_note=row["kind"] == "credit_note")
 
 
 # --- the buyer's invoicing requirements ---
@@ -302,6 +368,7 @@ def _checked_seller(seller: Party | None) -> Party:
         errors.append(FieldError("seller.iban", "not a valid IBAN"))
     if not seller.ovt:
         errors.append(FieldError("seller.eInvoiceAddress", "missing"))
+    errors += [FieldError(field, why) for field, why in party_problems("seller", seller)]
     if errors:
         raise InvariantViolated("the seller's invoicing facts are incomplete", errors=errors)
     return seller
@@ -313,6 +380,13 @@ def _checked_buyer(buyer: Party | None) -> Party:
     if not buyer.ovt:
         raise InvariantViolated(
             "the buyer has no e-invoice address", errors=[FieldError("buyer.eInvoiceAddress", "missing")]
+        )
+    # Facts stored before the read models sanitised their text (see ``apply_tenant_facts``): an
+    # invoice is never issued with text its documents could not carry.
+    if problems := party_problems("buyer", buyer):
+        raise InvariantViolated(
+            "the buyer's invoicing facts hold text no e-invoice can carry",
+            errors=[FieldError(field, why) for field, why in problems],
         )
     return buyer
 
@@ -393,6 +467,11 @@ async def issue_invoice(
             vat_cents=row["vat_cents"],
             gross_cents=row["gross_cents"],
         )
+        if problems := header_problems(header):  # e.g. a cost centre code stored before sanitising
+            raise InvariantViolated(
+                "the invoice would hold text no e-invoice can carry",
+                errors=[FieldError(field, why) for field, why in problems],
+            )
         issued = await store.issue(
             conn,
             invoice_id,
@@ -420,17 +499,91 @@ async def issue_invoice(
         return issued
 
 
-async def credit_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: uuid.UUID) -> asyncpg.Record:
-    """A credit note for the whole of an issued invoice: numbered from the same counter."""
+def request_hash(subject: str, body: bytes) -> str:
+    """A credit request as far as idempotency goes: who sent which (decoded) body."""
+    return hashlib.sha256(subject.encode() + b"\0" + body).hexdigest()
+
+
+def _credits(invoiced: list[InvoicedLine], lines: list[CreditRequestLine] | None) -> list[CreditLine]:
+    """The credit lines a request makes of an invoice's lines; every refusal names its field."""
+    if lines is None:
+        pending = [line for line in invoiced if not line.credited]
+        if not pending:
+            raise Conflict("the invoice is already credited")
+        return [credit_line(line, None, "body") for line in pending]
+    if not lines:
+        raise InvariantViolated(
+            "a credit note credits at least one line",
+            errors=[FieldError("body.lines", "name a line, or leave lines out to credit them all")],
+        )
+    by_session = {line.session_id: line for line in invoiced}
+    credits: list[CreditLine] = []
+    errors: list[FieldError] = []
+    already: list[FieldError] = []
+    seen: set[uuid.UUID] = set()
+    for index, request in enumerate(lines):
+        field = f"body.lines[{index}]"
+        line = by_session.get(request.session_id)
+        if line is None:
+            errors.append(FieldError(f"{field}.sessionId", "not a line of this invoice"))
+        elif request.session_id in seen:
+            errors.append(FieldError(f"{field}.sessionId", "named twice"))
+        elif line.credited:
+            already.append(FieldError(f"{field}.sessionId", "this line is already credited"))
+        else:
+            try:
+                credits.append(credit_line(line, request, field))
+            except CreditRefused as refused:
+                errors.append(FieldError(refused.field, refused.message))
+        seen.add(request.session_id)
+    if errors:
+        raise InvariantViolated("the credit note cannot credit these lines", errors=errors)
+    if already:
+        raise Conflict("a line is credited at most once", errors=already)
+    return credits
+
+
+async def credit_invoice(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    invoice_id: uuid.UUID,
+    lines: list[CreditRequestLine] | None = None,
+    *,
+    rebill: bool = True,
+    idempotency_key: str | None = None,
+    body_hash: str = "",
+) -> asyncpg.Record:
+    """A credit note for lines of an issued invoice (all its uncredited lines when ``lines`` is
+    None), numbered from the same counter; see ``domain.credits`` for what may be credited. Lines
+    credited in whole return to billable (unless ``rebill`` is false), so the next run bills them on
+    a new invoice. A retry with the same Idempotency-Key and body answers the same credit note."""
     provider = _seller(principal)
     async with tenant_transaction(pool, provider) as conn:
+        # The row lock serialises credits of one invoice: a line is checked and credited at once.
         original = await store.fetch_invoice(conn, invoice_id, for_update=True)
         if original is None or original["tenant_id"] != provider:
             raise NotFound("no such invoice")
+        # After the lock: a concurrent retry waits here, then finds the first one's credit note.
+        if idempotency_key is not None:
+            stored = await store.fetch_credit_request(conn, provider, idempotency_key)
+            if stored is not None:
+                if stored["request_hash"] != body_hash:
+                    raise InvariantViolated(
+                        "this Idempotency-Key was used with another request",
+                        errors=[FieldError("header.idempotency-key", "used with another request")],
+                    )
+                made = await store.fetch_invoice(conn, stored["credit_note_id"])
+                assert made is not None
+                return made
         if original["kind"] != "invoice" or original["status"] != "issued":
             raise Conflict("only an issued invoice can be credited")
-        if await conn.fetchval("select 1 from invoices where credited_invoice_id = $1", invoice_id):
-            raise Conflict("the invoice is already credited")
+        credits = _credits(await store.invoiced_lines(conn, invoice_id), lines)
+        taxable: dict[Decimal, int] = {}
+        for credit in credits:
+            taxable[credit.vat_rate] = taxable.get(credit.vat_rate, 0) + credit.net_cents
+        breakdown = vat_breakdown(taxable)
+        net = sum(b.taxable_cents for b in breakdown)
+        vat = sum(b.tax_cents for b in breakdown)
         was = msgspec.convert(original["header"], DocumentHeader, strict=False)
         sequence = await store.next_sequence(conn, provider)
         today = _today()
@@ -447,6 +600,14 @@ async def credit_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: u
             rf_reference=rf_reference(reference),
             credited_number=was.number,
             credited_issue_date=was.issue_date,
+            # An original issued before documents were checked may hold text XML cannot carry; its
+            # credit note carries U+FFFD there instead, so the correction can always be written.
+            seller=safe_party(was.seller),
+            buyer=safe_party(was.buyer),
+            breakdown=breakdown,
+            net_cents=net,
+            vat_cents=vat,
+            gross_cents=net + vat,
         )
         note = await store.insert_credit_note(
             conn,
@@ -457,8 +618,25 @@ async def credit_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: u
             issue_date=today,
             payment_reference=reference,
             rf_reference=header.rf_reference,
+            net_cents=net,
+            vat_cents=vat,
+            breakdown=[
+                {"rate": str(b.rate), "taxable_cents": b.taxable_cents, "tax_cents": b.tax_cents}
+                for b in breakdown
+            ],
+            item_count=len(credits),
             header=msgspec.to_builtins(header),
         )
+        try:
+            await store.insert_credit_lines(conn, original, credit_id, credits)
+        except asyncpg.UniqueViolationError:
+            raise Conflict("a line is credited at most once") from None
+        if rebill:
+            await store.rebill_items(conn, [c.item_id for c in credits if c.correction == "full"])
+        if idempotency_key is not None and not await store.save_credit_request(
+            conn, provider, idempotency_key, body_hash, credit_id
+        ):
+            raise Conflict("a credit request with this Idempotency-Key is in flight; retry")
         order_ids = list((await store.invoice_facts(conn, invoice_id))["order_ids"])
         event = CreditNoteIssued(
             **_facts(note, order_ids, -1),  # type: ignore[arg-type]
@@ -483,16 +661,30 @@ async def credit_invoice(pool: asyncpg.Pool, principal: Principal, invoice_id: u
 
 
 async def open_document(
-    pool: asyncpg.Pool, principal: Principal, invoice_id: uuid.UUID
+    pool: asyncpg.Pool,
+    principal: Principal,
+    invoice_id: uuid.UUID,
+    document_format: DocumentFormat = "ubl",
 ) -> tuple[DocumentHeader, uuid.UUID]:
-    """The header of an issued document the caller may see, and the invoice whose items are its
-    lines (a credit note's are the credited invoice's); checked before anything is streamed."""
+    """The header of an issued document the caller may see, and its id (whose lines it streams).
+
+    Everything that could stop the writer is checked here, before the response starts: a header
+    text that XML 1.0 cannot carry, or (Finvoice) a fact the schema's lengths refuse, is a 422
+    naming the field — never a 200 whose stream breaks off."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         row = await _visible_invoice(conn, principal, invoice_id)
         if row["status"] != "issued":
             raise Conflict("a draft has no document yet; issue it first")
         header = msgspec.convert(row["header"], DocumentHeader, strict=False)
-        return header, row["credited_invoice_id"] or row["invoice_id"]
+    problems = header_problems(header)
+    if document_format == "finvoice":
+        problems += finvoice_problems(header)
+    if problems:
+        raise InvariantViolated(
+            f"this document cannot be written as {_FORMAT_NAMES[document_format]}",
+            errors=[FieldError(field, why) for field, why in problems],
+        )
+    return header, row["invoice_id"]
 
 
 class _Writer(Protocol):
@@ -520,7 +712,10 @@ async def document_chunks(
     pending = [writer.open()]
     size = len(pending[0])
     async with tenant_transaction(pool, tenant_id) as conn:
-        async for line in store.document_lines(conn, lines_of, header.accounting_cost):
+        lines = store.document_lines(
+            conn, lines_of, header.accounting_cost, credit_note=header.kind == "credit_note"
+        )
+        async for line in lines:
             chunk = writer.add(line)
             pending.append(chunk)
             size += len(chunk)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from services.billing.domain.credits import CreditLine, InvoicedLine
 from services.billing.domain.documents import DocumentLine, Party
 from services.billing.domain.items import BillableItem
 from shared.contracts.organisations import TenantFacts
@@ -19,15 +20,21 @@ __all__ = [
     "assign_unbilled_items",
     "create_drafts",
     "document_lines",
+    "fetch_credit_request",
     "fetch_invoice",
     "fetch_party",
     "insert_billable_item",
+    "insert_credit_lines",
+    "insert_credit_note",
     "invoice_facts",
+    "invoiced_lines",
     "issue",
     "lock_provider_run",
     "next_sequence",
     "prefer_hash_joins",
+    "rebill_items",
     "recompute_drafts",
+    "save_credit_request",
     "upsert_approver",
     "upsert_buyer_invoicing",
     "upsert_cost_centre",
@@ -212,7 +219,7 @@ async def insert_billable_item(conn: asyncpg.Connection, item_id: uuid.UUID, ite
           vat_rate, participant_count, attended_count)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
           $21, $22, $23, $24, $25)
-        on conflict (session_id) do nothing
+        on conflict (session_id, generation) do nothing
         returning true
         """,
         item.provider_id,
@@ -469,6 +476,10 @@ async def insert_credit_note(
     issue_date: dt.date,
     payment_reference: str,
     rf_reference: str,
+    net_cents: int,
+    vat_cents: int,
+    breakdown: object,
+    item_count: int,
     header: object,
 ) -> asyncpg.Record:
     row: asyncpg.Record = await conn.fetchrow(
@@ -478,8 +489,9 @@ async def insert_credit_note(
           payment_reference, rf_reference, net_cents, vat_cents, gross_cents, breakdown, item_count, header,
           credited_invoice_id, issued_at)
         select tenant_id, buyer_tenant_id, $2, 'credit_note', 'issued', agreement_id, cost_centre_id,
-          order_id, billing_month, $3, $4, $5, $5, 0, $6, $7, net_cents, vat_cents, gross_cents, breakdown,
-          item_count, $8::jsonb, invoice_id, now()
+          order_id, billing_month, $3, $4, $5, $5, 0, $6, $7, $8::bigint, $9::bigint, $8::bigint + $9::bigint,
+          $10::jsonb, $11,
+          $12::jsonb, invoice_id, now()
         from invoices where invoice_id = $1
         returning *
         """,
@@ -490,9 +502,118 @@ async def insert_credit_note(
         issue_date,
         payment_reference,
         rf_reference,
+        net_cents,
+        vat_cents,
+        breakdown,
+        item_count,
         header,
     )
     return row
+
+
+async def invoiced_lines(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[InvoicedLine]:
+    """The lines of an issued invoice, each with whether a credit note already credits it."""
+    rows = await conn.fetch(
+        """
+        select i.item_id, i.session_id, i.quantity, i.unit_code, i.base_quantity, i.unit_price,
+               i.net_cents, i.vat_rate, (c.item_id is not null) as credited
+        from billable_items i
+        left join credit_note_lines c on c.item_id = i.item_id
+        where i.invoice_id = $1
+        order by i.service_date, i.item_id
+        """,
+        invoice_id,
+    )
+    return [
+        InvoicedLine(
+            item_id=r["item_id"],
+            session_id=r["session_id"],
+            quantity=Decimal(r["quantity"]),
+            unit_code=r["unit_code"],
+            base_quantity=Decimal(r["base_quantity"]),
+            unit_price=Decimal(r["unit_price"]),
+            net_cents=r["net_cents"],
+            vat_rate=Decimal(r["vat_rate"]),
+            credited=r["credited"],
+        )
+        for r in rows
+    ]
+
+
+async def insert_credit_lines(
+    conn: asyncpg.Connection, original: asyncpg.Record, credit_note_id: uuid.UUID, lines: list[CreditLine]
+) -> None:
+    """The credit note's lines; a line another credit note took meanwhile fails on unique(item_id)."""
+    await conn.execute(
+        """
+        insert into credit_note_lines (tenant_id, buyer_tenant_id, credit_note_id, credited_invoice_id,
+          item_id, correction, quantity, unit_price, net_cents)
+        select $1, $2, $3, $4, l.item_id, l.correction, l.quantity, l.unit_price, l.net_cents
+        from unnest($5::uuid[], $6::text[], $7::numeric[], $8::numeric[], $9::bigint[])
+          as l(item_id, correction, quantity, unit_price, net_cents)
+        """,
+        original["tenant_id"],
+        original["buyer_tenant_id"],
+        credit_note_id,
+        original["invoice_id"],
+        [line.item_id for line in lines],
+        [line.correction for line in lines],
+        [line.quantity for line in lines],
+        [line.unit_price for line in lines],
+        [line.net_cents for line in lines],
+    )
+
+
+async def rebill_items(conn: asyncpg.Connection, item_ids: list[uuid.UUID]) -> int:
+    """Credited items back to billable: each copied, snapshot unchanged, as its session's next
+    generation with no invoice (the originals keep theirs: issued documents never change)."""
+    status: str = await conn.execute(
+        """
+        insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,
+          cost_centre_id, kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit,
+          quantity, unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents,
+          vat_rate, participant_count, attended_count, generation, replaces_item_id)
+        select tenant_id, buyer_tenant_id, n.new_id, session_id, order_id, agreement_id, cost_centre_id,
+          kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit, quantity,
+          unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents, vat_rate,
+          participant_count, attended_count, generation + 1, item_id
+        from billable_items
+        join unnest($1::uuid[], $2::uuid[]) as n(old_id, new_id) on n.old_id = billable_items.item_id
+        """,
+        item_ids,
+        [new_id() for _ in item_ids],
+    )
+    return int(status.split()[-1])
+
+
+async def fetch_credit_request(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        select request_hash, credit_note_id from credit_requests
+        where tenant_id = $1 and idempotency_key = $2
+        """,
+        tenant_id,
+        key,
+    )
+    return row
+
+
+async def save_credit_request(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str, request_hash: str, credit_note_id: uuid.UUID
+) -> bool:
+    status: str = await conn.execute(
+        """
+        insert into credit_requests (tenant_id, idempotency_key, request_hash, credit_note_id)
+        values ($1, $2, $3, $4) on conflict (tenant_id, idempotency_key) do nothing
+        """,
+        tenant_id,
+        key,
+        request_hash,
+        credit_note_id,
+    )
+    return status.endswith(" 1")
 
 
 async def list_invoices(
@@ -523,8 +644,25 @@ async def list_invoices(
     return rows
 
 
-async def specification(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+async def specification(
+    conn: asyncpg.Connection, invoice_id: uuid.UUID, *, credit_note: bool = False
+) -> list[asyncpg.Record]:
+    """The billed sessions of an invoice, or the credited ones of a credit note (with the credited
+    amount). Only items that are billed appear: a session that is not charged has no row."""
+    if credit_note:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            """
+            select i.session_id, i.order_id, i.service_date, i.starts_at, i.form, i.mode,
+                   i.duration_minutes, i.kind, i.charge_percent, i.participant_count, i.attended_count,
+                   c.net_cents, i.vat_rate
+            from credit_note_lines c join billable_items i on i.item_id = c.item_id
+            where c.credit_note_id = $1
+            order by i.service_date, i.item_id
+            """,
+            invoice_id,
+        )
+        return rows
+    rows = await conn.fetch(
         """
         select session_id, order_id, service_date, starts_at, form, mode, duration_minutes, kind,
                charge_percent, participant_count, attended_count, net_cents, vat_rate
@@ -558,18 +696,31 @@ def _line(number: int, row: asyncpg.Record, accounting_cost: str) -> DocumentLin
 
 
 async def document_lines(
-    conn: asyncpg.Connection, invoice_id: uuid.UUID, accounting_cost: str, *, prefetch: int = 500
+    conn: asyncpg.Connection,
+    invoice_id: uuid.UUID,
+    accounting_cost: str,
+    *,
+    credit_note: bool = False,
+    prefetch: int = 500,
 ) -> AsyncIterator[DocumentLine]:
-    """The lines of an invoice from a server-side cursor (the caller holds the transaction)."""
+    """The lines of an invoice — or of a credit note: its credit lines over the credited items —
+    from a server-side cursor (the caller holds the transaction)."""
     number = 0
-    async for row in conn.cursor(
+    query = (
         """
+        select i.session_id, i.order_id, i.kind, i.form, i.mode, i.duration_minutes, i.service_date,
+               c.quantity, i.unit_code, i.base_quantity, c.unit_price, c.net_cents, i.vat_rate,
+               i.charge_percent
+        from credit_note_lines c join billable_items i on i.item_id = c.item_id
+        where c.credit_note_id = $1 order by i.service_date, i.item_id
+        """
+        if credit_note
+        else """
         select session_id, order_id, kind, form, mode, duration_minutes, service_date, quantity, unit_code,
                base_quantity, unit_price, net_cents, vat_rate, charge_percent
         from billable_items where invoice_id = $1 order by service_date, item_id
-        """,
-        invoice_id,
-        prefetch=prefetch,
-    ):
+        """
+    )
+    async for row in conn.cursor(query, invoice_id, prefetch=prefetch):
         number += 1
         yield _line(number, row, accounting_cost)

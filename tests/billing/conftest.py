@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from lxml import etree
 from nats.aio.client import Client as NATS
 
 from services.billing.app import create_app
@@ -17,6 +18,7 @@ from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.events import STREAMS, connect_nats, ensure_stream
 from shared.testing.plugin import Stack
+from tests.billing.einvoice import finvoice_schema
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,9 @@ async def nc(stack: Stack) -> AsyncIterator[NATS]:
         await ensure_stream(js, STREAMS[producer])
     yield connection
     await connection.close()
+
+
+@pytest.fixture(scope="session")
+def finvoice_xsd() -> etree.XMLSchema:
+    """Finance Finland's Finvoice 3.0 XSD, from the PyPI wheel cached under .cache/ (see einvoice.py)."""
+    return finvoice_schema()

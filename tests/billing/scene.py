@@ -40,6 +40,7 @@ from shared.contracts.sessions import (
 from shared.db.tenant import tenant_transaction
 from shared.events import ConsumerSpec, EventConsumer, encode_envelope, envelope_for
 from shared.events.envelope import Envelope
+from shared.events.worker import Subscription
 from shared.testing.issuer import TestIssuer
 from tests.factories import business_id, iban, ovt, vat_id
 
@@ -248,15 +249,21 @@ def session_event(
 
 
 async def deliver(
-    nc: NATS, pool: asyncpg.Pool, envelopes: Sequence[Envelope], *, copies: int = 1
+    nc: NATS,
+    pool: asyncpg.Pool,
+    envelopes: Sequence[Envelope],
+    *,
+    copies: int = 1,
+    subscription: Subscription | None = None,
 ) -> EventConsumer:
-    """Publish the envelopes onto SESSIONS (``copies`` times each, as distinct messages) and run
-    billing's sessions consumer (on a durable of its own) until it has taken every one."""
+    """Publish the envelopes onto their producer's stream (``copies`` times each, as distinct
+    messages) and run billing's consumer of it — the sessions one unless ``subscription`` names
+    another — on a durable of its own until it has taken every one."""
     js = nc.jetstream()
-    subscription = sessions_subscription()
+    subscription = subscription or sessions_subscription()
     spec = ConsumerSpec(
         consumer=f"billingtest{uuid.uuid4().hex[:8]}",
-        producer="sessions",
+        producer=subscription.spec.producer,
         filter_subjects=subscription.spec.filter_subjects,
         ack_wait_seconds=5,
         nak_backoff_seconds=(0.05, 0.1),

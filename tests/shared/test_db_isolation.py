@@ -65,6 +65,8 @@ TENANT_TABLES = (
     ("billing", "invoices"),
     ("billing", "invoice_counters"),
     ("billing", "billable_items"),
+    ("billing", "credit_note_lines"),
+    ("billing", "credit_requests"),
     ("integrations", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
@@ -545,6 +547,43 @@ def _billable_item_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+_BILLING_INVOICE = """
+with inv as (
+  insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id, cost_centre_id,
+    billing_month)
+  values ($1, $2, $3, 'invoice', 'draft', $4, $5, date '2026-01-01') returning tenant_id, invoice_id
+)"""
+
+
+def _credit_note_line_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _BILLING_INVOICE
+        + """, item as (
+          insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id,
+            agreement_id, cost_centre_id, kind, form, mode, starts_at, service_date, billing_month,
+            duration_minutes, unit, quantity, unit_code, base_quantity, list_price_cents, charge_percent,
+            unit_price, net_cents, vat_rate, participant_count, attended_count)
+          values ($1, $2, $6, $7, $8, $4, $5, 'held', 'group', 'remote', now(), current_date,
+            date_trunc('month', current_date)::date, 90, 'per_session', 1, 'C62', 1, 15000, 100, 150,
+            15000, 25.5, 5, 4)
+          returning item_id
+        )
+        insert into credit_note_lines (tenant_id, buyer_tenant_id, credit_note_id, credited_invoice_id,
+          item_id, correction, quantity, unit_price, net_cents)
+        select $1, $2, inv.invoice_id, inv.invoice_id, item.item_id, 'full', 1, 150, 15000 from inv, item""",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+    )
+
+
+def _credit_request_row(tenant_id: uuid.UUID) -> Row:
+    return Row(
+        _BILLING_INVOICE
+        + """ insert into credit_requests (tenant_id, idempotency_key, request_hash, credit_note_id)
+        select $1, $6, 'hash', inv.invoice_id from inv""",
+        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), f"key-{uuid.uuid4()}"),
+    )
+
+
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -589,6 +628,8 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "invoices": _invoice_row,
     "invoice_counters": _invoice_counter_row,
     "billable_items": _billable_item_row,
+    "credit_note_lines": _credit_note_line_row,
+    "credit_requests": _credit_request_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream
 
 from services.billing import handlers
+from services.billing.domain.credits import CreditRequestLine
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
 from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
 from shared.http.versions import IfMatch, expected_version, versioned
 
-__all__ = ["InvoiceController", "InvoiceOut", "RequirementsBody", "RunBody", "SpecificationOut"]
+__all__ = [
+    "CreditBody",
+    "InvoiceController",
+    "InvoiceOut",
+    "RequirementsBody",
+    "RunBody",
+    "SpecificationOut",
+]
 
 Pool = NamedDependency[asyncpg.Pool]
 Caller = NamedDependency[Principal]
@@ -46,6 +54,35 @@ class RunBody(_Body, frozen=True, kw_only=True):
 class RequirementsBody(_Body, frozen=True, kw_only=True):
     per_order: bool
     """Invoice each order separately instead of per agreement, cost centre and month."""
+
+
+DecimalText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$", max_length=20)]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="idempotency-key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="Same key and body answer the same credit note; the same key with another body 422",
+    ),
+]
+
+
+class CreditLineBody(_Body, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    """The line, by the session it bills (as the specification lists it)."""
+    quantity: DecimalText | None = None
+    """Credit this much of the line's quantity (in its unit) at the invoiced price."""
+    correct_unit_price: DecimalText | None = None
+    """The price per base quantity (euros) the line should have had; the difference is credited."""
+
+
+class CreditBody(_Body, frozen=True, kw_only=True):
+    lines: Annotated[list[CreditLineBody], msgspec.Meta(max_length=10_000)] | None = None
+    """The lines to credit; every line not yet credited when absent."""
+    rebill: bool = True
+    """Lines credited in whole return to billable for the next invoice run."""
 
 
 class RequirementsOut(msgspec.Struct, frozen=True, rename="camel"):
@@ -191,6 +228,11 @@ class InvoiceController(Controller):
         "/invoices/{invoice_id:uuid}/specification",
         operation_id="getInvoiceSpecification",
         summary="The sessions an invoice charges, with attendance counts",
+        description=(
+            "Only charged sessions are listed (a credit note lists what it credits). A session that "
+            "is not charged — cancelled on time, by the supervisor, or late but exempt by the terms — "
+            "appears nowhere in billing, so none of these can be told from the others."
+        ),
         guards=READERS,
     )
     async def specification(
@@ -221,7 +263,7 @@ class InvoiceController(Controller):
         media_type="application/xml",
     )
     async def finvoice(self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> Stream:
-        header, lines_of = await handlers.open_document(pool, principal, invoice_id)
+        header, lines_of = await handlers.open_document(pool, principal, invoice_id, "finvoice")
         return Stream(
             handlers.document_chunks(pool, principal.tenant_id, header, lines_of, "finvoice"),
             media_type="application/xml",
@@ -245,14 +287,45 @@ class InvoiceController(Controller):
     @post(
         "/invoices/{invoice_id:uuid}/credit-note",
         operation_id="creditInvoice",
-        summary="Credit the whole of an issued invoice",
+        summary="Credit lines of an issued invoice (all of them without a body)",
+        description=(
+            "Each named line is credited in whole, by a `quantity`, or by a `correctUnitPrice` (the "
+            "difference is credited), at most once. Lines credited in whole return to billable unless "
+            "`rebill` is false, so the next invoice run bills them on a new invoice. The same "
+            "Idempotency-Key with the same body answers the same credit note."
+        ),
         guards=PROVIDER_ADMINS,
         status_code=201,
     )
     async def credit(
-        self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
+        self,
+        invoice_id: FromPath[uuid.UUID],
+        pool: Pool,
+        principal: Caller,
+        data: JSONBody[CreditBody | None] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[InvoiceOut]:
-        row = await handlers.credit_invoice(pool, principal, invoice_id)
+        body = data or CreditBody()
+        row = await handlers.credit_invoice(
+            pool,
+            principal,
+            invoice_id,
+            None
+            if body.lines is None
+            else [
+                CreditRequestLine(
+                    session_id=line.session_id,
+                    quantity=line.quantity,
+                    correct_unit_price=line.correct_unit_price,
+                )
+                for line in body.lines
+            ],
+            rebill=body.rebill,
+            idempotency_key=idempotency_key,
+            body_hash=handlers.request_hash(
+                principal.subject, str(invoice_id).encode() + msgspec.json.encode(body)
+            ),
+        )
         return versioned(_out(row), row["version"], status_code=201)
 
     @put(

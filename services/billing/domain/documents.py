@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -27,10 +28,15 @@ __all__ = [
     "VatBreakdown",
     "XmlSink",
     "amount",
+    "header_problems",
     "line_description",
     "line_name",
+    "party_problems",
+    "safe_party",
     "ubl_document",
     "vat_breakdown",
+    "xml_illegal",
+    "xml_safe",
 ]
 
 UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -136,6 +142,85 @@ class DocumentLine(msgspec.Struct, frozen=True, kw_only=True):
     vat_rate: Decimal
     charge_percent: int
     accounting_cost: str
+
+
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot carry: C0 controls but tab, newline and carriage return; surrogates; U+FFFE/F."""
+REPLACEMENT = "\ufffd"
+
+
+def xml_illegal(text: str) -> str | None:
+    """The first character of ``text`` that XML 1.0 cannot carry, as ``U+XXXX``; None when none."""
+    found = _XML_ILLEGAL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry replaced by U+FFFD."""
+    return _XML_ILLEGAL.sub(REPLACEMENT, text)
+
+
+def safe_party(party: Party) -> Party:
+    """The party with its text made XML 1.0-legal (U+FFFD for what is not)."""
+    return msgspec.structs.replace(
+        party,
+        **{
+            name: xml_safe(value)
+            for name in party.__struct_fields__
+            if isinstance(value := getattr(party, name), str) and xml_illegal(value)
+        },
+    )
+
+
+_PARTY_FIELDS = {
+    "name": "name",
+    "business_id": "businessId",
+    "vat_id": "vatId",
+    "street": "postalAddress.street",
+    "postcode": "postalAddress.postcode",
+    "city": "postalAddress.city",
+    "country": "postalAddress.country",
+    "e_invoice_scheme": "eInvoiceAddress.scheme",
+    "e_invoice_address": "eInvoiceAddress.address",
+    "e_invoice_operator": "eInvoiceAddress.operatorId",
+    "iban": "iban",
+    "bic": "bic",
+}
+_HEADER_FIELDS = {
+    "number": "number",
+    "currency": "currency",
+    "buyer_reference": "buyerReference",
+    "accounting_cost": "costCentre.code",
+    "contract_reference": "agreement.number",
+    "order_reference": "orderId",
+    "payment_reference": "paymentReference",
+    "rf_reference": "rfReference",
+    "credited_number": "creditedInvoice.number",
+}
+
+
+def party_problems(role: str, party: Party) -> list[tuple[str, str]]:
+    """(field, why) for each of a party's facts that no XML document can carry."""
+    problems = []
+    for attribute, field in _PARTY_FIELDS.items():
+        value = getattr(party, attribute)
+        if isinstance(value, str) and (character := xml_illegal(value)):
+            problems.append((f"{role}.{field}", f"holds {character}, which an XML 1.0 document cannot carry"))
+    return problems
+
+
+def header_problems(header: DocumentHeader) -> list[tuple[str, str]]:
+    """(field, why) for every text of the header that an XML 1.0 document cannot carry.
+
+    The header is all the free text a document holds: its lines carry only what Tila writes itself
+    (form and mode names, numbers, dates, ids) and the header's cost centre, so a document whose
+    header passes is written to its end. Writers check this before their first byte."""
+    problems = party_problems("seller", header.seller) + party_problems("buyer", header.buyer)
+    for attribute, field in _HEADER_FIELDS.items():
+        value = getattr(header, attribute)
+        if isinstance(value, str) and (character := xml_illegal(value)):
+            problems.append((field, f"holds {character}, which an XML 1.0 document cannot carry"))
+    return problems
 
 
 def amount(cents: int) -> str:

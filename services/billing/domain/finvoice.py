@@ -4,12 +4,14 @@ Element names and order follow the Finvoice 3.0 message description (Finanssiala
 details, seller, buyer, invoice details with totals and the VAT specification, one ``InvoiceRow``
 per billed session, then the payment (EPI) details. Amounts use a decimal comma; dates are
 ``CCYYMMDD``. Rows carry the cost centre (``RowAccountDimensionText``), the agreement and the order
-— never a participant or content.
+(a ``RowFreeText``: the row type has no order identifier) — never a participant or content.
+Valid against Finance Finland's ``Finvoice3.0.xsd`` (the billing tests validate every document).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal
@@ -26,7 +28,7 @@ from services.billing.domain.documents import (
     line_name,
 )
 
-__all__ = ["FinvoiceWriter", "finvoice_document"]
+__all__ = ["FinvoiceWriter", "account_dimension", "finvoice_document", "finvoice_problems", "unit_price"]
 
 _UNIT_TEXT = {"C62": "kpl", "HUR": "h", "MIN": "min"}
 
@@ -37,6 +39,72 @@ def _amount(cents: int) -> str:
 
 def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f").replace(".", ",")
+
+
+def unit_price(value: Decimal) -> str:
+    """A Finvoice unit price: a decimal comma and two to five decimals (``unitAmountType``).
+
+    Charged prices are list cents × a whole percent, so they never carry more than four decimals;
+    a price that would need more is refused rather than rounded out of step with the row amount."""
+    places = max(2, _places(value))
+    if places > 5:
+        raise ValueError(f"a unit price of {value} needs more than five decimals")
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f").replace(".", ",")
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+ACCOUNT_DIMENSION_LENGTH = 35
+
+
+def account_dimension(cost_centre: str) -> str:
+    """The cost centre as ``AccountDimensionText`` (at most 35 characters). A cost centre without a
+    code stands as its UUID (36 characters with hyphens), written here as its 32 hex digits."""
+    if len(cost_centre) <= ACCOUNT_DIMENSION_LENGTH:
+        return cost_centre
+    try:
+        return uuid.UUID(cost_centre).hex
+    except ValueError:
+        raise ValueError("a cost centre code longer than 35 characters has no Finvoice form") from None
+
+
+def finvoice_problems(header: DocumentHeader) -> list[tuple[str, str]]:
+    """(field, why) for what the Finvoice 3.0 schema would refuse in this header: its lengths and
+    required elements (the XML-legality of all text is ``header_problems``). Checked before the
+    first byte, so a document that cannot be valid is refused whole, never cut off mid-stream."""
+    problems: list[tuple[str, str]] = []
+
+    def length(field: str, value: str | None, low: int, high: int) -> None:
+        if value is None or not low <= len(value) <= high:
+            shown = "missing" if not value else f"{len(value)} characters"
+            problems.append((field, f"{shown}; Finvoice takes {low} to {high}"))
+
+    for role, party in (("seller", header.seller), ("buyer", header.buyer)):
+        length(f"{role}.name", party.name, 2, 70)
+        length(f"{role}.postalAddress.street", party.street, 2, 35)
+        length(f"{role}.postalAddress.city", party.city, 2, 35)
+        length(f"{role}.postalAddress.postcode", party.postcode, 2, 35)
+        if party.vat_id is not None:
+            length(f"{role}.vatId", party.vat_id, 0, 35)
+    length(
+        "seller.eInvoiceAddress.operatorId",
+        header.seller.e_invoice_operator or header.seller.bic,
+        2,
+        35,
+    )
+    length("buyer.eInvoiceAddress.operatorId", header.buyer.e_invoice_operator, 2, 35)
+    length("number", header.number, 1, 20)
+    length("buyerReference", header.buyer_reference, 0, 70)
+    if header.contract_reference is not None:
+        length("agreement.number", header.contract_reference, 0, 70)
+    try:
+        account_dimension(header.accounting_cost)
+    except ValueError:
+        length("costCentre.code", header.accounting_cost, 0, ACCOUNT_DIMENSION_LENGTH)
+    return problems
 
 
 def _date(day: dt.date) -> str:
@@ -155,6 +223,7 @@ class FinvoiceWriter:
             _amount(sign * h.gross_cents),
             AmountCurrencyIdentifier=h.currency,
         )
+        _sub(invoice, "AccountDimensionText", account_dimension(h.accounting_cost))
         for group in h.breakdown:
             vat = _sub(invoice, "VatSpecificationDetails")
             _sub(
@@ -163,7 +232,6 @@ class FinvoiceWriter:
             _sub(vat, "VatRatePercent", _decimal(group.rate.quantize(Decimal("0.01"))))
             _sub(vat, "VatCode", group.category)
             _sub(vat, "VatRateAmount", _amount(sign * group.tax_cents), AmountCurrencyIdentifier=h.currency)
-        _sub(invoice, "AccountDimensionText", h.accounting_cost)
         terms = _sub(invoice, "PaymentTermsDetails")
         _sub(terms, "PaymentTermsFreeText", f"{h.payment_terms_days} päivää netto")
         _sub(terms, "InvoiceDueDate", _date(h.due_date), Format="CCYYMMDD")
@@ -178,27 +246,21 @@ class FinvoiceWriter:
         row = _el("InvoiceRow")
         _sub(row, "ArticleIdentifier", f"{line.form}-{line.duration_minutes}")
         _sub(row, "ArticleName", line_name(line))
-        _sub(row, "OrderIdentifier", str(line.order_id))
-        _sub(
-            row,
-            "DeliveredQuantity",
-            _decimal(sign * line.quantity),
-            QuantityUnitCode=_UNIT_TEXT[line.unit_code],
-        )
-        _sub(row, "DeliveryDate", _date(line.service_date), Format="CCYYMMDD")
-        _sub(
-            row,
-            "UnitPriceAmount",
-            _decimal(line.unit_price / line.base_quantity),
-            AmountCurrencyIdentifier=h.currency,
-        )
+        unit = _UNIT_TEXT[line.unit_code]
+        _sub(row, "DeliveredQuantity", _decimal(sign * line.quantity), QuantityUnitCode=unit)
+        # The price as agreed, per its base quantity (€ per 60 min, not a recurring € per minute):
+        # quantity × price ÷ base is the row amount, exactly as in the UBL (BT-146, BT-149).
+        _sub(row, "UnitPriceAmount", unit_price(line.unit_price), AmountCurrencyIdentifier=h.currency)
+        _sub(row, "UnitPriceBaseQuantity", _decimal(line.base_quantity), QuantityUnitCode=unit)
+        _sub(row, "RowDeliveryDate", _date(line.service_date), Format="CCYYMMDD")
         if h.contract_reference:
             _sub(row, "RowAgreementIdentifier", h.contract_reference)
+        _sub(row, "RowAccountDimensionText", account_dimension(line.accounting_cost))
         _sub(row, "RowFreeText", line_description(line))
+        _sub(row, "RowFreeText", f"Tilaus {line.order_id}")
         _sub(row, "RowVatRatePercent", _decimal(line.vat_rate.quantize(Decimal("0.01"))))
         _sub(row, "RowVatCode", "S")
         _sub(row, "RowVatExcludedAmount", _amount(sign * line.net_cents), AmountCurrencyIdentifier=h.currency)
-        _sub(row, "RowAccountDimensionText", line.accounting_cost)
         self._xf.write(row)
         return self._sink.drain()
 
@@ -214,7 +276,8 @@ class FinvoiceWriter:
         bank = _sub(parties, "EpiBfiPartyDetails")
         _sub(bank, "EpiBfiIdentifier", h.seller.bic or "", IdentificationSchemeName="BIC")
         beneficiary = _sub(parties, "EpiBeneficiaryPartyDetails")
-        _sub(beneficiary, "EpiNameAddressDetails", h.seller.name)
+        # The payee's name as the bank's credit transfer carries it: at most 35 characters.
+        _sub(beneficiary, "EpiNameAddressDetails", h.seller.name[:35].strip())
         _sub(beneficiary, "EpiBei", h.seller.business_id)
         _sub(beneficiary, "EpiAccountID", h.seller.iban or "", IdentificationSchemeName="IBAN")
         instruction = _sub(epi, "EpiPaymentInstructionDetails")
