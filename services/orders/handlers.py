@@ -171,6 +171,10 @@ async def list_cost_centres(
     pool: asyncpg.Pool, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[KnownCostCentre], str | None]:
     """The caller's tenant's cost centres as orders knows them; one more row means a next page."""
+    # Budgets and approvers are the buyer's admins' and approvers' (the route's guard), never a
+    # machine client's, whatever roles its token claims.
+    if principal.is_client or not principal.has_role(BUYER_ADMIN, APPROVER):
+        raise Forbidden("insufficient role")
     after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         rows = await store.list_cost_centres(conn, principal.tenant_id, after=after, limit=limit + 1)
@@ -717,10 +721,12 @@ async def transition_order(
     """One lifecycle transition by the caller; writes the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         order = await store.fetch_order(conn, order_id, for_update=True)
-        if order is None:
+        actor = await _actor(conn, principal)
+        # Read permission first, then the version, then the state: whoever may not read the order
+        # hears what a random id answers, never its version or state.
+        if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
         check_version(order.version, expected_version, what="order")
-        actor = await _actor(conn, principal)
         extra: dict[str, object] = {}
         with _order_rules_as_problems("order"):
             if action == "submit":
