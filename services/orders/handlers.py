@@ -628,6 +628,8 @@ async def create_order(
                 "the provider is not admitted to the agreement",
                 errors=[FieldError("body.providerId", "not admitted to the agreement")],
             )
+        with _order_rules_as_problems("body"):  # a duration the price list lacks: refused now
+            orders_domain.check_priced(draft, agreement)
         await store.insert_order(conn, order)
         if idempotency_key is not None and not await store.save_idempotent_response(
             conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order

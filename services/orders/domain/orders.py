@@ -69,6 +69,7 @@ __all__ = [
     "can_decline",
     "can_read",
     "cancel",
+    "check_priced",
     "committed_cents",
     "complete",
     "declare_conflict",
@@ -353,6 +354,34 @@ def _check_draft(draft: OrderDraft) -> None:
         raise RuleBroken("justification", f"must be at most {MAX_JUSTIFICATION_LENGTH} characters")
     if draft.selection is SelectionMethod.NEEDS_BASED and not (draft.justification or "").strip():
         raise RuleBroken("justification", "a needs-based choice needs a written justification")
+
+
+def check_priced(draft: OrderDraft, agreement: FrameworkAgreement) -> None:
+    """The price list of the draft's lot prices its form, duration and delivery mode (the rest of the
+    agreement — its state, validity, the lot and form — is approval's to check).
+
+    Priced on the start date when the agreement is valid then; otherwise by any price of the kind, so
+    a period outside the validity is refused at approval as such, not as a missing price.
+    """
+    if price_for(agreement, draft.lot, draft.form, draft.duration_minutes, draft.mode, draft.starts_on):
+        return
+    validity = agreement.content.validity
+    kind = [
+        item
+        for item in agreement.content.price_items
+        if item.lot == draft.lot and item.form == draft.form and item.mode == draft.mode
+    ]
+    if not validity.starts_on <= draft.starts_on <= validity.hard_end_on and any(
+        item.duration_minutes == draft.duration_minutes for item in kind
+    ):
+        return
+    allowed = sorted({item.duration_minutes for item in kind if item.valid_from <= draft.starts_on})
+    offered = ", ".join(str(minutes) for minutes in allowed) or "none"
+    raise RuleBroken(
+        "durationMinutes",
+        f"the lot's price list has no price for this form, duration and delivery mode "
+        f"(priced durations: {offered})",
+    )
 
 
 def new_order(order_id: uuid.UUID, buyer_tenant_id: uuid.UUID, draft: OrderDraft, actor: Actor) -> Order:
