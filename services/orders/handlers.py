@@ -641,9 +641,10 @@ async def create_order(
 async def get_order(pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID) -> orders_domain.Order:
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         order = await store.fetch_order(conn, order_id)
-        if order is None or not orders_domain.can_read(order, await _actor(conn, principal)):
+        actor = await _actor(conn, principal)
+        if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
-    return order
+    return orders_domain.seen_by(order, actor)
 
 
 async def list_orders(
@@ -682,7 +683,7 @@ async def list_orders(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    readable = [order for order in rows if orders_domain.can_read(order, actor)]
+    readable = [orders_domain.seen_by(order, actor) for order in rows if orders_domain.can_read(order, actor)]
     return readable, encode_cursor(rows[-1].order_id) if more else None
 
 
@@ -759,7 +760,10 @@ async def transition_order(
                     )
                 transition = await _assign_supervisor(conn, principal, order, actor, supervisor_id)
             elif action == "accept-conflict":
-                transition = orders_domain.accept_conflict(order, actor)
+                transition = orders_domain.accept_conflict(order, actor, now=dt.datetime.now(dt.UTC))
+                if transition.order.conflict.acceptances != order.conflict.acceptances:
+                    latest = transition.order.conflict.acceptances[-1]
+                    extra |= {"accepted_by": latest.by, "accepted_as": latest.party, "accepted_at": latest.at}
             elif action == "decline":
                 if not orders_domain.can_decline(order, actor):
                     raise Forbidden("only the provider the order is offered to declines it")
@@ -791,7 +795,8 @@ async def transition_order(
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
         if transition.order == order:
-            return order  # nothing changed (the same supervisor again, an acceptance repeated)
+            # nothing changed (the same supervisor again, an acceptance repeated)
+            return orders_domain.seen_by(order, actor)
         if transition.order.provider_id != order.provider_id:
             # A declined ranking offer passed on: a write the declining provider makes of a row it
             # will no longer see, through the one narrow database function that allows it.
@@ -801,7 +806,7 @@ async def transition_order(
         if not saved:
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
-    return transition.order
+    return orders_domain.seen_by(transition.order, actor)
 
 
 async def _approve_extension(

@@ -238,10 +238,17 @@ class OrderSupervisorAssigned(OrderFacts, frozen=True, kw_only=True):
 
 @register
 class OrderConflictAccepted(OrderFacts, frozen=True, kw_only=True):
-    """One of the people a declared conflict needs (an approver, an affected participant) accepted it."""
+    """One of the people a declared conflict needs (an approver, an affected participant) accepted it:
+    who (``accepted_by``, a person id), as which party and when. Null in events written before these
+    fields existed."""
 
     event_type: ClassVar[str] = "orders.order.conflict_accepted.v1"
     aggregate: ClassVar[str] = "order"
+
+    accepted_by: uuid.UUID | None = None
+    accepted_as: Literal["approver", "participant"] | None = None
+    accepted_at: dt.datetime | None = None
+    """UTC."""
 
 
 @register

@@ -24,6 +24,7 @@ from services.orders.domain.agreements import (
 )
 from services.orders.domain.orders import (
     Actor,
+    ConflictAcceptance,
     ConflictState,
     NotAllowed,
     Order,
@@ -54,6 +55,7 @@ from services.orders.domain.orders import (
 )
 
 TODAY = dt.date(2026, 3, 1)
+NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 BUYER = uuid.uuid4()
 COST_CENTRE = uuid.uuid4()
 OTHER_CENTRE = uuid.uuid4()
@@ -516,16 +518,23 @@ def test_a_declared_conflict_blocks_until_buyer_and_participants_accept() -> Non
     assert order.conflict.state is ConflictState.DECLARED
     with pytest.raises(RuleBroken):
         accept(order, SUPERVISOR_ACTOR)
-    order = accept_conflict(order, APPROVER).order
+    order = accept_conflict(order, APPROVER, now=NOW).order
     assert order.conflict.accepted_by_buyer == APPROVER.person_id
     with pytest.raises(RuleBroken):
         accept(order, SUPERVISOR_ACTOR)
     with pytest.raises(NotAllowed):  # not affected by the conflict
-        accept_conflict(order, EMPLOYEE_2)
+        accept_conflict(order, EMPLOYEE_2, now=NOW)
     with pytest.raises(NotAllowed):
-        accept_conflict(order, OTHER_APPROVER)
-    order = accept_conflict(order, EMPLOYEE).order
+        accept_conflict(order, OTHER_APPROVER, now=NOW)
+    later = NOW + dt.timedelta(hours=2)
+    order = accept_conflict(order, EMPLOYEE, now=later).order
     assert order.conflict.accepted_by_participants == frozenset({PARTICIPANT})
+    assert order.conflict.acceptances == (
+        ConflictAcceptance(by=APPROVER.person_id, party="approver", at=NOW),
+        ConflictAcceptance(by=PARTICIPANT, party="participant", at=later),
+    )
+    again = accept_conflict(order, EMPLOYEE, now=later + dt.timedelta(hours=1))
+    assert again.order is order  # a repeated acceptance is no new one
     assert accept(order, PROVIDER_ADMIN).order.status is OrderStatus.ACCEPTED
 
 
@@ -542,7 +551,7 @@ def test_a_conflict_with_a_non_participant_is_refused() -> None:
 
 def test_accepting_a_conflict_that_was_not_declared_is_refused() -> None:
     with pytest.raises(WrongState):
-        accept_conflict(_offered(), APPROVER)
+        accept_conflict(_offered(), APPROVER, now=NOW)
 
 
 def test_acceptance_by_the_wrong_party_is_refused() -> None:

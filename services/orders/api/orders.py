@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
@@ -32,6 +32,7 @@ from shared.http.versions import IfMatch, expected_version, versioned
 __all__ = [
     "ApproveBody",
     "AssignSupervisorBody",
+    "ConflictAcceptanceOut",
     "DeclareConflictBody",
     "ExtensionBody",
     "OrderBody",
@@ -109,7 +110,17 @@ class ExtensionBody(_Body, frozen=True, kw_only=True):
     """How many sessions to add; they count once an approver approves the extension."""
 
 
+class ConflictAcceptanceOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    by: uuid.UUID | None
+    """The person who accepted; null for a participant's acceptance when who takes part is hidden."""
+    party: Literal["approver", "participant"]
+    at: dt.datetime
+
+
 class OrderOut(OrderBody, frozen=True, kw_only=True):
+    participants: list[uuid.UUID] | None = None  # type: ignore[assignment]
+    """Null for whoever may not see who takes part: buyer admins, in individual supervision (only the
+    cost centre's approvers and the participant see it)."""
     id: uuid.UUID
     buyer_id: uuid.UUID
     status: OrderStatus
@@ -125,6 +136,8 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     supervisor_assigned: bool = False
     """The provider assigned ``supervisorId``; until then it is the orderer's wish."""
     conflict: str
+    conflict_acceptances: list[ConflictAcceptanceOut] = []
+    """Who accepted a declared conflict (the cost centre's approver, affected participants) and when."""
     pending_extension_sessions: int | None = None
     """Sessions asked for in an extension awaiting approval."""
     version: int
@@ -171,7 +184,8 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
         agreement_id=order.agreement_id,
         lot=order.lot,
         form=order.form,
-        participants=list(order.participants),
+        # Empty only when the handlers hid who takes part from the viewer (an order has at least one).
+        participants=list(order.participants) or None,
         planned_sessions=order.planned_sessions,
         duration_minutes=order.duration_minutes,
         starts_on=order.starts_on,
@@ -199,6 +213,9 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
         budget_overridden=order.budget_override is not None,
         supervisor_assigned=order.supervisor_assigned,
         conflict=order.conflict.state.value,
+        conflict_acceptances=[
+            ConflictAcceptanceOut(by=a.by, party=a.party, at=a.at) for a in order.conflict.acceptances
+        ],
         pending_extension_sessions=order.pending_extension.additional_sessions
         if order.pending_extension
         else None,

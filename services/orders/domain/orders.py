@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Literal
 
 import msgspec
 
@@ -48,6 +49,7 @@ __all__ = [
     "MAX_PLANNED_SESSIONS",
     "Actor",
     "BudgetOverride",
+    "ConflictAcceptance",
     "ConflictDeclaration",
     "ConflictState",
     "NotAllowed",
@@ -80,6 +82,8 @@ __all__ = [
     "reject",
     "reject_extension",
     "request_extension",
+    "seen_by",
+    "sees_participants",
     "start",
     "submit",
 ]
@@ -160,6 +164,16 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     """The cost centres this person is an approver of (read model of organisations)."""
 
 
+class ConflictAcceptance(msgspec.Struct, frozen=True, kw_only=True):
+    """Who accepted a declared conflict, as which party, and when (UTC)."""
+
+    by: uuid.UUID | None
+    """``None`` only in a view for someone who may not see who takes part (:func:`seen_by`)."""
+    party: Literal["approver", "participant"]
+    """``approver`` (of the cost centre, for the buyer) or ``participant`` (an affected one)."""
+    at: dt.datetime
+
+
 class ConflictDeclaration(msgspec.Struct, frozen=True, kw_only=True):
     state: ConflictState = ConflictState.UNDECLARED
     declared_by: uuid.UUID | None = None
@@ -168,6 +182,8 @@ class ConflictDeclaration(msgspec.Struct, frozen=True, kw_only=True):
     accepted_by_buyer: uuid.UUID | None = None
     """The approver who accepted the declared conflict."""
     accepted_by_participants: frozenset[uuid.UUID] = frozenset()
+    acceptances: tuple[ConflictAcceptance, ...] = ()
+    """Every acceptance in the order made (a repeated one is not recorded again)."""
 
     @property
     def cleared(self) -> bool:
@@ -314,6 +330,32 @@ def can_read(order: Order, actor: Actor) -> bool:
     if actor.tenant_id == order.buyer_tenant_id and Role.BUYER_ADMIN in actor.roles:
         return True
     return _approves(order, actor) or _is_participant(order, actor) or _for_provider(order, actor)
+
+
+def sees_participants(order: Order, actor: Actor) -> bool:
+    """Who takes part in individual supervision is its cost centre's approver's (and the participant's
+    own) to know, not every buyer admin's (domain.md, who may see what); as sessions decides it."""
+    if order.form is not SupervisionForm.INDIVIDUAL or actor.tenant_id != order.buyer_tenant_id:
+        return True
+    return _approves(order, actor) or _is_participant(order, actor)
+
+
+def seen_by(order: Order, actor: Actor) -> Order:
+    """The order as ``actor`` may see it: without who takes part (an empty ``participants``, the
+    affected participants and their acceptances) for whoever :func:`sees_participants` refuses."""
+    if sees_participants(order, actor):
+        return order
+    conflict = order.conflict
+    hidden = msgspec.structs.replace(
+        conflict,
+        related_participants=frozenset(),
+        accepted_by_participants=frozenset(),
+        acceptances=tuple(
+            a if a.party != "participant" else msgspec.structs.replace(a, by=None)
+            for a in conflict.acceptances
+        ),
+    )
+    return msgspec.structs.replace(order, participants=(), conflict=hidden)
 
 
 def _require(allowed: bool, what: str) -> None:
@@ -575,22 +617,30 @@ def declare_conflict(order: Order, actor: Actor, related_participants: frozenset
     return _next(order, "order.conflict_declared", conflict=declaration)
 
 
-def accept_conflict(order: Order, actor: Actor) -> Transition:
-    """The buyer (an approver of the cost centre) or an affected participant accepts a declared conflict."""
+def accept_conflict(order: Order, actor: Actor, *, now: dt.datetime) -> Transition:
+    """The buyer (an approver of the cost centre) or an affected participant accepts a declared
+    conflict; who, as which party and when is kept in ``conflict.acceptances``. The buyer's acceptance
+    is one approver's: a second approver accepting again changes nothing."""
     _require_state(order, OrderStatus.OFFERED)
     conflict = order.conflict
     if conflict.state is not ConflictState.DECLARED:
         raise WrongState("no declared conflict to accept")
     if _approves(order, actor):
+        if conflict.accepted_by_buyer is not None:
+            return Transition(order=order, event="order.conflict_accepted")
+        party: Literal["approver", "participant"] = "approver"
         conflict = msgspec.structs.replace(conflict, accepted_by_buyer=actor.person_id)
     elif _is_participant(order, actor) and actor.person_id in conflict.related_participants:
+        if actor.person_id in conflict.accepted_by_participants:
+            return Transition(order=order, event="order.conflict_accepted")
+        party = "participant"
         conflict = msgspec.structs.replace(
             conflict, accepted_by_participants=conflict.accepted_by_participants | {actor.person_id}
         )
     else:
         raise NotAllowed("only an approver of the cost centre or an affected participant accepts a conflict")
-    if conflict == order.conflict:
-        return Transition(order=order, event="order.conflict_accepted")
+    acceptance = ConflictAcceptance(by=actor.person_id, party=party, at=now)
+    conflict = msgspec.structs.replace(conflict, acceptances=(*conflict.acceptances, acceptance))
     return _next(order, "order.conflict_accepted", conflict=conflict)
 
 
