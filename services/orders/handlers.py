@@ -31,6 +31,7 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantFacts,
 )
+from shared.contracts.sessions import SessionHeld
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     Conflict,
@@ -41,6 +42,8 @@ from shared.errors import (
     check_version,
 )
 from shared.events import add_to_outbox, envelope_for
+from shared.events.consumer import PermanentEventError
+from shared.events.envelope import Envelope
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 from shared.tenancy import fetch_known_tenant
@@ -56,6 +59,7 @@ __all__ = [
     "apply_person_created",
     "apply_person_deactivated",
     "apply_person_updated",
+    "apply_session_held",
     "apply_supervisor_created",
     "apply_supervisor_updated",
     "create_agreement",
@@ -807,6 +811,21 @@ async def transition_order(
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return orders_domain.seen_by(transition.order, actor)
+
+
+async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    """The first held session of an accepted order starts it (``OrderStarted`` naming the session);
+    later sessions, and a redelivery (the inbox drops it anyway), change nothing."""
+    held = envelope.event_as(SessionHeld)
+    order = await store.fetch_order(conn, held.order_id, for_update=True)
+    if order is None or order.buyer_tenant_id != held.buyer_id:
+        raise PermanentEventError("a held session of an order orders does not know")
+    transition = orders_domain.start_by_session(order)
+    if transition is None:
+        return
+    if not await store.update_order(conn, transition.order, expected_version=order.version):
+        raise Conflict("changed meanwhile")  # pragma: no cover - the row is locked; retried anyway
+    await _announce_order(conn, transition, previous_provider=order.provider_id, session_id=held.session_id)
 
 
 async def _approve_extension(

@@ -265,10 +265,13 @@ class OrderDeclined(OrderFacts, frozen=True, kw_only=True):
 
 @register
 class OrderStarted(OrderFacts, frozen=True, kw_only=True):
-    """The accepted order became an active supervision process."""
+    """The accepted order became an active supervision process: its first session was held
+    (``session_id``), or a party started it by hand before that (``session_id`` null)."""
 
     event_type: ClassVar[str] = "orders.order.started.v1"
     aggregate: ClassVar[str] = "order"
+
+    session_id: uuid.UUID | None = None
 
 
 @register

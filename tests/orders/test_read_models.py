@@ -94,7 +94,7 @@ async def _known_cost_centre(
 
 def test_the_directory_consumer_has_its_own_durable() -> None:
     durables = [subscription.spec.durable for subscription in SUBSCRIPTIONS]
-    assert durables == ["orders__organisations", "orders-directory__organisations"]
+    assert durables == ["orders__organisations", "orders-directory__organisations", "orders__sessions"]
 
 
 async def test_a_cost_centre_follows_its_newest_version_and_deactivation(orders_pool: asyncpg.Pool) -> None:

@@ -454,7 +454,11 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/start",
         operation_id="startOrder",
-        summary="An accepted order becomes an active supervision process",
+        summary="Optional: mark an accepted order an active supervision process before its first session",
+        description="The first held session starts an accepted order by itself (orders hears sessions' "
+        "session-held event and emits OrderStarted naming the session), so nobody needs to call this. "
+        "Either party may start the process earlier, e.g. once the supervision agreement is signed; an "
+        "order already active answers 409.",
         guards=PARTIES,
         status_code=200,
     )

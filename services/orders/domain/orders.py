@@ -12,6 +12,7 @@ States::
         (under RANKING a decline passes the offer to the next-ranked admitted provider of the lot;
          only when none is left does the order become declined for good)
     accepted → active → completed | interrupted
+        (the first held session starts an accepted order; a party may start it before by hand)
     draft | submitted | approved | offered | accepted → cancelled
 
 Extensions (jatkotilaus) do not change the status: a request is kept in ``pending_extension`` while
@@ -85,6 +86,7 @@ __all__ = [
     "seen_by",
     "sees_participants",
     "start",
+    "start_by_session",
     "submit",
 ]
 
@@ -692,8 +694,18 @@ def decline(order: Order, actor: Actor) -> Transition:
 
 
 def start(order: Order, actor: Actor) -> Transition:
+    """Optional: a party marks the accepted process begun before its first session is held (the first
+    held session starts it anyway, :func:`start_by_session`)."""
     _require_state(order, OrderStatus.ACCEPTED)
     _require(_for_provider(order, actor) or _approves(order, actor), "only the parties to the order start it")
+    return _next(order, "order.started", status=OrderStatus.ACTIVE)
+
+
+def start_by_session(order: Order) -> Transition | None:
+    """The first held session makes an accepted order an active process; ``None`` when the order is
+    past accepted already (started, closed) or not yet there, so a later session changes nothing."""
+    if order.status is not OrderStatus.ACCEPTED:
+        return None
     return _next(order, "order.started", status=OrderStatus.ACTIVE)
 
 
