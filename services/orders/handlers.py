@@ -517,6 +517,7 @@ def _order_facts(
         price_list=[_price_fact(item) for item in order.price_list],
         payment_terms_days=order.payment_terms_days,
         agreement_number=order.agreement_number,
+        order_number=order.order_number,
         **extra,
     )
 
@@ -634,6 +635,11 @@ async def create_order(
             )
         with _order_rules_as_problems("body"):  # a duration the price list lacks: refused now
             orders_domain.check_priced(draft, agreement)
+        year = _today().year  # of creation, in Helsinki; the counter row is locked from here to commit
+        number = orders_domain.order_number(
+            year, await store.next_order_number(conn, order.buyer_tenant_id, year)
+        )
+        order = msgspec.structs.replace(order, order_number=number)
         await store.insert_order(conn, order)
         if idempotency_key is not None and not await store.save_idempotent_response(
             conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order

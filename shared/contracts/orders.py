@@ -190,6 +190,10 @@ class OrderFacts(Event, frozen=True, kw_only=True):
     """Snapshot at approval: the agreement's payment terms (days from the invoice date)."""
     agreement_number: str | None = None
     """The framework agreement's number: the contract reference on invoices."""
+    order_number: str | None = None
+    """The buyer's human-readable order number (``TO-2027-000123``): what people say, and the order
+    reference on invoices. Added within v1 with a default: events written before it decode (null),
+    and consumers that do not know it ignore it."""
 
 
 @register

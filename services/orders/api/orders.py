@@ -122,6 +122,9 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     """Null for whoever may not see who takes part: buyer admins, in individual supervision (only the
     cost centre's approvers and the participant see it)."""
     id: uuid.UUID
+    order_number: str | None = None
+    """The buyer's human-readable number, e.g. ``TO-2027-000123`` (year of creation in Helsinki and a
+    gapless sequence of the buyer's): what people say and invoices carry as the order reference."""
     buyer_id: uuid.UUID
     status: OrderStatus
     requested_by: uuid.UUID
@@ -179,6 +182,7 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
     price, terms = order.price, order.cancellation
     return OrderOut(
         id=order.order_id,
+        order_number=order.order_number,
         buyer_id=order.buyer_tenant_id,
         cost_centre_id=order.cost_centre_id,
         agreement_id=order.agreement_id,

@@ -80,6 +80,7 @@ __all__ = [
     "interrupt",
     "new_order",
     "offer",
+    "order_number",
     "reject",
     "reject_extension",
     "request_extension",
@@ -275,6 +276,9 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     pending_extension: PendingExtension | None = None
     cancelled_from: OrderStatus | None = None
     """The status a cancelled order was cancelled in (an offered one stays the provider's to see)."""
+    order_number: str | None = None
+    """The buyer's human-readable number, e.g. ``TO-2027-000123`` (:func:`order_number`); given at
+    creation, never changed."""
     version: int = 1
 
 
@@ -398,6 +402,13 @@ def _check_draft(draft: OrderDraft) -> None:
         raise RuleBroken("justification", f"must be at most {MAX_JUSTIFICATION_LENGTH} characters")
     if draft.selection is SelectionMethod.NEEDS_BASED and not (draft.justification or "").strip():
         raise RuleBroken("justification", "a needs-based choice needs a written justification")
+
+
+def order_number(year: int, sequence: int) -> str:
+    """``TO-<year of creation in Europe/Helsinki>-<the buyer's sequence of that year, six digits>``."""
+    if sequence < 1:
+        raise ValueError("an order number's sequence starts at 1")
+    return f"TO-{year}-{sequence:06d}"
 
 
 def check_priced(draft: OrderDraft, agreement: FrameworkAgreement) -> None:
