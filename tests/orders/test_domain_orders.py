@@ -41,16 +41,20 @@ from services.orders.domain.orders import (
     assign_supervisor,
     can_read,
     cancel,
+    check_priced,
     complete,
     declare_conflict,
     decline,
     interrupt,
     new_order,
     offer,
+    order_number,
     reject,
     reject_extension,
     request_extension,
+    seen_by,
     start,
+    start_by_session,
     submit,
 )
 
@@ -743,3 +747,39 @@ def test_who_may_read_an_order() -> None:
     )
     for actor in (OTHER_APPROVER, OUTSIDER, PROVIDER_2_ADMIN, other_supervisor, other_buyer_admin):
         assert not can_read(order, actor), actor
+
+
+# --- issue 13 items 4, 5, 10; issue 12 item 10 ---
+
+
+def test_the_first_held_session_starts_only_an_accepted_order() -> None:
+    started = start_by_session(_accepted())
+    assert started is not None
+    assert (started.event, started.order.status) == ("order.started", OrderStatus.ACTIVE)
+    assert start_by_session(started.order) is None  # a later session changes nothing
+    assert start_by_session(_offered()) is None
+
+
+def test_a_draft_is_checked_against_the_lots_price_list() -> None:
+    check_priced(_draft(), AGREEMENT_ACTIVE)
+    for overrides in ({"duration_minutes": 60}, {"mode": DeliveryMode.AT_BUYER}, {"lot": "Ryhmä"}):
+        with pytest.raises(RuleBroken) as caught:
+            check_priced(_draft(**overrides), AGREEMENT_ACTIVE)
+        assert caught.value.field == "durationMinutes"
+    # A period outside the agreement's validity is approval's to refuse, not a missing price.
+    check_priced(_draft(starts_on=dt.date(2031, 1, 1), ends_on=dt.date(2031, 2, 1)), AGREEMENT_ACTIVE)
+
+
+def test_order_numbers_are_the_year_and_a_six_digit_sequence() -> None:
+    assert order_number(2027, 123) == "TO-2027-000123"
+    with pytest.raises(ValueError, match="starts at 1"):
+        order_number(2027, 0)
+
+
+def test_who_takes_part_in_individual_supervision_is_hidden_from_buyer_admins_only() -> None:
+    order = _offered()
+    assert seen_by(order, BUYER_ADMIN).participants == ()
+    for actor in (APPROVER, EMPLOYEE, PROVIDER_ADMIN):
+        assert seen_by(order, actor) is order
+    pair = _offered(form=SupervisionForm.PAIR, participants=(PARTICIPANT, uuid.uuid4()))
+    assert seen_by(pair, BUYER_ADMIN) is pair
