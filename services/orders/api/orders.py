@@ -1,7 +1,8 @@
 """Supervision orders over HTTP: the buyer orders, approves and offers; the provider accepts or declines.
 
 Every route acts as the caller's tenant (from the token). The row of an order is shared by its
-buyer and, once offered, the provider: another tenant's order ids answer 404. Creating takes an
+buyer and, once offered, the provider: another tenant's order ids, and orders a colleague may not
+read, answer 404 on every route — read permission first, then If-Match, then state. Creating takes an
 ``Idempotency-Key`` (the same key and body answer the same response; another body 422);
 transitions take ``If-Match`` (a stale ETag is refused with 412). The rules are the domain's
 (``services.orders.domain.orders``): 403 for role or relationship, 422 naming the field, 409 for
