@@ -170,6 +170,7 @@ async def apply_order(
         payment_terms_days=event.payment_terms_days,
         status=event.status,
         version=version,
+        order_number=event.order_number,
     )
 
 
@@ -455,7 +456,8 @@ async def issue_invoice(
             buyer_reference=cost_centre,
             accounting_cost=cost_centre,
             contract_reference=facts["agreement_number"],
-            order_reference=str(single_order) if single_order else None,
+            # The buyer's order number people know; the id for orders heard before numbers existed.
+            order_reference=(facts["order_number"] or str(single_order)) if single_order else None,
             period_start=facts["period_start"],
             period_end=facts["period_end"],
             seller=seller,

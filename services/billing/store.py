@@ -147,15 +147,17 @@ async def upsert_order(
     payment_terms_days: int | None,
     status: str,
     version: int,
+    order_number: str | None = None,
 ) -> None:
     await conn.execute(
         """
         insert into billing_orders (tenant_id, buyer_tenant_id, order_id, agreement_id, agreement_number,
-          cost_centre_id, payment_terms_days, status, version)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          cost_centre_id, payment_terms_days, status, version, order_number)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         on conflict (order_id) do update set
           tenant_id = excluded.tenant_id, agreement_number = excluded.agreement_number,
           payment_terms_days = excluded.payment_terms_days, status = excluded.status,
+          order_number = coalesce(excluded.order_number, billing_orders.order_number),
           version = excluded.version, updated_at = now()
         where billing_orders.version < excluded.version
           and billing_orders.buyer_tenant_id = excluded.buyer_tenant_id
@@ -169,6 +171,7 @@ async def upsert_order(
         payment_terms_days,
         status,
         version,
+        order_number,
     )
 
 
@@ -420,6 +423,7 @@ async def invoice_facts(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyn
                array_agg(distinct i.order_id) as order_ids,
                min(o.payment_terms_days) as payment_terms_days,
                min(o.agreement_number) as agreement_number,
+               min(o.order_number) as order_number,
                min(c.code) as cost_centre_code
         from billable_items i
         left join billing_orders o on o.order_id = i.order_id

@@ -25,13 +25,14 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantUpdated,
 )
+from shared.contracts.sessions import SessionHeld
 from shared.events.consumer import EventHandler
 from shared.events.envelope import Envelope
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
 from shared.tenancy import tenant_subscription
 
-__all__ = ["DIRECTORY_CONSUMER", "SUBSCRIPTIONS", "directory_subscription"]
+__all__ = ["DIRECTORY_CONSUMER", "SUBSCRIPTIONS", "directory_subscription", "sessions_subscription"]
 
 DIRECTORY_CONSUMER = f"{SERVICE}-directory"
 """Its durable is ``orders-directory__organisations``, apart from the tenant directory's."""
@@ -89,4 +90,16 @@ def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
     )
 
 
-SUBSCRIPTIONS: list[Subscription] = [tenant_subscription(SERVICE), directory_subscription()]
+def sessions_subscription(consumer: str = SERVICE) -> Subscription:
+    """The first held session of an accepted order starts it (``orders__sessions``)."""
+    return Subscription(
+        spec=ConsumerSpec(consumer=consumer, producer="sessions", filter_subjects=(SessionHeld.event_type,)),
+        handlers={SessionHeld.event_type: handlers.apply_session_held},
+    )
+
+
+SUBSCRIPTIONS: list[Subscription] = [
+    tenant_subscription(SERVICE),
+    directory_subscription(),
+    sessions_subscription(),
+]

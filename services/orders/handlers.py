@@ -31,6 +31,7 @@ from shared.contracts.organisations import (
     TenantDeactivated,
     TenantFacts,
 )
+from shared.contracts.sessions import SessionHeld
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     Conflict,
@@ -41,6 +42,8 @@ from shared.errors import (
     check_version,
 )
 from shared.events import add_to_outbox, envelope_for
+from shared.events.consumer import PermanentEventError
+from shared.events.envelope import Envelope
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 from shared.tenancy import fetch_known_tenant
@@ -56,6 +59,7 @@ __all__ = [
     "apply_person_created",
     "apply_person_deactivated",
     "apply_person_updated",
+    "apply_session_held",
     "apply_supervisor_created",
     "apply_supervisor_updated",
     "create_agreement",
@@ -171,6 +175,10 @@ async def list_cost_centres(
     pool: asyncpg.Pool, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[KnownCostCentre], str | None]:
     """The caller's tenant's cost centres as orders knows them; one more row means a next page."""
+    # Budgets and approvers are the buyer's admins' and approvers' (the route's guard), never a
+    # machine client's, whatever roles its token claims.
+    if principal.is_client or not principal.has_role(BUYER_ADMIN, APPROVER):
+        raise Forbidden("insufficient role")
     after: uuid.UUID | None = decode_cursor(cursor, uuid.UUID)[0] if cursor else None
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         rows = await store.list_cost_centres(conn, principal.tenant_id, after=after, limit=limit + 1)
@@ -509,6 +517,7 @@ def _order_facts(
         price_list=[_price_fact(item) for item in order.price_list],
         payment_terms_days=order.payment_terms_days,
         agreement_number=order.agreement_number,
+        order_number=order.order_number,
         **extra,
     )
 
@@ -624,6 +633,13 @@ async def create_order(
                 "the provider is not admitted to the agreement",
                 errors=[FieldError("body.providerId", "not admitted to the agreement")],
             )
+        with _order_rules_as_problems("body"):  # a duration the price list lacks: refused now
+            orders_domain.check_priced(draft, agreement)
+        year = _today().year  # of creation, in Helsinki; the counter row is locked from here to commit
+        number = orders_domain.order_number(
+            year, await store.next_order_number(conn, order.buyer_tenant_id, year)
+        )
+        order = msgspec.structs.replace(order, order_number=number)
         await store.insert_order(conn, order)
         if idempotency_key is not None and not await store.save_idempotent_response(
             conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order
@@ -635,9 +651,10 @@ async def create_order(
 async def get_order(pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID) -> orders_domain.Order:
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         order = await store.fetch_order(conn, order_id)
-        if order is None or not orders_domain.can_read(order, await _actor(conn, principal)):
+        actor = await _actor(conn, principal)
+        if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
-    return order
+    return orders_domain.seen_by(order, actor)
 
 
 async def list_orders(
@@ -676,7 +693,7 @@ async def list_orders(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    readable = [order for order in rows if orders_domain.can_read(order, actor)]
+    readable = [orders_domain.seen_by(order, actor) for order in rows if orders_domain.can_read(order, actor)]
     return readable, encode_cursor(rows[-1].order_id) if more else None
 
 
@@ -717,10 +734,12 @@ async def transition_order(
     """One lifecycle transition by the caller; writes the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         order = await store.fetch_order(conn, order_id, for_update=True)
-        if order is None:
+        actor = await _actor(conn, principal)
+        # Read permission first, then the version, then the state: whoever may not read the order
+        # hears what a random id answers, never its version or state.
+        if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
         check_version(order.version, expected_version, what="order")
-        actor = await _actor(conn, principal)
         extra: dict[str, object] = {}
         with _order_rules_as_problems("order"):
             if action == "submit":
@@ -751,7 +770,10 @@ async def transition_order(
                     )
                 transition = await _assign_supervisor(conn, principal, order, actor, supervisor_id)
             elif action == "accept-conflict":
-                transition = orders_domain.accept_conflict(order, actor)
+                transition = orders_domain.accept_conflict(order, actor, now=dt.datetime.now(dt.UTC))
+                if transition.order.conflict.acceptances != order.conflict.acceptances:
+                    latest = transition.order.conflict.acceptances[-1]
+                    extra |= {"accepted_by": latest.by, "accepted_as": latest.party, "accepted_at": latest.at}
             elif action == "decline":
                 if not orders_domain.can_decline(order, actor):
                     raise Forbidden("only the provider the order is offered to declines it")
@@ -783,7 +805,8 @@ async def transition_order(
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
         if transition.order == order:
-            return order  # nothing changed (the same supervisor again, an acceptance repeated)
+            # nothing changed (the same supervisor again, an acceptance repeated)
+            return orders_domain.seen_by(order, actor)
         if transition.order.provider_id != order.provider_id:
             # A declined ranking offer passed on: a write the declining provider makes of a row it
             # will no longer see, through the one narrow database function that allows it.
@@ -793,7 +816,22 @@ async def transition_order(
         if not saved:
             raise Conflict("changed by another request meanwhile; read it again and retry")
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
-    return transition.order
+    return orders_domain.seen_by(transition.order, actor)
+
+
+async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    """The first held session of an accepted order starts it (``OrderStarted`` naming the session);
+    later sessions, and a redelivery (the inbox drops it anyway), change nothing."""
+    held = envelope.event_as(SessionHeld)
+    order = await store.fetch_order(conn, held.order_id, for_update=True)
+    if order is None or order.buyer_tenant_id != held.buyer_id:
+        raise PermanentEventError("a held session of an order orders does not know")
+    transition = orders_domain.start_by_session(order)
+    if transition is None:
+        return
+    if not await store.update_order(conn, transition.order, expected_version=order.version):
+        raise Conflict("changed meanwhile")  # pragma: no cover - the row is locked; retried anyway
+    await _announce_order(conn, transition, previous_provider=order.provider_id, session_id=held.session_id)
 
 
 async def _approve_extension(

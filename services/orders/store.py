@@ -479,11 +479,27 @@ async def insert_order(conn: asyncpg.Connection, order: Order) -> None:
         """
         insert into supervision_orders
           (tenant_id, order_id, provider_tenant_id, cost_centre_id, status, starts_on, committed_cents,
-           doc, version)
-        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+           doc, version, order_number)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
         """,
         *_order_args(order),
+        order.order_number,
     )
+
+
+async def next_order_number(conn: asyncpg.Connection, buyer_id: uuid.UUID, year: int) -> int:
+    """The buyer's next order number of ``year``; the counter row stays locked until the creating
+    transaction ends, so concurrent creates wait their turn and a rollback leaves no gap (0011)."""
+    number: int = await conn.fetchval(
+        """
+        insert into order_number_counters (tenant_id, year, last_number) values ($1, $2, 1)
+        on conflict (tenant_id, year) do update set last_number = order_number_counters.last_number + 1
+        returning last_number
+        """,
+        buyer_id,
+        year,
+    )
+    return number
 
 
 async def update_order(conn: asyncpg.Connection, order: Order, *, expected_version: int) -> bool:

@@ -190,6 +190,10 @@ class OrderFacts(Event, frozen=True, kw_only=True):
     """Snapshot at approval: the agreement's payment terms (days from the invoice date)."""
     agreement_number: str | None = None
     """The framework agreement's number: the contract reference on invoices."""
+    order_number: str | None = None
+    """The buyer's human-readable order number (``TO-2027-000123``): what people say, and the order
+    reference on invoices. Added within v1 with a default: events written before it decode (null),
+    and consumers that do not know it ignore it."""
 
 
 @register
@@ -238,10 +242,17 @@ class OrderSupervisorAssigned(OrderFacts, frozen=True, kw_only=True):
 
 @register
 class OrderConflictAccepted(OrderFacts, frozen=True, kw_only=True):
-    """One of the people a declared conflict needs (an approver, an affected participant) accepted it."""
+    """One of the people a declared conflict needs (an approver, an affected participant) accepted it:
+    who (``accepted_by``, a person id), as which party and when. Null in events written before these
+    fields existed."""
 
     event_type: ClassVar[str] = "orders.order.conflict_accepted.v1"
     aggregate: ClassVar[str] = "order"
+
+    accepted_by: uuid.UUID | None = None
+    accepted_as: Literal["approver", "participant"] | None = None
+    accepted_at: dt.datetime | None = None
+    """UTC."""
 
 
 @register
@@ -258,10 +269,13 @@ class OrderDeclined(OrderFacts, frozen=True, kw_only=True):
 
 @register
 class OrderStarted(OrderFacts, frozen=True, kw_only=True):
-    """The accepted order became an active supervision process."""
+    """The accepted order became an active supervision process: its first session was held
+    (``session_id``), or a party started it by hand before that (``session_id`` null)."""
 
     event_type: ClassVar[str] = "orders.order.started.v1"
     aggregate: ClassVar[str] = "order"
+
+    session_id: uuid.UUID | None = None
 
 
 @register

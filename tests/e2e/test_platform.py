@@ -25,11 +25,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lxml import etree
 from standardwebhooks.webhooks import Webhook
 
 from services.platform import SERVICES
 from shared.testing.plugin import Stack, free_port
-from tests.billing.einvoice import business_rule_violations, xsd_errors
+from tests.billing.einvoice import NS, business_rule_violations, xsd_errors
 from tests.factories import business_id
 
 TILA = str(Path(sys.executable).parent / "tila")
@@ -546,6 +547,9 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
         assert xsd_errors(ubl) == []
         assert business_rule_violations(ubl) == []
         assert b"Emma" not in ubl  # individual supervision: the participant is never named
+        # The order reference is the buyer's order number people know, as orders numbered it.
+        number = order.json()["orderNumber"]
+        assert etree.fromstring(ubl).findtext("cac:OrderReference/cbc:ID", namespaces=NS) == number
         assert canary.encode() not in ubl
         assert _ok(buyer_admin.call("GET", invoice_path)).json()["grossCents"] == issued.json()["grossCents"]
         specification = _ok(approver.call("GET", f"{invoice_path}/specification")).json()
@@ -587,7 +591,11 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
         assert delivery["type"] == "fi.tila.working_time.recorded.v1"
         assert not any(canary.encode() in body for _, body in receiver.received)
 
-        step(provider_admin, "start")
+        # The held session started the order: orders heard sessions' event, nobody called start.
+        active = provider_admin.until(
+            f"/orders/orders/{order_id}", lambda o: o if o["status"] == "active" else None, timeout=60
+        )
+        etag = f'"{active["version"]}"'
         step(provider_admin, "complete")
         closed = sami.until(process_path, lambda p: p if p["status"] == "closed" else None)
         assert closed["status"] == "closed"

@@ -24,6 +24,7 @@ from services.orders.domain.agreements import (
 )
 from services.orders.domain.orders import (
     Actor,
+    ConflictAcceptance,
     ConflictState,
     NotAllowed,
     Order,
@@ -40,20 +41,25 @@ from services.orders.domain.orders import (
     assign_supervisor,
     can_read,
     cancel,
+    check_priced,
     complete,
     declare_conflict,
     decline,
     interrupt,
     new_order,
     offer,
+    order_number,
     reject,
     reject_extension,
     request_extension,
+    seen_by,
     start,
+    start_by_session,
     submit,
 )
 
 TODAY = dt.date(2026, 3, 1)
+NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 BUYER = uuid.uuid4()
 COST_CENTRE = uuid.uuid4()
 OTHER_CENTRE = uuid.uuid4()
@@ -516,16 +522,23 @@ def test_a_declared_conflict_blocks_until_buyer_and_participants_accept() -> Non
     assert order.conflict.state is ConflictState.DECLARED
     with pytest.raises(RuleBroken):
         accept(order, SUPERVISOR_ACTOR)
-    order = accept_conflict(order, APPROVER).order
+    order = accept_conflict(order, APPROVER, now=NOW).order
     assert order.conflict.accepted_by_buyer == APPROVER.person_id
     with pytest.raises(RuleBroken):
         accept(order, SUPERVISOR_ACTOR)
     with pytest.raises(NotAllowed):  # not affected by the conflict
-        accept_conflict(order, EMPLOYEE_2)
+        accept_conflict(order, EMPLOYEE_2, now=NOW)
     with pytest.raises(NotAllowed):
-        accept_conflict(order, OTHER_APPROVER)
-    order = accept_conflict(order, EMPLOYEE).order
+        accept_conflict(order, OTHER_APPROVER, now=NOW)
+    later = NOW + dt.timedelta(hours=2)
+    order = accept_conflict(order, EMPLOYEE, now=later).order
     assert order.conflict.accepted_by_participants == frozenset({PARTICIPANT})
+    assert order.conflict.acceptances == (
+        ConflictAcceptance(by=APPROVER.person_id, party="approver", at=NOW),
+        ConflictAcceptance(by=PARTICIPANT, party="participant", at=later),
+    )
+    again = accept_conflict(order, EMPLOYEE, now=later + dt.timedelta(hours=1))
+    assert again.order is order  # a repeated acceptance is no new one
     assert accept(order, PROVIDER_ADMIN).order.status is OrderStatus.ACCEPTED
 
 
@@ -542,7 +555,7 @@ def test_a_conflict_with_a_non_participant_is_refused() -> None:
 
 def test_accepting_a_conflict_that_was_not_declared_is_refused() -> None:
     with pytest.raises(WrongState):
-        accept_conflict(_offered(), APPROVER)
+        accept_conflict(_offered(), APPROVER, now=NOW)
 
 
 def test_acceptance_by_the_wrong_party_is_refused() -> None:
@@ -734,3 +747,39 @@ def test_who_may_read_an_order() -> None:
     )
     for actor in (OTHER_APPROVER, OUTSIDER, PROVIDER_2_ADMIN, other_supervisor, other_buyer_admin):
         assert not can_read(order, actor), actor
+
+
+# --- issue 13 items 4, 5, 10; issue 12 item 10 ---
+
+
+def test_the_first_held_session_starts_only_an_accepted_order() -> None:
+    started = start_by_session(_accepted())
+    assert started is not None
+    assert (started.event, started.order.status) == ("order.started", OrderStatus.ACTIVE)
+    assert start_by_session(started.order) is None  # a later session changes nothing
+    assert start_by_session(_offered()) is None
+
+
+def test_a_draft_is_checked_against_the_lots_price_list() -> None:
+    check_priced(_draft(), AGREEMENT_ACTIVE)
+    for overrides in ({"duration_minutes": 60}, {"mode": DeliveryMode.AT_BUYER}, {"lot": "Ryhmä"}):
+        with pytest.raises(RuleBroken) as caught:
+            check_priced(_draft(**overrides), AGREEMENT_ACTIVE)
+        assert caught.value.field == "durationMinutes"
+    # A period outside the agreement's validity is approval's to refuse, not a missing price.
+    check_priced(_draft(starts_on=dt.date(2031, 1, 1), ends_on=dt.date(2031, 2, 1)), AGREEMENT_ACTIVE)
+
+
+def test_order_numbers_are_the_year_and_a_six_digit_sequence() -> None:
+    assert order_number(2027, 123) == "TO-2027-000123"
+    with pytest.raises(ValueError, match="starts at 1"):
+        order_number(2027, 0)
+
+
+def test_who_takes_part_in_individual_supervision_is_hidden_from_buyer_admins_only() -> None:
+    order = _offered()
+    assert seen_by(order, BUYER_ADMIN).participants == ()
+    for actor in (APPROVER, EMPLOYEE, PROVIDER_ADMIN):
+        assert seen_by(order, actor) is order
+    pair = _offered(form=SupervisionForm.PAIR, participants=(PARTICIPANT, uuid.uuid4()))
+    assert seen_by(pair, BUYER_ADMIN) is pair

@@ -241,9 +241,9 @@ async def test_a_rejected_extension_leaves_the_planned_sessions(
 # --- refusals: each leaves the order and the outbox as they were ---
 
 REFUSALS: list[tuple[str, str, str, dict[str, Any] | None, int, list[str]]] = [
-    # action, state, who, body, status, fields
+    # action, state, who, body, status, fields (who may not read the order hears 404, as of a random id)
     ("start", "accepted", "buyer_admin", None, 403, []),
-    ("start", "accepted", "other_approver", None, 403, []),
+    ("start", "accepted", "other_approver", None, 404, []),
     ("start", "offered", "provider_admin", None, 409, []),
     ("complete", "active", "employee", None, 403, []),
     ("complete", "active", "other_provider", None, 404, []),
@@ -251,21 +251,21 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | None, int, list[str]]] = [
     ("interrupt", "active", "buyer_admin", None, 403, []),
     ("interrupt", "completed", "approver", None, 409, []),
     ("cancel", "accepted", "provider_admin", None, 403, []),
-    ("cancel", "accepted", "employee", None, 403, []),
-    ("cancel", "accepted", "other_approver", None, 403, []),
+    ("cancel", "accepted", "employee", None, 404, []),
+    ("cancel", "accepted", "other_approver", None, 404, []),
     ("cancel", "active", "approver", None, 409, []),
     ("request-extension", "active", "buyer_admin", {"additionalSessions": 2}, 403, []),
-    ("request-extension", "active", "employee", {"additionalSessions": 2}, 403, []),
+    ("request-extension", "active", "employee", {"additionalSessions": 2}, 404, []),
     ("request-extension", "completed", "approver", {"additionalSessions": 2}, 409, []),
     ("request-extension", "extending", "provider_admin", {"additionalSessions": 1}, 409, []),
     ("request-extension", "active", "approver", {"additionalSessions": 0}, 422, ["body.additionalSessions"]),
     ("request-extension", "active", "approver", {"additionalSessions": 91}, 422, ["body.additionalSessions"]),
     ("request-extension", "active", "other_provider", {"additionalSessions": 2}, 404, []),
-    ("approve-extension", "extending", "other_approver", None, 403, []),
+    ("approve-extension", "extending", "other_approver", None, 404, []),
     ("approve-extension", "extending", "provider_admin", None, 403, []),
     ("approve-extension", "extending", "stranger_approver", None, 404, []),
     ("approve-extension", "active", "approver", None, 409, []),
-    ("reject-extension", "extending", "other_approver", None, 403, []),
+    ("reject-extension", "extending", "other_approver", None, 404, []),
     ("reject-extension", "extending", "supervisor", None, 403, []),
     ("reject-extension", "active", "approver", None, 409, []),
 ]

@@ -94,7 +94,7 @@ async def _known_cost_centre(
 
 def test_the_directory_consumer_has_its_own_durable() -> None:
     durables = [subscription.spec.durable for subscription in SUBSCRIPTIONS]
-    assert durables == ["orders__organisations", "orders-directory__organisations"]
+    assert durables == ["orders__organisations", "orders-directory__organisations", "orders__sessions"]
 
 
 async def test_a_cost_centre_follows_its_newest_version_and_deactivation(orders_pool: asyncpg.Pool) -> None:
@@ -308,8 +308,8 @@ async def test_through_the_consumer_events_out_of_order_converge(
         await nc.close()
 
 
-def _bearer(issuer: TestIssuer, tenant: uuid.UUID) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=['employee'])}"}
+def _bearer(issuer: TestIssuer, tenant: uuid.UUID, role: str = "approver") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=[role])}"}
 
 
 async def test_the_route_lists_only_the_callers_cost_centres_page_by_page(
@@ -352,6 +352,35 @@ async def test_the_route_lists_only_the_callers_cost_centres_page_by_page(
     assert (await client.get("/orders/cost-centres")).status_code == 401
     bad = await client.get("/orders/cost-centres", params={"cursor": "!!"}, headers=_bearer(issuer, tenant))
     assert bad.status_code == 400
+
+
+async def test_budgets_and_approvers_are_not_every_employees_nor_a_machine_clients(
+    client: Client, issuer: TestIssuer, orders_pool: asyncpg.Pool
+) -> None:
+    """As organisations' own cost-centre route: the buyer's admins and approvers only (issue 12/9)."""
+    tenant, cost_centre = uuid.uuid4(), uuid.uuid4()
+    await _apply(orders_pool, tenant, _cost_centre(tenant, cost_centre, version=1, code="4100"))
+    for role in ("buyer_admin", "approver"):
+        response = await client.get("/orders/cost-centres", headers=_bearer(issuer, tenant, role))
+        assert response.status_code == 200, response.text
+        assert [item["id"] for item in response.json()["items"]] == [str(cost_centre)]
+    hr_system = issuer.token(
+        tenant_id=tenant, scopes=["events:read"], subject=f"client:{uuid.uuid4()}", client_id="hr"
+    )
+    as_client_with_role = issuer.token(
+        tenant_id=tenant, roles=["buyer_admin"], subject=f"client:{uuid.uuid4()}", client_id="hr"
+    )
+    refused = [
+        _bearer(issuer, tenant, "employee"),
+        _bearer(issuer, tenant, "supervisor"),
+        {"Authorization": f"Bearer {hr_system}"},
+        {"Authorization": f"Bearer {as_client_with_role}"},
+    ]
+    for headers in refused:
+        response = await client.get("/orders/cost-centres", headers=headers)
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "yearlyBudgetCents" not in response.text
 
 
 def _tenant_event(

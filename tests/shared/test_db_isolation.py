@@ -47,6 +47,7 @@ TENANT_TABLES = (
     ("orders", "framework_agreements"),
     ("orders", "supervision_orders"),
     ("orders", "idempotency_keys"),
+    ("orders", "order_number_counters"),
     ("sessions", "tenant_directory"),
     ("sessions", "processes"),
     ("sessions", "sessions"),
@@ -535,6 +536,10 @@ def _invoice_counter_row(tenant_id: uuid.UUID) -> Row:
     return Row("insert into invoice_counters (tenant_id, last_sequence) values ($1, 1)", ())
 
 
+def _order_number_counter_row(tenant_id: uuid.UUID) -> Row:
+    return Row("insert into order_number_counters (tenant_id, year, last_number) values ($1, 2027, 1)", ())
+
+
 def _billable_item_row(tenant_id: uuid.UUID) -> Row:
     return Row(
         "insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,"
@@ -608,6 +613,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "framework_agreements": _framework_agreement_row,
     "supervision_orders": _supervision_order_row,
     "idempotency_keys": _idempotency_key_row,
+    "order_number_counters": _order_number_counter_row,
     "processes": _process_row,
     "sessions": _session_row,
     "content_keys": _content_key_row,

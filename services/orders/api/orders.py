@@ -1,7 +1,8 @@
 """Supervision orders over HTTP: the buyer orders, approves and offers; the provider accepts or declines.
 
 Every route acts as the caller's tenant (from the token). The row of an order is shared by its
-buyer and, once offered, the provider: another tenant's order ids answer 404. Creating takes an
+buyer and, once offered, the provider: another tenant's order ids, and orders a colleague may not
+read, answer 404 on every route — read permission first, then If-Match, then state. Creating takes an
 ``Idempotency-Key`` (the same key and body answer the same response; another body 422);
 transitions take ``If-Match`` (a stale ETag is refused with 412). The rules are the domain's
 (``services.orders.domain.orders``): 403 for role or relationship, 422 naming the field, 409 for
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
@@ -32,6 +33,7 @@ from shared.http.versions import IfMatch, expected_version, versioned
 __all__ = [
     "ApproveBody",
     "AssignSupervisorBody",
+    "ConflictAcceptanceOut",
     "DeclareConflictBody",
     "ExtensionBody",
     "OrderBody",
@@ -109,8 +111,21 @@ class ExtensionBody(_Body, frozen=True, kw_only=True):
     """How many sessions to add; they count once an approver approves the extension."""
 
 
+class ConflictAcceptanceOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    by: uuid.UUID | None
+    """The person who accepted; null for a participant's acceptance when who takes part is hidden."""
+    party: Literal["approver", "participant"]
+    at: dt.datetime
+
+
 class OrderOut(OrderBody, frozen=True, kw_only=True):
+    participants: list[uuid.UUID] | None = None  # type: ignore[assignment]
+    """Null for whoever may not see who takes part: buyer admins, in individual supervision (only the
+    cost centre's approvers and the participant see it)."""
     id: uuid.UUID
+    order_number: str | None = None
+    """The buyer's human-readable number, e.g. ``TO-2027-000123`` (year of creation in Helsinki and a
+    gapless sequence of the buyer's): what people say and invoices carry as the order reference."""
     buyer_id: uuid.UUID
     status: OrderStatus
     requested_by: uuid.UUID
@@ -125,6 +140,8 @@ class OrderOut(OrderBody, frozen=True, kw_only=True):
     supervisor_assigned: bool = False
     """The provider assigned ``supervisorId``; until then it is the orderer's wish."""
     conflict: str
+    conflict_acceptances: list[ConflictAcceptanceOut] = []
+    """Who accepted a declared conflict (the cost centre's approver, affected participants) and when."""
     pending_extension_sessions: int | None = None
     """Sessions asked for in an extension awaiting approval."""
     version: int
@@ -166,12 +183,14 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
     price, terms = order.price, order.cancellation
     return OrderOut(
         id=order.order_id,
+        order_number=order.order_number,
         buyer_id=order.buyer_tenant_id,
         cost_centre_id=order.cost_centre_id,
         agreement_id=order.agreement_id,
         lot=order.lot,
         form=order.form,
-        participants=list(order.participants),
+        # Empty only when the handlers hid who takes part from the viewer (an order has at least one).
+        participants=list(order.participants) or None,
         planned_sessions=order.planned_sessions,
         duration_minutes=order.duration_minutes,
         starts_on=order.starts_on,
@@ -199,6 +218,9 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
         budget_overridden=order.budget_override is not None,
         supervisor_assigned=order.supervisor_assigned,
         conflict=order.conflict.state.value,
+        conflict_acceptances=[
+            ConflictAcceptanceOut(by=a.by, party=a.party, at=a.at) for a in order.conflict.acceptances
+        ],
         pending_extension_sessions=order.pending_extension.additional_sessions
         if order.pending_extension
         else None,
@@ -437,7 +459,11 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/start",
         operation_id="startOrder",
-        summary="An accepted order becomes an active supervision process",
+        summary="Optional: mark an accepted order an active supervision process before its first session",
+        description="The first held session starts an accepted order by itself (orders hears sessions' "
+        "session-held event and emits OrderStarted naming the session), so nobody needs to call this. "
+        "Either party may start the process earlier, e.g. once the supervision agreement is signed; an "
+        "order already active answers 409.",
         guards=PARTIES,
         status_code=200,
     )

@@ -12,8 +12,8 @@ from litestar.params import FromQuery
 
 from services.orders import handlers
 from services.orders.store import KnownCostCentre
-from shared.auth.guards import provide_principal
-from shared.auth.principal import Principal
+from shared.auth.guards import provide_principal, requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.http.pagination import Page, PageSize
 
 __all__ = ["CostCentreOut", "list_cost_centres"]
@@ -44,7 +44,10 @@ def _cost_centre(cost_centre: KnownCostCentre) -> CostCentreOut:
     operation_id="orders_listCostCentres",
     tags=["read models"],
     summary="The caller's tenant's cost centres and their approvers, as orders knows them",
+    description="For the buyer's admins and approvers only, as organisations' own cost-centre route: "
+    "budgets and approvers are not every employee's (nor a machine client's) to read.",
     dependencies={"principal": Provide(provide_principal)},
+    guards=[requires_role(BUYER_ADMIN, APPROVER)],
 )
 async def list_cost_centres(
     pool: NamedDependency[asyncpg.Pool],

@@ -12,6 +12,7 @@ States::
         (under RANKING a decline passes the offer to the next-ranked admitted provider of the lot;
          only when none is left does the order become declined for good)
     accepted → active → completed | interrupted
+        (the first held session starts an accepted order; a party may start it before by hand)
     draft | submitted | approved | offered | accepted → cancelled
 
 Extensions (jatkotilaus) do not change the status: a request is kept in ``pending_extension`` while
@@ -27,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Literal
 
 import msgspec
 
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_PLANNED_SESSIONS",
     "Actor",
     "BudgetOverride",
+    "ConflictAcceptance",
     "ConflictDeclaration",
     "ConflictState",
     "NotAllowed",
@@ -69,6 +72,7 @@ __all__ = [
     "can_decline",
     "can_read",
     "cancel",
+    "check_priced",
     "committed_cents",
     "complete",
     "declare_conflict",
@@ -76,10 +80,14 @@ __all__ = [
     "interrupt",
     "new_order",
     "offer",
+    "order_number",
     "reject",
     "reject_extension",
     "request_extension",
+    "seen_by",
+    "sees_participants",
     "start",
+    "start_by_session",
     "submit",
 ]
 
@@ -159,6 +167,16 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     """The cost centres this person is an approver of (read model of organisations)."""
 
 
+class ConflictAcceptance(msgspec.Struct, frozen=True, kw_only=True):
+    """Who accepted a declared conflict, as which party, and when (UTC)."""
+
+    by: uuid.UUID | None
+    """``None`` only in a view for someone who may not see who takes part (:func:`seen_by`)."""
+    party: Literal["approver", "participant"]
+    """``approver`` (of the cost centre, for the buyer) or ``participant`` (an affected one)."""
+    at: dt.datetime
+
+
 class ConflictDeclaration(msgspec.Struct, frozen=True, kw_only=True):
     state: ConflictState = ConflictState.UNDECLARED
     declared_by: uuid.UUID | None = None
@@ -167,6 +185,8 @@ class ConflictDeclaration(msgspec.Struct, frozen=True, kw_only=True):
     accepted_by_buyer: uuid.UUID | None = None
     """The approver who accepted the declared conflict."""
     accepted_by_participants: frozenset[uuid.UUID] = frozenset()
+    acceptances: tuple[ConflictAcceptance, ...] = ()
+    """Every acceptance in the order made (a repeated one is not recorded again)."""
 
     @property
     def cleared(self) -> bool:
@@ -256,6 +276,9 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     pending_extension: PendingExtension | None = None
     cancelled_from: OrderStatus | None = None
     """The status a cancelled order was cancelled in (an offered one stays the provider's to see)."""
+    order_number: str | None = None
+    """The buyer's human-readable number, e.g. ``TO-2027-000123`` (:func:`order_number`); given at
+    creation, never changed."""
     version: int = 1
 
 
@@ -315,6 +338,32 @@ def can_read(order: Order, actor: Actor) -> bool:
     return _approves(order, actor) or _is_participant(order, actor) or _for_provider(order, actor)
 
 
+def sees_participants(order: Order, actor: Actor) -> bool:
+    """Who takes part in individual supervision is its cost centre's approver's (and the participant's
+    own) to know, not every buyer admin's (domain.md, who may see what); as sessions decides it."""
+    if order.form is not SupervisionForm.INDIVIDUAL or actor.tenant_id != order.buyer_tenant_id:
+        return True
+    return _approves(order, actor) or _is_participant(order, actor)
+
+
+def seen_by(order: Order, actor: Actor) -> Order:
+    """The order as ``actor`` may see it: without who takes part (an empty ``participants``, the
+    affected participants and their acceptances) for whoever :func:`sees_participants` refuses."""
+    if sees_participants(order, actor):
+        return order
+    conflict = order.conflict
+    hidden = msgspec.structs.replace(
+        conflict,
+        related_participants=frozenset(),
+        accepted_by_participants=frozenset(),
+        acceptances=tuple(
+            a if a.party != "participant" else msgspec.structs.replace(a, by=None)
+            for a in conflict.acceptances
+        ),
+    )
+    return msgspec.structs.replace(order, participants=(), conflict=hidden)
+
+
 def _require(allowed: bool, what: str) -> None:
     if not allowed:
         raise NotAllowed(what)
@@ -353,6 +402,41 @@ def _check_draft(draft: OrderDraft) -> None:
         raise RuleBroken("justification", f"must be at most {MAX_JUSTIFICATION_LENGTH} characters")
     if draft.selection is SelectionMethod.NEEDS_BASED and not (draft.justification or "").strip():
         raise RuleBroken("justification", "a needs-based choice needs a written justification")
+
+
+def order_number(year: int, sequence: int) -> str:
+    """``TO-<year of creation in Europe/Helsinki>-<the buyer's sequence of that year, six digits>``."""
+    if sequence < 1:
+        raise ValueError("an order number's sequence starts at 1")
+    return f"TO-{year}-{sequence:06d}"
+
+
+def check_priced(draft: OrderDraft, agreement: FrameworkAgreement) -> None:
+    """The price list of the draft's lot prices its form, duration and delivery mode (the rest of the
+    agreement — its state, validity, the lot and form — is approval's to check).
+
+    Priced on the start date when the agreement is valid then; otherwise by any price of the kind, so
+    a period outside the validity is refused at approval as such, not as a missing price.
+    """
+    if price_for(agreement, draft.lot, draft.form, draft.duration_minutes, draft.mode, draft.starts_on):
+        return
+    validity = agreement.content.validity
+    kind = [
+        item
+        for item in agreement.content.price_items
+        if item.lot == draft.lot and item.form == draft.form and item.mode == draft.mode
+    ]
+    if not validity.starts_on <= draft.starts_on <= validity.hard_end_on and any(
+        item.duration_minutes == draft.duration_minutes for item in kind
+    ):
+        return
+    allowed = sorted({item.duration_minutes for item in kind if item.valid_from <= draft.starts_on})
+    offered = ", ".join(str(minutes) for minutes in allowed) or "none"
+    raise RuleBroken(
+        "durationMinutes",
+        f"the lot's price list has no price for this form, duration and delivery mode "
+        f"(priced durations: {offered})",
+    )
 
 
 def new_order(order_id: uuid.UUID, buyer_tenant_id: uuid.UUID, draft: OrderDraft, actor: Actor) -> Order:
@@ -546,22 +630,30 @@ def declare_conflict(order: Order, actor: Actor, related_participants: frozenset
     return _next(order, "order.conflict_declared", conflict=declaration)
 
 
-def accept_conflict(order: Order, actor: Actor) -> Transition:
-    """The buyer (an approver of the cost centre) or an affected participant accepts a declared conflict."""
+def accept_conflict(order: Order, actor: Actor, *, now: dt.datetime) -> Transition:
+    """The buyer (an approver of the cost centre) or an affected participant accepts a declared
+    conflict; who, as which party and when is kept in ``conflict.acceptances``. The buyer's acceptance
+    is one approver's: a second approver accepting again changes nothing."""
     _require_state(order, OrderStatus.OFFERED)
     conflict = order.conflict
     if conflict.state is not ConflictState.DECLARED:
         raise WrongState("no declared conflict to accept")
     if _approves(order, actor):
+        if conflict.accepted_by_buyer is not None:
+            return Transition(order=order, event="order.conflict_accepted")
+        party: Literal["approver", "participant"] = "approver"
         conflict = msgspec.structs.replace(conflict, accepted_by_buyer=actor.person_id)
     elif _is_participant(order, actor) and actor.person_id in conflict.related_participants:
+        if actor.person_id in conflict.accepted_by_participants:
+            return Transition(order=order, event="order.conflict_accepted")
+        party = "participant"
         conflict = msgspec.structs.replace(
             conflict, accepted_by_participants=conflict.accepted_by_participants | {actor.person_id}
         )
     else:
         raise NotAllowed("only an approver of the cost centre or an affected participant accepts a conflict")
-    if conflict == order.conflict:
-        return Transition(order=order, event="order.conflict_accepted")
+    acceptance = ConflictAcceptance(by=actor.person_id, party=party, at=now)
+    conflict = msgspec.structs.replace(conflict, acceptances=(*conflict.acceptances, acceptance))
     return _next(order, "order.conflict_accepted", conflict=conflict)
 
 
@@ -613,8 +705,18 @@ def decline(order: Order, actor: Actor) -> Transition:
 
 
 def start(order: Order, actor: Actor) -> Transition:
+    """Optional: a party marks the accepted process begun before its first session is held (the first
+    held session starts it anyway, :func:`start_by_session`)."""
     _require_state(order, OrderStatus.ACCEPTED)
     _require(_for_provider(order, actor) or _approves(order, actor), "only the parties to the order start it")
+    return _next(order, "order.started", status=OrderStatus.ACTIVE)
+
+
+def start_by_session(order: Order) -> Transition | None:
+    """The first held session makes an accepted order an active process; ``None`` when the order is
+    past accepted already (started, closed) or not yet there, so a later session changes nothing."""
+    if order.status is not OrderStatus.ACCEPTED:
+        return None
     return _next(order, "order.started", status=OrderStatus.ACTIVE)
 
 
