@@ -564,6 +564,19 @@ def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     )
 
 
+def demo(args: argparse.Namespace) -> int:
+    """Drive the whole journey over HTTP against a running `make run`, printing each step."""
+    from services.demo import DemoError, run_journey
+
+    base = _base_url(args.host, args.port)
+    _say(f"the journey against {base}, dates relative to now:")
+    try:
+        run_journey(base, _data_dir(args) / "demo.json", _say)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tila", description=__doc__.splitlines()[0] if __doc__ else None)
     _common_options(parser, defaults=True)
@@ -632,6 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--database-url", help="the sessions app role URL (default: TILA_SESSIONS_DATABASE_URL)"
     )
     audit_parser.set_defaults(func=audit_verify)
+    demo_parser = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="drive the journey (agreement → order → sessions → invoice) against a running `make run`",
+    )
+    demo_parser.set_defaults(func=demo)
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)

@@ -632,6 +632,32 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
     assert not any(canary in line for line in platform.output)
 
 
+def test_tila_demo_drives_the_journey_and_demo_json_names_what_a_reader_needs(platform: Platform) -> None:
+    """Issue 13, item 7: `tila demo` against the running platform, over HTTP only (after the journey
+    above, whose supervisor and participant are busy now: the demo takes the other pair)."""
+    env = platform.env() | {"TILA_PORT": str(platform.http_port), "TILA_DATA_DIR": str(platform.data_dir)}
+    done = subprocess.run([TILA, "demo"], capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for step in ("framework agreement", "order accepted", "process opened", "session held", "issued"):
+        assert any(step in line for line in lines), (step, done.stdout)
+    ubl_link = next(line.split()[-1] for line in lines if "(UBL)" in line)
+    assert ubl_link.startswith(f"{platform.base}/billing/invoices/")
+    assert ubl_link.endswith("/ubl")
+    pia = platform.token_from_login("demo-provider", "pia.admin")
+    with httpx.Client(timeout=10) as client:
+        ubl = client.get(ubl_link, headers={"Authorization": f"Bearer {pia}"})
+    assert ubl.status_code == 200, ubl.text
+    assert xsd_errors(ubl.content) == []
+    demo = json.loads((platform.data_dir / "demo.json").read_text())
+    buyer, provider = demo["tenants"]["demo-buyer"], demo["tenants"]["demo-provider"]
+    assert buyer["people"]["antti.approver"]["name"] == "Antti Esihenkilö"
+    assert buyer["people"]["antti.approver"]["roles"] == ["approver"]
+    assert provider["people"]["sari.supervisor"]["roles"] == ["supervisor"]
+    assert sorted(c["code"] for c in buyer["costCentres"]) == ["4100", "4200"]
+    assert any(demo["agreement"]["id"] in line for line in lines)
+
+
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:
     admin = platform.token("--role", "platform_admin")
     with httpx.Client(timeout=5) as client:
