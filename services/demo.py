@@ -436,15 +436,25 @@ def run_journey(base: str, state_file: Path, say: Say, *, session_minutes: int =
         ids["order"] = order_id
         step(f"order for cost centre {centre['code']}", order_id, f"/orders/orders/{order_id}")
         for who, action, body, text in (
-            (antti, "submit", None, "submitted"),
-            (antti, "approve", None, "approved by the cost centre's approver"),
-            (antti, "offer", None, "offered to the provider"),
-            (pia, "assign-supervisor", {"supervisorId": supervisor.person_id}, f"{supervisor.user} assigned"),
-            (supervisor, "declare-conflict", {"relatedParticipants": []}, "no conflict of interest declared"),
-            (pia, "accept", None, "accepted by the provider"),
+            (antti, "submit", None, "order submitted"),
+            (antti, "approve", None, "order approved by the cost centre's approver"),
+            (antti, "offer", None, "order offered to the provider"),
+            (
+                pia,
+                "assign-supervisor",
+                {"supervisorId": supervisor.person_id},
+                f"{supervisor.user} assigned to the order",
+            ),
+            (
+                supervisor,
+                "declare-conflict",
+                {"relatedParticipants": []},
+                f"{supervisor.user} declares no conflict of interest",
+            ),
+            (pia, "accept", None, "order accepted by the provider"),
         ):
             etag = who.change(f"/orders/orders/{order_id}/{action}", etag, body).headers["etag"]
-            step(f"order {text}", order_id)
+            step(text, order_id)
 
         process = supervisor.until(
             "/sessions/processes",

@@ -149,10 +149,11 @@ def test_every_service_is_ready_behind_the_one_base_url(platform: Platform) -> N
 def test_start_up_is_quiet_and_the_banner_is_the_last_thing_printed(platform: Platform) -> None:
     """Issue 13, item 16: no consumer retrying for a stream that does not exist yet, and neither
     request lines nor workers' start-up lines after the banner with the login instructions."""
-    with httpx.Client(timeout=5) as client:  # some traffic, a refusal among it
+    with httpx.Client(timeout=5) as client:  # some traffic, a refusal and a login among it
         for service in SERVICES:
             assert client.get(f"{platform.base}/{service}/health/ready").status_code == 200
         assert client.get(f"{platform.base}/orders/orders").status_code == 401
+    assert platform.token_from_login("demo-buyer", "aino.admin")
     output = list(platform.output)
     assert not [line for line in output if "consumer_error" in line or "NotFoundError" in line]
     banner = next(i for i, line in enumerate(output) if "Tila is running at" in line)
