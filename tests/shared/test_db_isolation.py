@@ -48,6 +48,7 @@ TENANT_TABLES = (
     ("sessions", "tenant_directory"),
     ("sessions", "processes"),
     ("sessions", "sessions"),
+    ("sessions", "session_busy"),
     ("sessions", "idempotency_keys"),
     ("sessions", "content_keys"),
     ("sessions", "content_items"),
@@ -351,6 +352,12 @@ def _session_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _session_busy_row(tenant_id: uuid.UUID) -> Row:
+    # Nobody inserts here but the sessions trigger: a session with one person (its supervisor,
+    # also its participant) makes one row.
+    return _session_row(tenant_id)
+
+
 # Content rows belong to the provider (tenant_id) and are shared with the buyer (buyer_id); the
 # process they hang on is inserted in the same statement, with this tenant as its provider.
 _CONTENT_PROCESS = (
@@ -537,6 +544,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "idempotency_keys": _idempotency_key_row,
     "processes": _process_row,
     "sessions": _session_row,
+    "session_busy": _session_busy_row,
     "content_keys": _content_key_row,
     "content_items": _content_item_row,
     "content_audit": _content_audit_row,

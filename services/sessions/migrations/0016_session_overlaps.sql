@@ -85,9 +85,13 @@ where s.status <> 'cancelled'
 order by s.starts_at, s.created_at, s.id
 on conflict do nothing;
 
+-- Functions are executable by PUBLIC by default: only the app role (whose writes fire the
+-- trigger) runs these. It deletes nothing here either (a cancelled session's rows turn not live).
+revoke execute on function person_band(uuid), busy_slot(uuid, timestamptz, int) from public;
 do $$
 declare
   app text := current_database() || '_app';
 begin
+  execute format('grant execute on function person_band(uuid), busy_slot(uuid, timestamptz, int) to %I', app);
   execute format('revoke delete on session_busy from %I', app);
 end $$;
