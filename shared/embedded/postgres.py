@@ -10,11 +10,14 @@ under a private folder (``/root``, a ``mkdtemp`` folder: mode 0700) is out of it
 installation is copied once into a cache folder of root's that everyone may traverse but only
 root may change (``/var/tmp/tila-pg-<digest>``, or under ``TILA_PG_CACHE_DIR``), keyed by the
 binaries' sizes and times so an upgraded wheel gets a copy of its own. The checkout's folders keep
-their modes.
+their modes. The data folder must be reachable too: a private folder on its way gets an ACL entry
+letting that one user search it (no listing, nobody else); only a file system without ACLs makes
+such a folder searchable by everyone.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import os
@@ -22,6 +25,7 @@ import pwd
 import secrets
 import shutil
 import stat
+import struct
 import subprocess
 import tempfile
 import time
@@ -117,6 +121,37 @@ def reachable_by(path: Path, user: str) -> bool:
         return False
 
 
+_ACL_XATTR = "system.posix_acl_access"
+_ACL_UNDEFINED_ID = 0xFFFFFFFF
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+
+
+def _grant_search(folder: Path, uid: int) -> bool:
+    """Let only ``uid`` search ``folder`` through a POSIX ACL (``setfacl -m u:<uid>:x``), keeping
+    what owner, group and others had; ``False`` where there are no ACLs, or one exists already."""
+    try:
+        os.getxattr(folder, _ACL_XATTR)
+        return False  # an ACL of someone's own: not ours to rewrite
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            return False
+    mode = folder.stat().st_mode
+    owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
+    entries = [
+        (_ACL_USER_OBJ, owner, _ACL_UNDEFINED_ID),
+        (_ACL_USER, 1, uid),
+        (_ACL_GROUP_OBJ, group, _ACL_UNDEFINED_ID),
+        (_ACL_MASK, group | 1, _ACL_UNDEFINED_ID),  # the named user's search must pass the mask
+        (_ACL_OTHER, other, _ACL_UNDEFINED_ID),
+    ]
+    value = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(folder, _ACL_XATTR, value)
+    except OSError:
+        return False
+    return True
+
+
 def _install_digest(install: Path) -> str:
     digest = hashlib.sha256()
     for binary in sorted((install / "bin").iterdir()):
@@ -200,13 +235,18 @@ class EmbeddedPostgres:
     def _prepare_dirs(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if self._user:
-            # The unprivileged server user must be able to reach its data directory.
-            for parent in [self.root, *self.root.parents]:
+            # The unprivileged server user must be able to reach its data directory: a folder on
+            # the way that it cannot search gets an ACL entry letting that one user search it
+            # (not list it); only where the file system has no ACLs does everyone get search.
+            entry = pwd.getpwnam(self._user)
+            for parent in [Path(os.path.realpath(self.root)), *Path(os.path.realpath(self.root)).parents]:
                 if parent == Path("/"):
                     break
-                mode = parent.stat().st_mode
-                if mode & 0o001 == 0:
-                    parent.chmod(mode | 0o001)
+                info = parent.stat()
+                if _may(info, entry.pw_uid, entry.pw_gid, 1):
+                    continue
+                if not _grant_search(parent, entry.pw_uid):
+                    parent.chmod(info.st_mode | 0o001)
 
     def _chown(self, path: Path) -> None:
         if self._user:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
@@ -195,6 +196,39 @@ async def test_postgres_from_a_wheel_inside_a_private_folder_starts(
         copied = os.stat(server.bindir.parents[2])
         assert copied.st_uid == 0
         assert copied.st_mode & 0o022 == 0
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _server_user() is None, reason="only root runs it as another user")
+async def test_postgres_with_its_data_inside_a_private_folder_starts_and_the_folder_stays_private(
+    wheel_bindir: Path,
+) -> None:
+    """`make run` from a checkout under /root: the server user is let through the private folder
+    by an ACL entry of its own, not by opening the folder to everyone."""
+    user = _server_user()
+    assert user is not None
+    private = Path(tempfile.mkdtemp(prefix="tila-private-data-"))
+    try:
+        try:
+            os.getxattr(private, "system.posix_acl_access")
+        except OSError as exc:
+            if exc.errno != errno.ENODATA:
+                pytest.skip("no POSIX ACLs on this file system: the folder is made searchable instead")
+        data_root = private / "checkout" / ".data" / "pg"
+        server = EmbeddedPostgres(data_root, free_port(), durable=False, bindir=wheel_bindir)
+        try:
+            server.start()  # before: PermissionError, or the folder opened to everyone
+            conn = await asyncpg.connect(server.admin_url)
+            try:
+                assert await conn.fetchval("select 1") == 1
+            finally:
+                await conn.close()
+        finally:
+            server.stop()
+        mode = os.stat(private).st_mode
+        assert mode & 0o007 == 0, oct(mode)  # others still cannot even search it
+        assert mode & 0o700 == 0o700
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
