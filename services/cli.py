@@ -160,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
             key_file = data / "signing-keys.json"
             ensure_key_file(key_file)
 
-            asyncio.run(_ensure_streams(running.nats_url))
+            try:
+                asyncio.run(_ensure_streams(running.nats_url))
+            except Exception as exc:  # a NATS of its own whose users may not: each worker makes its own
+                _say(f"the streams are left to the workers ({type(exc).__name__})")
 
             def environment(*, worker: bool) -> dict[str, str]:
                 return {
