@@ -3,6 +3,12 @@
 ``tila run`` is what ``make run`` calls: it starts PostgreSQL and NATS JetStream on loopback
 (unless ``TILA_PG_ADMIN_URL`` / ``TILA_NATS_URL`` point elsewhere), creates and migrates the
 five databases, then serves every service behind one base URL with every worker running.
+
+Every command reads the same settings as ``tila run`` — ``TILA_HOST``, ``TILA_PORT``,
+``TILA_DATA_DIR``, ``TILA_PG_PORT``, ``TILA_PG_ADMIN_URL``, ``TILA_PG_ROLE_SECRET`` — and the
+options ``--host``, ``--port``, ``--data-dir`` and ``--pg-port`` override them, before or after the
+command's name. A refusal is one line on stderr (``tila: …``) and a non-zero exit code;
+``TILA_DEBUG=1`` shows the traceback of an unexpected error.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
+import nats
 
 from services.demo import DEMO_TENANTS, seed
 from services.organisations.domain.login import secret_reference
@@ -44,7 +53,8 @@ from shared.crypto import ensure_keyring_file
 from shared.db.migrate import migrate
 from shared.embedded import servers
 from shared.embedded.oidc import EmbeddedOidcProvider
-from shared.events.health import start_health_servers
+from shared.events.health import WorkerHealthServer, start_health_servers
+from shared.events.streams import STREAMS, ensure_stream
 from shared.logging import configure_logging
 
 __all__ = ["main"]
@@ -54,8 +64,32 @@ _BIN = Path(sys.executable).parent
 _PR_SET_PDEATHSIG = 1
 
 
+class CliError(Exception):
+    """A refusal the user can act on: printed as one line, exit code 1."""
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("TILA_DATA_DIR", REPO / ".data")).resolve()
+    return Path(args.data_dir or os.environ.get("TILA_DATA_DIR") or REPO / ".data").resolve()
+
+
+def _pg_address(args: argparse.Namespace) -> tuple[str, int]:
+    """Where the local stack's PostgreSQL listens: ``--pg-port``, else ``TILA_PG_ADMIN_URL``'s host
+    and port, else 127.0.0.1 and ``TILA_PG_PORT`` (55432) — as ``tila run`` chooses."""
+    if args.pg_port is not None:
+        return "127.0.0.1", args.pg_port
+    if admin := os.environ.get("TILA_PG_ADMIN_URL"):
+        parts = urlsplit(admin)
+        return parts.hostname or "127.0.0.1", parts.port or 5432
+    return "127.0.0.1", int(os.environ.get("TILA_PG_PORT") or "55432")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text:
+        return "connection refused"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException) or "timed out" in text:
+        return "timed out"
+    return type(exc).__name__
 
 
 def _base_url(host: str, port: int) -> str:
@@ -85,6 +119,26 @@ def _lock_data_dir(data: Path) -> int:
     return fd
 
 
+def _log_level(args: argparse.Namespace) -> str:
+    """Quiet by default under ``tila run`` (warnings and errors, no line per request), so the
+    banner stays readable; ``--verbose`` or ``TILA_LOG_LEVEL`` choose otherwise."""
+    if getattr(args, "verbose", False):
+        return "info"
+    return os.environ.get("TILA_LOG_LEVEL") or "warning"
+
+
+async def _ensure_streams(nats_url: str) -> None:
+    """Every service's stream, before any worker starts: a consumer then finds its producer's
+    stream at once instead of retrying with a warning until that producer's worker made it."""
+    client = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        js = client.jetstream()
+        for spec in STREAMS.values():
+            await ensure_stream(js, spec)
+    finally:
+        await client.close()
+
+
 def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     data = _data_dir(args)
@@ -92,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
     base = _base_url(args.host, args.port)
     if not _port_is_free(args.host, args.port):
         raise SystemExit(f"{args.host}:{args.port} is in use; stop what listens there or set TILA_PORT")
-    configure_logging(os.environ.get("TILA_LOG_LEVEL", "info"))
+    level = _log_level(args)
+    configure_logging(level)
     try:
         with servers(
             data,
-            pg_port=int(os.environ.get("TILA_PG_PORT", "55432")),
-            nats_port=int(os.environ.get("TILA_NATS_PORT", "54222")),
+            pg_port=_pg_address(args)[1],
+            nats_port=int(os.environ.get("TILA_NATS_PORT") or "54222"),
             announce=_say,
         ) as running:
             _say("creating and migrating the service databases")
@@ -105,9 +160,15 @@ def run(args: argparse.Namespace) -> int:
             key_file = data / "signing-keys.json"
             ensure_key_file(key_file)
 
+            try:
+                asyncio.run(_ensure_streams(running.nats_url))
+            except Exception as exc:  # a NATS of its own whose users may not: each worker makes its own
+                _say(f"the streams are left to the workers ({type(exc).__name__})")
+
             def environment(*, worker: bool) -> dict[str, str]:
                 return {
                     **os.environ,
+                    "TILA_LOG_LEVEL": level,
                     **service_environment(
                         layouts,
                         nats_url=running.nats_url,
@@ -145,9 +206,13 @@ def run(args: argparse.Namespace) -> int:
                         api_env[secret_reference(uuid.UUID(tenant["id"])).removeprefix("env:")] = (
                             "demo-secret"
                         )
-                children.append(_serve_http(args, api_env))
-                children.append(_spawn([str(_BIN / "tila"), "worker"], worker_env))
-                _wait_ready(base, children)
+                children.append(_serve_http(args, api_env, quiet=level != "info"))
+                health_port = _free_port()
+                worker_command = [str(_BIN / "tila"), "worker", "--health-host", "127.0.0.1"]
+                worker_command += ["--health-port", str(health_port)]
+                children.append(_spawn(worker_command, worker_env))
+                _wait_ready(base, children, worker_ready=f"http://127.0.0.1:{health_port}/ready")
+                # Last, once every API and worker is ready: nothing of the start-up follows it.
                 _say(_banner(base, key_file, args, data if providers else None))
                 return _wait_for_stop(children)
             finally:
@@ -182,10 +247,18 @@ def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, cwd=REPO, preexec_fn=_die_with_parent)
 
 
-def _serve_http(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve_http(args: argparse.Namespace, env: dict[str, str], *, quiet: bool) -> subprocess.Popen[bytes]:
     command = [str(_BIN / "granian"), "--interface", "asgi", "--factory", "--no-ws"]
     command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    command += ["--no-access-log", "--log-level", "warning" if quiet else "info"]
     return _spawn([*command, "services.gateway:create_gateway"], env)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -200,20 +273,24 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def _wait_ready(base: str, children: Sequence[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+def _wait_ready(
+    base: str, children: Sequence[subprocess.Popen[bytes]], *, worker_ready: str, timeout: float = 120
+) -> None:
+    """Until every service's API and the workers (their health server's ``/ready``) answer 200."""
     deadline = time.monotonic() + timeout
-    pending = set(SERVICES)
+    pending = {f"{base}/{service}/health/ready": service for service in SERVICES}
+    pending[worker_ready] = "workers"
     with httpx.Client(timeout=2) as client:
         while pending and time.monotonic() < deadline:
             if any(child.poll() is not None for child in children):
                 raise SystemExit("a Tila process exited during start-up; see the output above")
-            for service in sorted(pending):
+            for url in sorted(pending):
                 with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{base}/{service}/health/ready").status_code == 200:
-                        pending.discard(service)
+                    if client.get(url).status_code == 200:
+                        del pending[url]
             time.sleep(0.2)
     if pending:
-        raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending.values()))}")
 
 
 def _start_demo_providers(data: Path) -> list[EmbeddedOidcProvider]:
@@ -298,7 +375,12 @@ def worker(args: argparse.Namespace) -> int:
 
     async def run_all() -> None:
         workers = [create_service_worker(service) for service in services]
-        health = await start_health_servers(workers, port=args.health_port)
+        if args.health_host and args.health_port:
+            only = WorkerHealthServer(workers, port=args.health_port, host=args.health_host)
+            await only.start()
+            health = [only]
+        else:
+            health = await start_health_servers(workers, port=args.health_port)
         loop = asyncio.get_running_loop()
         current = asyncio.current_task()
         assert current is not None
@@ -332,7 +414,10 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 def token(args: argparse.Namespace) -> int:
     """Mint an access token with the local stack's keyring (the embedded default only)."""
-    keyring = Keyring.load(_data_dir(args) / "signing-keys.json")
+    keys = _data_dir(args) / "signing-keys.json"
+    if not keys.exists():
+        raise CliError(f"no signing keys at {keys} — start the local stack once with `make run`")
+    keyring = Keyring.load(keys)
     grant = Grant(
         tenant_id=uuid.UUID(args.tenant) if args.tenant else uuid.UUID(int=0),
         subject=args.subject or f"local-{uuid.uuid4()}",
@@ -363,17 +448,33 @@ def login(args: argparse.Namespace) -> int:
     with httpx.Client(timeout=10) as browser:
         started = browser.get(f"{base}/organisations/login/{tenant}/start")
         if started.status_code != 302:
-            raise SystemExit(f"could not start the login: {started.status_code} {started.text}")
+            raise CliError(f"could not start the login of {tenant}: {_one_line(started)}")
         authorize = started.headers["location"]
         # The provider's login page; the demo providers only ask which user to be.
-        answer = browser.post(authorize, data={"sub": args.user})
+        try:
+            answer = browser.post(authorize, data={"sub": args.user})
+        except httpx.TransportError as exc:
+            where = urlsplit(authorize)
+            raise CliError(
+                f"cannot reach the identity provider at {where.scheme}://{where.netloc} ({_reason(exc)})"
+            ) from None
         if answer.status_code != 302:
-            raise SystemExit(f"the identity provider refused: {answer.status_code}")
+            raise CliError(f"the identity provider refused {args.user}: {answer.status_code}")
         tokens = browser.get(answer.headers["location"])
     if tokens.status_code != 200:
-        raise SystemExit(f"login failed: {tokens.text}")
+        raise CliError(f"login failed: {_one_line(tokens)}")
     print(tokens.text if args.json else tokens.json()["access_token"])
     return 0
+
+
+def _one_line(response: httpx.Response) -> str:
+    """A refusal's status and its problem's detail (or title), on one line."""
+    try:
+        body = response.json()
+        text = str(body.get("detail") or body.get("title") or "") if isinstance(body, dict) else ""
+    except ValueError:
+        text = response.text
+    return f"{response.status_code} {' '.join(text.split())[:200]}".strip()
 
 
 def nats_config(args: argparse.Namespace) -> int:
@@ -399,12 +500,26 @@ def audit_verify(args: argparse.Namespace) -> int:
 
     url = args.database_url or os.environ.get("TILA_SESSIONS_DATABASE_URL")
     if not url:  # the embedded default: the app role of the local stack's sessions database
-        pg = f"postgresql://127.0.0.1:{os.environ.get('TILA_PG_PORT', '55432')}/postgres"
-        url = DatabaseLayout(admin_url=pg, service="sessions", secret=_role_secret(_data_dir(args))).app_url
-    tenant = uuid.UUID(args.tenant)
+        host, port = _pg_address(args)
+        data = _data_dir(args)
+        if not os.environ.get("TILA_PG_ROLE_SECRET") and not (data / "role-secret").exists():
+            raise CliError(f"no local stack in {data} — start it with `make run`, or give --database-url")
+        pg = f"postgresql://{host}:{port}/postgres"
+        url = DatabaseLayout(admin_url=pg, service="sessions", secret=_role_secret(data)).app_url
+    try:
+        tenant = uuid.UUID(args.tenant)
+    except ValueError:
+        raise CliError(f"--tenant {args.tenant!r} is not a tenant id (a UUID)") from None
+    where = urlsplit(url)
+    database = f"PostgreSQL at {where.hostname}:{where.port or 5432}"
 
     async def check() -> tuple[bool, str]:
-        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            pool = await create_pool(url, min_size=1, max_size=1)
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            raise CliError(f"cannot reach {database} ({_reason(exc)}) — is `make run` running?") from None
+        except asyncpg.PostgresError as exc:
+            raise CliError(f"{database} refused the sessions app role: {type(exc).__name__}") from None
         try:
             result = await verify_audit(pool, tenant)
         finally:
@@ -419,27 +534,87 @@ def audit_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The settings every command shares, defaulting to the environment ``tila run`` reads.
+
+    On the commands themselves they default to "not given", so ``tila --port 8001 login`` and
+    ``tila login --port 8001`` both work and neither undoes the other."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--data-dir",
+        default=default(None),
+        help="where the embedded servers keep their data (default: TILA_DATA_DIR, else .data)",
+    )
+    parser.add_argument(
+        "--host",
+        default=default(os.environ.get("TILA_HOST") or "127.0.0.1"),
+        help="the platform's host (default: TILA_HOST, else 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default(int(os.environ.get("TILA_PORT") or "8000")),
+        help="the platform's port (default: TILA_PORT, else 8000)",
+    )
+    parser.add_argument(
+        "--pg-port",
+        type=int,
+        default=default(None),
+        help="the embedded PostgreSQL's port (default: TILA_PG_ADMIN_URL's, else TILA_PG_PORT, else 55432)",
+    )
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Drive the whole journey over HTTP against a running `make run`, printing each step."""
+    from services.demo import DemoError, run_journey
+
+    base = _base_url(args.host, args.port)
+    _say(f"the journey against {base}, dates relative to now:")
+    try:
+        run_journey(base, _data_dir(args) / "demo.json", _say)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tila", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--data-dir", help="where the embedded servers keep their data (default .data)")
-    parser.add_argument("--host", default=os.environ.get("TILA_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TILA_PORT", "8000")))
+    _common_options(parser, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="start the whole platform on one base URL")
+    run_parser = commands.add_parser("run", parents=[common], help="start the whole platform on one base URL")
     run_parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
+    run_parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log at info, a line per request too (default: TILA_LOG_LEVEL, else warnings only)",
+    )
     run_parser.set_defaults(func=run)
-    worker_parser = commands.add_parser("worker", help="run service workers (outbox relays and consumers)")
+    worker_parser = commands.add_parser(
+        "worker", parents=[common], help="run service workers (outbox relays and consumers)"
+    )
     worker_parser.add_argument("--service", action="append", choices=SERVICES)
     worker_parser.add_argument(
         "--health-port",
         type=int,
         help="serve /live, /ready and /metrics on this port, 0 = off (default: TILA_WORKER_HEALTH_PORT, off)",
     )
+    worker_parser.add_argument(
+        "--health-host", help="the address the health server listens on (default: every interface)"
+    )
     worker_parser.set_defaults(func=worker)
-    migrate_parser = commands.add_parser("migrate", help="migrate service databases (owner URLs from env)")
+    migrate_parser = commands.add_parser(
+        "migrate", parents=[common], help="migrate service databases (owner URLs from env)"
+    )
     migrate_parser.add_argument("--service", action="append", choices=SERVICES)
     migrate_parser.set_defaults(func=migrate_command)
-    token_parser = commands.add_parser("token", help="mint a local access token (embedded default only)")
+    token_parser = commands.add_parser(
+        "token", parents=[common], help="mint a local access token (embedded default only)"
+    )
     token_parser.add_argument("--tenant", help="tenant id (tid); default the nil UUID")
     token_parser.add_argument("--role", action="append", default=[], help="a role; repeat for more")
     token_parser.add_argument("--scope", action="append", default=[], help="a scope; repeat for more")
@@ -447,33 +622,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_parser.add_argument("--minutes", type=int, default=10)
     token_parser.set_defaults(func=token)
     login_parser = commands.add_parser(
-        "login", help="log in through a tenant's provider; print the access token"
+        "login", parents=[common], help="log in through a tenant's provider; print the access token"
     )
     login_parser.add_argument("--tenant", required=True, help="tenant id, or a demo tenant's name")
     login_parser.add_argument("--user", required=True, help="the user's subject at the provider")
     login_parser.add_argument("--json", action="store_true", help="print the whole token response")
     login_parser.set_defaults(func=login)
     nats_parser = commands.add_parser(
-        "nats-authorization", help="print the production NATS users and permissions"
+        "nats-authorization", parents=[common], help="print the production NATS users and permissions"
     )
     nats_parser.set_defaults(func=nats_config)
-    rotate_parser = commands.add_parser("rotate-keys", help="rotate the token signing keyring")
+    rotate_parser = commands.add_parser(
+        "rotate-keys", parents=[common], help="rotate the token signing keyring"
+    )
     rotate_parser.add_argument("--keyring", help="the keyring file (default: the local stack's)")
     rotate_parser.add_argument(
         "--activate-in", type=int, default=300, help="seconds the new key is published before it signs"
     )
     rotate_parser.set_defaults(func=rotate_keys)
     audit_parser = commands.add_parser(
-        "audit-verify", help="verify a tenant's hash-chained content audit log"
+        "audit-verify", parents=[common], help="verify a tenant's hash-chained content audit log"
     )
     audit_parser.add_argument("--tenant", required=True, help="tenant id")
     audit_parser.add_argument(
         "--database-url", help="the sessions app role URL (default: TILA_SESSIONS_DATABASE_URL)"
     )
     audit_parser.set_defaults(func=audit_verify)
+    demo_parser = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="drive the journey (agreement → order → sessions → invoice) against a running `make run`",
+    )
+    demo_parser.set_defaults(func=demo)
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except CliError as exc:
+        return _fail(str(exc))
+    except httpx.TransportError as exc:
+        base = _base_url(args.host, args.port)
+        return _fail(f"cannot reach {base} ({_reason(exc)}) — is `make run` running?")
+    except Exception as exc:
+        if os.environ.get("TILA_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        return _fail(f"{type(exc).__name__}: {first} (TILA_DEBUG=1 shows where)")
     return result
+
+
+def _fail(message: str) -> int:
+    print(f"tila: {message}", file=sys.stderr, flush=True)
+    return 1
 
 
 if __name__ == "__main__":

@@ -3,19 +3,25 @@
 ``tila run`` starts one OpenID provider process per demo tenant (oidc-provider-mock: a real
 provider whose login page asks only which user to be), creates the tenants, their people and
 the buyer's cost centres through the organisations service's own use cases — so every event
-flows as in production — and remembers the tenant ids in ``.data/demo.json``.
+flows as in production — and remembers in ``.data/demo.json`` what a reader of the README needs:
+each tenant's id, its people (login, id, name, roles) and the buyer's cost centres (id, code,
+name). ``tila demo`` adds the framework agreement it made.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from services.organisations.domain.directory import DeliveryMode, Role, SupervisionForm, SupervisorOffer
 from services.organisations.domain.tenants import (
@@ -29,7 +35,7 @@ from services.organisations.handlers import directory, login, tenants
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.pool import create_pool
 
-__all__ = ["DEMO_TENANTS", "DemoTenant", "DemoUser", "seed"]
+__all__ = ["DEMO_TENANTS", "DemoError", "DemoTenant", "DemoUser", "run_journey", "seed"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,8 @@ async def seed(database_url: str, issuers: dict[str, str], state_file: Path) -> 
                 state["tenants"][demo.key] = known
                 await asyncio.to_thread(state_file.write_text, json.dumps(state, indent=1))
             admin_role = BUYER_ADMIN if demo.kind is TenantKind.BUYER else PROVIDER_ADMIN
+            known.update(await _directory(pool, demo, _acting(uuid.UUID(known["id"]), admin_role)))
+            await asyncio.to_thread(state_file.write_text, json.dumps(state, indent=1, ensure_ascii=False))
             await login.configure_provider(
                 pool,
                 _acting(uuid.UUID(known["id"]), admin_role),
@@ -147,6 +155,29 @@ async def seed(database_url: str, issuers: dict[str, str], state_file: Path) -> 
     finally:
         await pool.close()
     return state
+
+
+async def _directory(pool: asyncpg.Pool, demo: DemoTenant, admin: Principal) -> dict[str, Any]:
+    """The tenant's demo people by login (and the buyer's cost centres), as demo.json keeps them."""
+    people, _ = await directory.list_people(pool, admin, cursor=None, limit=100, role=None, active=None)
+    by_email = {person.email: person for person in people}
+    found: dict[str, Any] = {
+        "people": {
+            user.subject: {
+                "id": str(by_email[user.email].person_id),
+                "name": user.name,
+                "roles": [str(role) for role in user.roles],
+            }
+            for user in demo.users
+            if user.email in by_email
+        }
+    }
+    if demo.kind is TenantKind.BUYER:
+        centres, _ = await directory.list_cost_centres(pool, admin, cursor=None, limit=100, active=None)
+        found["costCentres"] = [
+            {"id": str(c.cost_centre_id), "code": c.code, "name": c.name} for c in centres
+        ]
+    return found
 
 
 def _read_state(state_file: Path) -> dict[str, Any]:
@@ -195,3 +226,295 @@ async def _create(pool: asyncpg.Pool, demo: DemoTenant) -> dict[str, Any]:
             )
             await directory.create_supervisor_profile(pool, admin, people[subject], offer)
     return {"id": str(tenant.tenant_id), "name": demo.name}
+
+
+# --- `tila demo`: the whole journey over HTTP against a running `make run` ---
+
+
+class DemoError(Exception):
+    """The journey cannot go on: one line for the user."""
+
+
+Say = Callable[[str], None]
+
+
+class _Caller:
+    """A demo user logged in through their tenant's identity provider, calling the one base URL.
+
+    Changes carry ``If-Match`` (the ETag last read); creating POSTs an ``Idempotency-Key``."""
+
+    def __init__(self, client: httpx.Client, tenant_id: str, user: str, person_id: str) -> None:
+        self.client = client
+        self.user = user
+        self.person_id = person_id
+        self.token = _login(client, tenant_id, user)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self._checked("GET", path, params=params or None)
+
+    def create(self, path: str, body: Any) -> httpx.Response:
+        return self._checked("POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+    def change(self, path: str, etag: str, body: Any = None) -> httpx.Response:
+        return self._checked("POST", path, json=body, headers={"If-Match": etag})
+
+    def until(self, path: str, found: Callable[[Any], Any], what: str, timeout: float = 60) -> Any:
+        """GET ``path`` until ``found`` picks something out of it (events cross services later)."""
+        deadline = time.monotonic() + timeout
+        while not (hit := found(self.get(path).json())):
+            if time.monotonic() > deadline:
+                raise DemoError(f"{what}: not there after {timeout:.0f} s")
+            time.sleep(0.3)
+        return hit
+
+    def _checked(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail") or response.json().get("title")
+            except ValueError:
+                detail = response.text[:200]
+            raise DemoError(f"{method} {path} as {self.user}: {response.status_code} {detail}")
+        return response
+
+
+def _login(client: httpx.Client, tenant_id: str, user: str) -> str:
+    started = client.get(f"/organisations/login/{tenant_id}/start")
+    if started.status_code != 302:
+        raise DemoError(f"could not start the login of {user}: {started.status_code}")
+    answer = client.post(started.headers["location"], data={"sub": user})  # the demo provider's page
+    if answer.status_code != 302:
+        raise DemoError(f"the identity provider refused {user}: {answer.status_code}")
+    tokens = client.get(answer.headers["location"])
+    if tokens.status_code != 200:
+        raise DemoError(f"the login of {user} failed: {tokens.status_code}")
+    token: str = tokens.json()["access_token"]
+    return token
+
+
+def _overlaps(session: dict[str, Any], windows: list[tuple[dt.datetime, dt.datetime]]) -> bool:
+    if session["status"] == "cancelled":
+        return False
+    starts, ends = (
+        dt.datetime.fromisoformat(session["startsAt"]),
+        dt.datetime.fromisoformat(session["endsAt"]),
+    )
+    return any(starts < end and start < ends for start, end in windows)
+
+
+def _busy(caller: _Caller, windows: list[tuple[dt.datetime, dt.datetime]]) -> bool:
+    """Whether the person already has a live session in one of the windows (an earlier run's)."""
+    for process in caller.get("/sessions/processes", limit=100).json()["items"]:
+        sessions = caller.get(f"/sessions/processes/{process['id']}/sessions", limit=100).json()["items"]
+        if any(_overlaps(s, windows) for s in sessions):
+            return True
+    return False
+
+
+def run_journey(base: str, state_file: Path, say: Say, *, session_minutes: int = 60) -> dict[str, Any]:
+    """The journey of the README over HTTP, with dates relative to now; prints each step, its id
+    and its link, and records the framework agreement in ``state_file``. Returns the ids."""
+    if not state_file.exists():
+        raise DemoError(f"no demo data in {state_file}: start the platform with `make run` first")
+    state = json.loads(state_file.read_text())
+    buyer, provider = state["tenants"]["demo-buyer"], state["tenants"]["demo-provider"]
+    if "people" not in buyer or "people" not in provider:
+        raise DemoError(f"{state_file} predates `tila demo`: restart `make run` once to refresh it")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    today = now.date()
+    first = now + dt.timedelta(seconds=3)
+    starts = [first, first + dt.timedelta(days=14), first + dt.timedelta(days=28)]
+    windows = [(s, s + dt.timedelta(minutes=session_minutes)) for s in starts]
+    ids: dict[str, Any] = {}
+
+    def step(text: str, ident: str | None = None, link: str | None = None) -> None:
+        say(
+            "  ".join(
+                part for part in (f"✓ {text}", ident and f"id {ident}", link and f"{base}{link}") if part
+            )
+        )
+
+    with httpx.Client(base_url=base, timeout=15) as client:
+
+        def caller(tenant: dict[str, Any], user: str) -> _Caller:
+            return _Caller(client, tenant["id"], user, tenant["people"][user]["id"])
+
+        aino, antti = caller(buyer, "aino.admin"), caller(buyer, "antti.approver")
+        pia = caller(provider, "pia.admin")
+        step("logged in through each tenant's own identity provider: aino.admin, antti.approver, pia.admin")
+        # A supervisor and a participant free at the sessions' times (an earlier run may hold them).
+        pair = None
+        for supervisor_user, participant_user in (
+            ("sami.supervisor", "emma.employee"),
+            ("sari.supervisor", "eetu.employee"),
+            ("sami.supervisor", "eetu.employee"),
+            ("sari.supervisor", "emma.employee"),
+        ):
+            supervisor = caller(provider, supervisor_user)
+            participant = caller(buyer, participant_user)
+            if not _busy(supervisor, windows) and not _busy(participant, windows):
+                pair = supervisor, participant
+                break
+        if pair is None:
+            again = (now + dt.timedelta(minutes=session_minutes + 1)).strftime("%H:%M UTC")
+            raise DemoError(
+                f"every demo supervisor and participant has a session now (earlier runs): try after {again}"
+            )
+        supervisor, participant = pair
+        step(
+            f"{supervisor.user} supervises {participant.user}",
+            f"{supervisor.person_id}, {participant.person_id}",
+        )
+
+        centre = antti.until(
+            "/orders/cost-centres",
+            lambda page: next((c for c in page["items"] if c["code"] == "4100"), None),
+            "the cost centre 4100 in orders",
+        )
+        lot = "Yksilötyönohjaus"
+        agreement = aino.create(
+            "/orders/agreements",
+            {
+                "number": f"DEMO-{now:%Y%m%d-%H%M%S}",
+                "title": "Työnohjauspalvelut (demo)",
+                "validity": {
+                    "startsOn": str(today - dt.timedelta(days=30)),
+                    "firstTermEndsOn": str(today + dt.timedelta(days=700)),
+                    "hardEndOn": str(today + dt.timedelta(days=1400)),
+                },
+                "lots": [
+                    {
+                        "name": lot,
+                        "forms": ["individual"],
+                        "region": "pirkanmaa",
+                        "providers": [{"providerId": provider["id"], "rank": 1}],
+                    }
+                ],
+                "priceItems": [
+                    {
+                        "lot": lot,
+                        "form": "individual",
+                        "durationMinutes": session_minutes,
+                        "mode": "remote",
+                        "unit": "per_session",
+                        "netPriceCents": 9500,
+                        "validFrom": str(today - dt.timedelta(days=30)),
+                    }
+                ],
+            },
+        )
+        agreement_id = agreement.json()["id"]
+        aino.change(f"/orders/agreements/{agreement_id}/activate", agreement.headers["etag"])
+        ids["agreement"] = agreement_id
+        state["agreement"] = {"id": agreement_id, "number": agreement.json()["number"], "lot": lot}
+        state_file.write_text(json.dumps(state, indent=1, ensure_ascii=False))
+        step(
+            "framework agreement in force since 30 days ago",
+            agreement_id,
+            f"/orders/agreements/{agreement_id}",
+        )
+
+        order = antti.create(
+            "/orders/orders",
+            {
+                "costCentreId": centre["id"],
+                "agreementId": agreement_id,
+                "lot": lot,
+                "form": "individual",
+                "participants": [participant.person_id],
+                "plannedSessions": 5,
+                "durationMinutes": session_minutes,
+                "startsOn": str(today),
+                "endsOn": str(today + dt.timedelta(days=180)),
+                "mode": "remote",
+                "selection": "ranking",
+                "providerId": provider["id"],
+            },
+        )
+        order_id, etag = order.json()["id"], order.headers["etag"]
+        ids["order"] = order_id
+        step(f"order for cost centre {centre['code']}", order_id, f"/orders/orders/{order_id}")
+        for who, action, body, text in (
+            (antti, "submit", None, "order submitted"),
+            (antti, "approve", None, "order approved by the cost centre's approver"),
+            (antti, "offer", None, "order offered to the provider"),
+            (
+                pia,
+                "assign-supervisor",
+                {"supervisorId": supervisor.person_id},
+                f"{supervisor.user} assigned to the order",
+            ),
+            (
+                supervisor,
+                "declare-conflict",
+                {"relatedParticipants": []},
+                f"{supervisor.user} declares no conflict of interest",
+            ),
+            (pia, "accept", None, "order accepted by the provider"),
+        ):
+            etag = who.change(f"/orders/orders/{order_id}/{action}", etag, body).headers["etag"]
+            step(text, order_id)
+
+        process = supervisor.until(
+            "/sessions/processes",
+            lambda page: next((p for p in page["items"] if p["orderId"] == order_id), None),
+            "the supervision process opened from the accepted order",
+        )
+        process_path = f"/sessions/processes/{process['id']}"
+        ids["process"] = process["id"]
+        step("supervision process opened by the sessions service", process["id"], process_path)
+        supervisor.change(
+            f"{process_path}/agreement",
+            supervisor.get(process_path).headers["etag"],
+            {
+                "signedAt": (now - dt.timedelta(days=1)).isoformat(),
+                "midEvaluationOn": str(today + dt.timedelta(days=90)),
+                "finalEvaluationOn": str(today + dt.timedelta(days=175)),
+            },
+        )
+        step("supervision agreement recorded (signed yesterday)", process["id"], f"{process_path}")
+
+        sessions = []
+        for starts_at in starts:
+            slot = {"startsAt": starts_at.isoformat(), "durationMinutes": session_minutes, "mode": "remote"}
+            sessions.append(supervisor.create(f"{process_path}/sessions", slot))
+            session_id = sessions[-1].json()["id"]
+            step(
+                f"session scheduled for {starts_at:%Y-%m-%d %H:%M:%S} UTC",
+                session_id,
+                f"/sessions/sessions/{session_id}",
+            )
+        ids["sessions"] = [s.json()["id"] for s in sessions]
+        time.sleep(max(0.0, (first - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
+        held = supervisor.change(
+            f"/sessions/sessions/{ids['sessions'][0]}/held",
+            sessions[0].headers["etag"],
+            {"attendance": [{"personId": participant.person_id, "attended": True}]},
+        )
+        step(
+            "first session held, attendance recorded",
+            held.json()["id"],
+            f"/sessions/sessions/{held.json()['id']}",
+        )
+
+        def our_draft() -> Any:
+            drafts = pia.create("/billing/invoice-runs", {}).json()
+            return next((d for d in drafts if d["agreementId"] == agreement_id), None)
+
+        deadline = time.monotonic() + 60
+        while not (draft := our_draft()):
+            if time.monotonic() > deadline:
+                raise DemoError("billing has not heard of the held session after 60 s")
+            time.sleep(0.5)
+        invoice_path = f"/billing/invoices/{draft['id']}"
+        step("invoice run: a draft invoice for the held session", draft["id"], invoice_path)
+        issued = pia.change(f"{invoice_path}/issue", pia.get(invoice_path).headers["etag"]).json()
+        ids["invoice"] = draft["id"]
+        step(
+            f"invoice {issued['number']} issued, {issued['grossCents'] / 100:.2f} € incl. VAT",
+            draft["id"],
+            invoice_path,
+        )
+        step("Peppol BIS 3.0 e-invoice (UBL)", draft["id"], f"{invoice_path}/ubl")
+    return ids

@@ -44,7 +44,7 @@ def configure_logging(level: str = "info", *, stream: Any = None) -> None:
     if not _configured:
         logging.basicConfig(level=logging.WARNING, stream=stream or sys.stderr)
         # Request lines of our own HTTP clients would repeat URLs at INFO; keep warnings only.
-        for noisy in ("httpx", "httpcore"):
+        for noisy in ("httpx", "httpcore", "httpx2"):  # httpx2: authlib's client
             logging.getLogger(noisy).setLevel(logging.WARNING)
         _configured = True
 

@@ -51,8 +51,8 @@ class Platform:
             "TILA_PG_PORT": str(self.pg_port),
             "TILA_NATS_PORT": str(self.nats_port),
             "TILA_DEMO_IDP_PORTS": self.idp_ports,
-            "TILA_LOG_LEVEL": "warning",
         }
+        env.pop("TILA_LOG_LEVEL", None)  # `tila run`'s own default: quiet
         return env
 
     def start(self) -> None:
@@ -145,6 +145,45 @@ def test_every_service_is_ready_behind_the_one_base_url(platform: Platform) -> N
     banner = "".join(platform.output)
     for service in SERVICES:
         assert f"{platform.base}/{service}/schema" in banner
+
+
+def test_start_up_is_quiet_and_the_banner_is_the_last_thing_printed(platform: Platform) -> None:
+    """Issue 13, item 16: no consumer retrying for a stream that does not exist yet, and neither
+    request lines nor workers' start-up lines after the banner with the login instructions."""
+    with httpx.Client(timeout=5) as client:  # some traffic, a refusal and a login among it
+        for service in SERVICES:
+            assert client.get(f"{platform.base}/{service}/health/ready").status_code == 200
+        assert client.get(f"{platform.base}/orders/orders").status_code == 401
+    assert platform.token_from_login("demo-buyer", "aino.admin")
+    output = list(platform.output)
+    assert not [line for line in output if "consumer_error" in line or "NotFoundError" in line]
+    banner = next(i for i, line in enumerate(output) if "Tila is running at" in line)
+    assert output[-1].strip() == "Press Ctrl-C to stop."
+    assert not [line for line in output[banner:] if line.lstrip().startswith(("{", "["))], output[banner:]
+    assert "Demo logins" in "".join(output[banner:])
+
+
+def test_every_cli_command_reads_the_settings_tila_run_reads(platform: Platform) -> None:
+    """Issue 13, item 15: TILA_PORT, TILA_DATA_DIR and TILA_PG_PORT alone, as `tila run` had them."""
+    env = platform.env() | {"TILA_PORT": str(platform.http_port), "TILA_DATA_DIR": str(platform.data_dir)}
+
+    def tila(*args: str) -> str:
+        done = subprocess.run(
+            [TILA, *args], capture_output=True, text=True, env=env, check=False, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    token = tila("login", "--tenant", "demo-buyer", "--user", "aino.admin")
+    assert _claims(token)["iss"] == f"{platform.base}/organisations"
+    admin = tila("token", "--role", "platform_admin")
+    assert _claims(admin)["iss"] == f"{platform.base}/organisations"
+    with httpx.Client(timeout=5) as client:
+        me = client.get(
+            f"{platform.base}/organisations/tenants/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert me.status_code == 200, me.text
+    assert "chain intact" in tila("audit-verify", "--tenant", str(uuid.uuid4()))
 
 
 def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed(platform: Platform) -> None:
@@ -600,6 +639,32 @@ def test_a_supervision_runs_from_order_to_invoice_and_hr_event_and_the_employer_
         closed = sami.until(process_path, lambda p: p if p["status"] == "closed" else None)
         assert closed["status"] == "closed"
     assert not any(canary in line for line in platform.output)
+
+
+def test_tila_demo_drives_the_journey_and_demo_json_names_what_a_reader_needs(platform: Platform) -> None:
+    """Issue 13, item 7: `tila demo` against the running platform, over HTTP only (after the journey
+    above, whose supervisor and participant are busy now: the demo takes the other pair)."""
+    env = platform.env() | {"TILA_PORT": str(platform.http_port), "TILA_DATA_DIR": str(platform.data_dir)}
+    done = subprocess.run([TILA, "demo"], capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for step in ("framework agreement", "order accepted", "process opened", "session held", "issued"):
+        assert any(step in line for line in lines), (step, done.stdout)
+    ubl_link = next(line.split()[-1] for line in lines if "(UBL)" in line)
+    assert ubl_link.startswith(f"{platform.base}/billing/invoices/")
+    assert ubl_link.endswith("/ubl")
+    pia = platform.token_from_login("demo-provider", "pia.admin")
+    with httpx.Client(timeout=10) as client:
+        ubl = client.get(ubl_link, headers={"Authorization": f"Bearer {pia}"})
+    assert ubl.status_code == 200, ubl.text
+    assert xsd_errors(ubl.content) == []
+    demo = json.loads((platform.data_dir / "demo.json").read_text())
+    buyer, provider = demo["tenants"]["demo-buyer"], demo["tenants"]["demo-provider"]
+    assert buyer["people"]["antti.approver"]["name"] == "Antti Esihenkilö"
+    assert buyer["people"]["antti.approver"]["roles"] == ["approver"]
+    assert provider["people"]["sari.supervisor"]["roles"] == ["supervisor"]
+    assert sorted(c["code"] for c in buyer["costCentres"]) == ["4100", "4200"]
+    assert any(demo["agreement"]["id"] in line for line in lines)
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(platform: Platform) -> None:

@@ -378,15 +378,19 @@ def _with_agreement(process: Process, trial_sessions: int) -> Process:
     return rules.record_agreement(process, _supervisor(process), agreement, now=NOW)
 
 
-def test_trial_sessions_need_a_go_before_further_sessions() -> None:
+def test_sessions_after_the_trial_are_booked_ahead_but_held_only_after_a_go() -> None:
     process = _with_agreement(_process(planned_sessions=6), trial_sessions=2)
     sessions: list[Session] = []
     first = _schedule(process, sessions, starts_at=NOW)
     second = _schedule(process, sessions, starts_at=NOW + dt.timedelta(days=14))
     assert (first.trial, second.trial) == (True, True)
-    with pytest.raises(rules.WrongState, match="go/no-go"):
-        _schedule(process, sessions)
+    ahead = _schedule(process, sessions, starts_at=NOW + dt.timedelta(days=28))
+    assert ahead.trial is False  # booked ahead while the trial runs
     _held(process, sessions, first)
+    with pytest.raises(rules.WrongState, match="go/no-go"):
+        _held(process, sessions, ahead)
+    with pytest.raises(rules.WrongState, match="go/no-go"):
+        sessions_rules.record_no_show(process, sessions, ahead, _supervisor(process), now=ahead.ends_at)
     with pytest.raises(rules.WrongState, match="hold them first"):
         rules.decide_trial(
             process, _supervisor(process), "go", now=NOW, trial_sessions_held=1, trial_sessions_pending=1
@@ -397,6 +401,20 @@ def test_trial_sessions_need_a_go_before_further_sessions() -> None:
     assert decided.trial_decision == "go"
     after = _schedule(decided, sessions)
     assert after.trial is False
+    assert _held(decided, sessions, ahead).status is SessionStatus.HELD
+
+
+def test_after_a_no_go_a_session_booked_ahead_is_never_held() -> None:
+    process = _with_agreement(_process(planned_sessions=6), trial_sessions=1)
+    sessions: list[Session] = []
+    trial = _schedule(process, sessions, starts_at=NOW)
+    ahead = _schedule(process, sessions, starts_at=NOW + dt.timedelta(days=14))
+    _held(process, sessions, trial)
+    decided = rules.decide_trial(
+        process, _supervisor(process), "no_go", now=NOW, trial_sessions_held=1, trial_sessions_pending=0
+    )
+    with pytest.raises(rules.WrongState, match="no-go"):
+        _held(decided, sessions, ahead)
 
 
 def test_a_no_go_ends_the_scheduling() -> None:

@@ -206,15 +206,21 @@ async def test_the_trial_gate_over_http(client: Client, world: World) -> None:
     ok(await client.post(f"{world.path}/agreement", json=body, headers=world.who.supervisor()))
     trial = await schedule(client, world, now() - dt.timedelta(days=40))
     assert trial["trial"] is True
+    # Booking ahead while the trial runs is normal; holding that session waits for the decision.
+    ahead = await schedule(client, world, now() - dt.timedelta(days=30))
+    assert ahead["trial"] is False
     gated = problem(
         await client.post(
-            f"{world.path}/sessions",
-            json={"startsAt": iso(now() + dt.timedelta(days=3)), "durationMinutes": 90, "mode": "remote"},
+            f"/sessions/sessions/{ahead['id']}/held",
+            json=everyone_attended(world),
             headers=world.who.supervisor(),
         ),
         409,
     )
     assert "go/no-go" in gated["detail"]
+    problem(
+        await client.post(f"/sessions/sessions/{ahead['id']}/no-show", headers=world.who.supervisor()), 409
+    )
     problem(
         await client.post(
             f"{world.path}/trial-decision", json={"decision": "go"}, headers=world.who.supervisor()
@@ -235,6 +241,14 @@ async def test_the_trial_gate_over_http(client: Client, world: World) -> None:
     )
     assert decided["trialDecision"] == "go"
     assert (await schedule(client, world, now() + dt.timedelta(days=3)))["trial"] is False
+    held = ok(
+        await client.post(
+            f"/sessions/sessions/{ahead['id']}/held",
+            json=everyone_attended(world),
+            headers=world.who.supervisor(),
+        )
+    )
+    assert held["status"] == "held"
 
 
 async def test_an_evaluation_is_recorded_and_published_as_a_fact_only(

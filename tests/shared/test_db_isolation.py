@@ -51,6 +51,7 @@ TENANT_TABLES = (
     ("sessions", "tenant_directory"),
     ("sessions", "processes"),
     ("sessions", "sessions"),
+    ("sessions", "session_busy"),
     ("sessions", "idempotency_keys"),
     ("sessions", "content_keys"),
     ("sessions", "content_items"),
@@ -386,6 +387,12 @@ def _session_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
+def _session_busy_row(tenant_id: uuid.UUID) -> Row:
+    # Nobody inserts here but the sessions trigger: a session with one person (its supervisor,
+    # also its participant) makes one row.
+    return _session_row(tenant_id)
+
+
 # Content rows belong to the provider (tenant_id) and are shared with the buyer (buyer_id); the
 # process they hang on is inserted in the same statement, with this tenant as its provider.
 _CONTENT_PROCESS = (
@@ -616,6 +623,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "order_number_counters": _order_number_counter_row,
     "processes": _process_row,
     "sessions": _session_row,
+    "session_busy": _session_busy_row,
     "content_keys": _content_key_row,
     "content_items": _content_item_row,
     "content_audit": _content_audit_row,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
@@ -17,6 +18,13 @@ import pytest
 
 from shared.db.provision import DatabaseLayout, drop_database, provision_database
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, find_postgres_bindir
+from shared.embedded.postgres import (
+    PostgresNotFound,
+    _install_digest,
+    _run_as,
+    reachable_by,
+    traversable_bindir,
+)
 from shared.testing.plugin import Stack, free_port
 
 
@@ -135,6 +143,115 @@ async def test_postgres_left_running_by_a_crashed_run_is_replaced(
         if replacement is not None:
             replacement.stop()
         crashed.stop()
+
+
+def _server_user() -> str | None:
+    try:
+        return _run_as()
+    except PostgresNotFound:
+        return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _server_user() is None, reason="only root runs it as another user")
+async def test_postgres_from_a_wheel_inside_a_private_folder_starts(
+    scratch: Path, wheel_bindir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout under a 0700 folder (a mkdtemp folder, /root): the server user cannot reach the
+    wheel's initdb there (issue 13, item 6), so the installation is run from root's cache copy,
+    and the private folder stays private."""
+    user = _server_user()
+    assert user is not None
+    private = Path(tempfile.mkdtemp(prefix="tila-private-checkout-"))
+    cache = scratch / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("TILA_PG_CACHE_DIR", str(cache))
+    try:
+        assert os.stat(private).st_mode & 0o777 == 0o700
+        site = private / ".venv" / "lib" / "site-packages"
+        wheel_install = wheel_bindir.parent
+        venv_install = site / wheel_install.parent.name / wheel_install.name
+        shutil.copytree(wheel_install, venv_install, symlinks=True)
+        libs = wheel_install.parent.parent / f"{wheel_install.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, site / libs.name, symlinks=True)
+        private_bindir = venv_install / wheel_bindir.name
+        assert not reachable_by(private_bindir / "initdb", user)
+        server = EmbeddedPostgres(scratch / "pg", free_port(), durable=False, bindir=private_bindir)
+        try:
+            server.start()  # without the copy: PermissionError ... initdb
+            conn = await asyncpg.connect(server.admin_url)
+            try:
+                assert int(await conn.fetchval("show server_version_num")) >= 160000
+            finally:
+                await conn.close()
+        finally:
+            server.stop()
+        assert server.bindir.is_relative_to(cache)
+        assert reachable_by(server.bindir / "initdb", user)
+        # Once copied, a second cluster reuses the copy; the checkout's folder kept its mode.
+        again = EmbeddedPostgres(scratch / "pg2", free_port(), durable=False, bindir=private_bindir)
+        assert again.bindir == server.bindir
+        assert os.listdir(cache) == [server.bindir.parents[2].name]
+        assert os.stat(private).st_mode & 0o777 == 0o700
+        copied = os.stat(server.bindir.parents[2])
+        assert copied.st_uid == 0
+        assert copied.st_mode & 0o022 == 0
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _server_user() is None, reason="only root runs it as another user")
+async def test_postgres_with_its_data_inside_a_private_folder_starts_and_the_folder_stays_private(
+    wheel_bindir: Path,
+) -> None:
+    """`make run` from a checkout under /root: the server user is let through the private folder
+    by an ACL entry of its own, not by opening the folder to everyone."""
+    user = _server_user()
+    assert user is not None
+    private = Path(tempfile.mkdtemp(prefix="tila-private-data-"))
+    try:
+        try:
+            os.getxattr(private, "system.posix_acl_access")
+        except OSError as exc:
+            if exc.errno != errno.ENODATA:
+                pytest.skip("no POSIX ACLs on this file system: the folder is made searchable instead")
+        data_root = private / "checkout" / ".data" / "pg"
+        server = EmbeddedPostgres(data_root, free_port(), durable=False, bindir=wheel_bindir)
+        try:
+            server.start()  # before: PermissionError, or the folder opened to everyone
+            conn = await asyncpg.connect(server.admin_url)
+            try:
+                assert await conn.fetchval("select 1") == 1
+            finally:
+                await conn.close()
+        finally:
+            server.stop()
+        mode = os.stat(private).st_mode
+        assert mode & 0o007 == 0, oct(mode)  # others still cannot even search it
+        assert mode & 0o700 == 0o700
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_a_cache_folder_someone_else_made_is_not_trusted(scratch: Path, wheel_bindir: Path) -> None:
+    user = _server_user()
+    if os.geteuid() != 0 or user is None:
+        pytest.skip("only root runs it as another user")
+    private = Path(tempfile.mkdtemp(prefix="tila-private-checkout-"))
+    cache = scratch / "cache"
+    cache.mkdir()
+    try:
+        install = private / "pginstall"
+        shutil.copytree(wheel_bindir.parent, install, symlinks=True)
+        planted = cache / f"tila-pg-{_install_digest(install)}"
+        planted.mkdir()
+        planted.chmod(0o777)  # anyone could have put binaries here
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TILA_PG_CACHE_DIR", str(cache))
+            with pytest.raises(PostgresNotFound, match="only root"):
+                traversable_bindir(install / wheel_bindir.name, user)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 async def _jetstream_answers(url: str) -> None:

@@ -9,8 +9,8 @@ cancellation terms. It closes when the order completes, is interrupted or is can
 The supervision agreement (työnohjaussopimus) is recorded by the process's supervisor once: its
 parties are the buyer, the supervisor and the participants; it names when it was signed, the mid
 and final evaluation dates and 0–3 trial (mapping) sessions. With trial sessions, a go/no-go
-decision is required before any further session is scheduled (invariant 5); a no-go ends the
-scheduling of the process.
+decision is required before any further session is held (invariant 5) — booking them ahead is
+fine; a no-go ends the scheduling of the process.
 
 Who acts: every write is the process's own supervisor's (a supervisor of the provider tenant whose
 person id is the process's supervisor). Who reads, per the handbook's visibility table: that

@@ -15,8 +15,9 @@ Rules (the process's supervisor records every change; handlers pass the clock in
   cancellations the terms do not exempt — never number more than the ordered count including
   approved extensions. So held + billable-cancelled never exceed it either (invariant 6). A
   cancellation on time or by the supervisor frees its place.
-- With trial sessions in the agreement, the first ones scheduled are trial sessions; once they are
-  all placed, no further session is scheduled before a "go" (invariant 5).
+- With trial sessions in the agreement, the first ones scheduled are trial sessions. Later ones may
+  be booked ahead while the trial runs, but none of them is held or a no-show before a "go"
+  (invariant 5); after a "no-go" nothing more is scheduled, held or a no-show.
 - A session is held or a no-show only once it has started. Held records attendance for every
   participant, at least one present (nobody present is a no-show).
 - Cancellation category, from the snapshotted ``late_threshold_hours`` and the clock:
@@ -203,9 +204,7 @@ def schedule(
     trials = trial_numbers(process)
     if process.trial_decision == "no_go":
         raise WrongState("the trial ended in a no-go: no further sessions")
-    if trials and process.trial_decision is None:
-        if sum(1 for s in placed if s.trial) >= trials:
-            raise WrongState("the trial sessions need a go/no-go decision before further sessions")
+    if trials and process.trial_decision is None and sum(1 for s in placed if s.trial) < trials:
         trial = True
     return Session(
         session_id=session_id,
@@ -243,6 +242,18 @@ def _started(session: Session, now: dt.datetime) -> None:
         raise WrongState("the session has not started yet")
 
 
+def _past_the_trial_gate(process: Process, session: Session) -> None:
+    """A session after the trial sessions takes place only once the trial is decided "go"."""
+    if session.trial or not trial_numbers(process) or process.trial_decision == "go":
+        return
+    if process.trial_decision == "no_go":
+        raise WrongState("the trial ended in a no-go: only the trial sessions are held")
+    raise WrongState(
+        "this session follows the trial sessions: it is held after the go/no-go decision"
+        " (booking it ahead is fine)"
+    )
+
+
 def _within_ordered(process: Process, sessions: Sequence[Session], session: Session) -> None:
     others = sum(1 for s in sessions if s.session_id != session.session_id and billable(s))
     if others + 1 > process.planned_sessions:  # pragma: no cover - scheduling keeps to the count
@@ -261,6 +272,7 @@ def mark_held(
     require_supervisor(process, actor)
     _require_scheduled(session)
     _started(session, now)
+    _past_the_trial_gate(process, session)
     people = [a.person_id for a in attendance]
     if len(set(people)) != len(people) or set(people) != set(process.participants):
         raise RuleBroken("body.attendance", "one entry for each participant of the process, no one else")
@@ -278,6 +290,7 @@ def record_no_show(
     require_supervisor(process, actor)
     _require_scheduled(session)
     _started(session, now)
+    _past_the_trial_gate(process, session)
     _within_ordered(process, sessions, session)
     return _next(session, status=SessionStatus.NO_SHOW, recorded_at=now)
 

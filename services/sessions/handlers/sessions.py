@@ -3,6 +3,12 @@ records no-shows; the process's readers list and read them.
 
 Every write locks the process row first, so the count of placed sessions (invariant 6) and the trial
 gate are decided on what is committed. Each use case is one transaction with its event in the outbox.
+
+No person is in two live sessions at once: the database refuses a session (scheduled or moved)
+that overlaps another live one of the supervisor or of a participant — of any process, other
+providers' too — with an exclusion constraint (migration 0016), which also holds between
+concurrent requests. The refusal (409) names the supervisor's own session that it overlaps; of a
+participant's other sessions it says only that there is one (they may be another supervisor's).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 import msgspec
@@ -77,6 +83,26 @@ def _billable(process: Process, session: Session) -> dict[str, object]:
         "cancellation_terms": process.cancellation,
         "participant_count": len(process.participants),
     }
+
+
+async def _without_overlap(
+    conn: asyncpg.Connection, process: Process, session: Session, write: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``write`` (the session's insert or update); 409 when the session would overlap another."""
+    try:
+        async with conn.transaction():  # a savepoint: the transaction still answers the look-up below
+            await write()
+        return
+    except asyncpg.ExclusionViolationError:
+        pass
+    own = await store.overlapping_session_of_supervisor(conn, process.supervisor_id, session)
+    if own is not None:
+        start = own.starts_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        message = f"overlaps the supervisor's session {own.session_id} starting at {start}"
+    else:
+        # Another supervisor's process, maybe another provider's: nothing about it but that it exists.
+        message = "overlaps another session of a participant"
+    raise Conflict(f"the session {message}", errors=[FieldError("body.startsAt", message)])
 
 
 async def _publish(
@@ -173,7 +199,7 @@ async def schedule_session(
                 duration_minutes=duration_minutes,
                 mode=mode,
             )
-        await store.insert_session(conn, process, session)
+        await _without_overlap(conn, process, session, lambda: store.insert_session(conn, process, session))
         await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))  # type: ignore[arg-type]
         if idempotency_key is not None and not await store.save_idempotent_response(
             conn,
@@ -213,7 +239,7 @@ async def reschedule_session(
             )
         if changed is session:
             return session
-        await _save(conn, process, session, changed)
+        await _without_overlap(conn, process, changed, lambda: _save(conn, process, session, changed))
         event = contracts.SessionRescheduled(
             **_facts(process, changed),  # type: ignore[arg-type]
             previous_starts_at=session.starts_at,

@@ -13,10 +13,12 @@ from services.sessions.domain.sessions import Session
 
 __all__ = [
     "IdempotentResponse",
+    "Overlap",
     "fetch_idempotent_response",
     "fetch_session",
     "insert_session",
     "list_sessions",
+    "overlapping_session_of_supervisor",
     "save_idempotent_response",
     "sessions_of",
     "update_session",
@@ -100,6 +102,31 @@ async def list_sessions(
         limit,
     )
     return [msgspec.json.decode(row["doc"], type=Session) for row in rows]
+
+
+class Overlap(msgspec.Struct, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    starts_at: dt.datetime
+
+
+async def overlapping_session_of_supervisor(
+    conn: asyncpg.Connection, supervisor_id: uuid.UUID, session: Session
+) -> Overlap | None:
+    """The first live session of this supervisor (any of her processes) that overlaps ``session``."""
+    row = await conn.fetchrow(
+        """
+        select s.id, s.starts_at from sessions s join processes p on p.id = s.process_id
+        where p.supervisor_id = $1 and s.id <> $2 and s.status <> 'cancelled'
+          and tstzrange(s.starts_at, s.starts_at + make_interval(mins => s.duration_minutes))
+              && tstzrange($3::timestamptz, $3::timestamptz + make_interval(mins => $4::int))
+        order by s.starts_at, s.id limit 1
+        """,
+        supervisor_id,
+        session.session_id,
+        session.starts_at,
+        session.duration_minutes,
+    )
+    return Overlap(session_id=row["id"], starts_at=row["starts_at"]) if row is not None else None
 
 
 class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
