@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar, get, post
@@ -30,6 +31,7 @@ from shared.http.errors import (
 )
 from shared.logging import configure_logging
 from shared.testing.issuer import TestIssuer
+from shared.testing.plugin import free_port
 
 Client = AsyncTestClient[Litestar]
 
@@ -322,18 +324,33 @@ async def test_readiness_is_a_503_problem_once_nats_goes_away(
     assert "database" not in problem["detail"]
 
 
-async def test_metrics_count_requests_by_route_template_not_raw_path(
-    client: Client, auth: dict[str, str]
+async def test_metrics_count_requests_by_route_template_not_raw_path_on_their_own_port(
+    settings_for: Callable[[str], ServiceSettings], auth: dict[str, str]
 ) -> None:
-    assert (await client.get("/orders/things/4242", headers=auth)).status_code == 200
-    assert (await client.get("/orders/health/live")).status_code == 200
-    response = await client.get("/orders/metrics")
+    port = free_port()
+    app = orders_app(msgspec.structs.replace(settings_for("orders"), metrics_port=port))
+    async with AsyncTestClient(app) as own_client:
+        assert (await own_client.get("/orders/things/4242", headers=auth)).status_code == 200
+        assert (await own_client.get("/orders/health/live")).status_code == 200
+        # Not on the public app, where the ingress routes /orders/… from the internet.
+        public = await own_client.get("/orders/metrics", headers=auth)
+        assert public.status_code == 404
+        assert public.headers["content-type"] == PROBLEM_JSON
+        async with httpx.AsyncClient(timeout=10) as scraper:
+            response = await scraper.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     counted = [line for line in response.text.splitlines() if line.startswith("tila_http_requests_total{")]
     assert any('route="/orders/health/live"' in line and 'status="200"' in line for line in counted)
     assert any('route="/orders/things/{thing_id}"' in line for line in counted)
     assert "4242" not in response.text
+
+
+async def test_without_a_metrics_port_the_public_app_has_no_metrics(
+    client: Client, auth: dict[str, str]
+) -> None:
+    assert (await client.get("/orders/metrics", headers=auth)).status_code == 404
+    assert (await client.get("/orders/metrics")).status_code == 404
 
 
 # --- OpenAPI ---
