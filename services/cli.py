@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     base = _base_url(args.host, args.port)
     if not _port_is_free(args.host, args.port):
         raise SystemExit(f"{args.host}:{args.port} is in use; stop what listens there or set TILA_PORT")
+    if args.metrics_port and not _port_is_free(args.host, args.metrics_port):
+        raise SystemExit(f"{args.host}:{args.metrics_port} is in use; set TILA_METRICS_PORT (0 = off)")
     configure_logging(os.environ.get("TILA_LOG_LEVEL", "info"))
     try:
         with servers(
@@ -125,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
                 "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_keyring_file(data / "content-keys.json")),
                 "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
                 "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": webhook_keys,
+                # Every service's HTTP metrics on one port of their own, never under the base URL.
+                "TILA_METRICS_PORT": str(args.metrics_port),
+                "TILA_METRICS_HOST": args.host,
             }
             # The local stack may send webhooks to a receiver on this machine (never in production).
             worker_env = environment(worker=True) | {
@@ -234,6 +239,8 @@ def _banner(base: str, key_file: Path, args: argparse.Namespace, demo_data: Path
     lines = ["", f"Tila is running at {base}", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
+    if args.metrics_port:
+        lines.append(f"  {'metrics':<14} {_base_url(args.host, args.metrics_port)}/metrics   (every service)")
     lines += [
         "",
         "A platform-admin token for the local stack:",
@@ -427,6 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start the whole platform on one base URL")
     run_parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
+    run_parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("TILA_METRICS_PORT", "8090")),
+        help="serve the APIs' Prometheus metrics on this port, 0 = off (default: TILA_METRICS_PORT, 8090)",
+    )
     run_parser.set_defaults(func=run)
     worker_parser = commands.add_parser("worker", help="run service workers (outbox relays and consumers)")
     worker_parser.add_argument("--service", action="append", choices=SERVICES)

@@ -143,7 +143,9 @@ def create_service_app(
             app.state.pool = pool
             app.state.nats = nc
             if settings.metrics_port:
-                app.state.metrics_server = await attach_metrics(settings.metrics_port, metrics.registry)
+                app.state.metrics_server = await attach_metrics(
+                    settings.metrics_port, metrics.registry, settings.metrics_host
+                )
             app.state[VERIFIER_STATE_KEY] = TokenVerifier(
                 jwks, issuer=settings.token_issuer, audience=settings.token_audience
             )

@@ -108,7 +108,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
 _SERVERS: dict[int, MetricsServer] = {}
 
 
-async def attach_metrics(port: int, registry: CollectorRegistry) -> MetricsServer | None:
+async def attach_metrics(port: int, registry: CollectorRegistry, host: str = "") -> MetricsServer | None:
     """Serve ``registry`` on ``port``, sharing the process's server there if one runs.
 
     A port another process holds (granian with several workers) is logged and skipped: the API
@@ -116,7 +116,7 @@ async def attach_metrics(port: int, registry: CollectorRegistry) -> MetricsServe
     """
     server = _SERVERS.get(port)
     if server is None:
-        server = MetricsServer(port=port)
+        server = MetricsServer(port=port, host=host or None)
         try:
             await server.start()
         except OSError as exc:
