@@ -14,7 +14,6 @@ from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
@@ -27,6 +26,7 @@ from shared.db.pool import create_pool
 from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
+from shared.http.docs import SwaggerOfflinePlugin, docs_router
 from shared.http.errors import PROBLEM_TYPES, ProblemType, exception_handlers
 from shared.http.inputs import check_request_inputs
 from shared.http.metrics import attach_metrics, detach_metrics
@@ -190,7 +190,9 @@ def create_service_app(
             version=version,
             description=description,
             path=f"{prefix}/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            # Swagger UI from the service's own origin, under a strict CSP (shared.http.docs).
+            openapi_router=docs_router(f"{prefix}/schema"),
+            render_plugins=[SwaggerOfflinePlugin(f"Tila — {service}")],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),

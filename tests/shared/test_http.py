@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
@@ -457,3 +460,47 @@ async def test_answers_to_callers_with_credentials_are_never_cached(
 
 async def test_public_answers_without_credentials_may_be_cached(client: Client) -> None:
     assert "cache-control" not in (await client.get("/orders/health/live")).headers
+
+
+# --- API docs ---
+
+
+async def test_the_docs_page_loads_only_same_origin_assets_under_a_strict_csp(client: Client) -> None:
+    response = await client.get("/orders/schema")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self';" in csp
+    assert "connect-src 'self'" in csp
+    page = response.text
+    assert "<script>" not in page  # no inline script
+    assert "style=" not in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "//cdn" not in page
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources
+    assert all(source.startswith("/orders/schema/") for source in sources), sources
+    scripts = re.findall(r'<script src="([^"]+)" integrity="(sha384-[^"]+)"', page)
+    assert len(scripts) == 2
+    for src, integrity in scripts:
+        asset = await client.get(src)
+        assert asset.status_code == 200
+        assert asset.headers["content-type"].startswith("text/javascript")
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert integrity == f"sha384-{digest}"
+    bundle = await client.get(scripts[0][0])
+    assert b"SwaggerUIBundle" in bundle.content
+    assert len(bundle.content) > 100_000
+    (css,) = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert (await client.get(css)).headers["content-type"].startswith("text/css")
+    assert 'data-openapi-url="/orders/schema/openapi.json"' in page
+    assert (await client.get("/orders/schema/openapi.json")).status_code == 200
+
+
+async def test_only_the_docs_files_are_served_from_the_assets_route(client: Client) -> None:
+    page = (await client.get("/orders/schema")).text
+    (base,) = set(re.findall(r'src="(/orders/schema/assets/[^/]+/)', page))
+    for name in ("index.html", "swagger-initializer.js", "..%2F..%2Fpyproject.toml", "swagger-ui.js.map"):
+        assert (await client.get(base + name)).status_code == 404
