@@ -719,7 +719,6 @@ async def transition_order(
         order = await store.fetch_order(conn, order_id, for_update=True)
         if order is None:
             raise NotFound("order not found")
-        check_version(order.version, expected_version, what="order")
         actor = await _actor(conn, principal)
         extra: dict[str, object] = {}
         with _order_rules_as_problems("order"):
@@ -782,6 +781,9 @@ async def transition_order(
                 transition = orders_domain.reject_extension(order, actor)
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
+        # After the rules (RFC 9110 §13.2.1: a 403 or 422 the request would get anyway comes before
+        # 412), so a caller who may not act learns nothing of the order's version.
+        check_version(order.version, expected_version, what="order")
         if transition.order == order:
             return order  # nothing changed (the same supervisor again, an acceptance repeated)
         if transition.order.provider_id != order.provider_id:

@@ -79,6 +79,14 @@ def _add_problems(openapi: OpenAPI) -> OpenAPI:
                     responses[str(status)] = OpenAPIResponse(
                         description=description, content={PROBLEM_MEDIA_TYPE: problem}
                     )
+            for parameter in operation.parameters or []:
+                if getattr(parameter, "param_in", None) == "header" and parameter.name.lower() == "if-match":
+                    # The handler declares it optional only to answer its absence with a 428.
+                    parameter.required = True
+                    responses["428"] = OpenAPIResponse(
+                        description="If-Match is missing or `*`; send the ETag last read",
+                        content={PROBLEM_MEDIA_TYPE: problem},
+                    )
             operation.responses = responses
     return openapi
 

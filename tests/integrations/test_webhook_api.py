@@ -75,6 +75,7 @@ async def test_an_event_type_outside_the_catalogue_is_refused(client: Client, is
         )
         assert response.status_code == 400, types
         assert response.json()["errors"][0]["field"] == "body.eventTypes"
+        assert ("not be empty" in response.text) == (types == []), response.text
 
 
 async def test_buyer_admins_and_clients_with_webhooks_manage_may_manage_webhooks_and_no_one_else(

@@ -19,6 +19,7 @@ from shared.contracts.organisations import TenantCreated
 from shared.db.provision import DatabaseLayout
 from shared.events.envelope import decode_envelope
 from shared.testing.issuer import TestIssuer
+from tests.clients import ReadBeforeWriteClient
 from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
@@ -28,7 +29,7 @@ PROBLEM_JSON = "application/problem+json"
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("organisations"))) as test_client:
+    async with ReadBeforeWriteClient(create_app(settings_for("organisations"))) as test_client:
         yield test_client
 
 

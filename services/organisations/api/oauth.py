@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from services.organisations.domain.tokens import OAuthError
@@ -73,6 +73,15 @@ def _basic_credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
 
+def _form_encoded(request: Request[Any, Any, Any]) -> None:
+    """RFC 6749 §3.2 / RFC 7009 §2.1: the parameters come form-encoded, never as JSON."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise OAuthError(
+            "invalid_request", "send the parameters as application/x-www-form-urlencoded (RFC 6749)"
+        )
+
+
 class OAuthController(Controller):
     path = "/oauth"
     tags = ["tokens"]
@@ -92,6 +101,7 @@ class OAuthController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         token_policy: NamedDependency[TokenPolicy],
     ) -> Response[TokenResponse]:
+        _form_encoded(request)
         grant_type = data.get("grant_type")
         if grant_type == "refresh_token":
             if "refresh_token" not in data:
@@ -111,13 +121,18 @@ class OAuthController(Controller):
         "/revoke",
         operation_id="revokeToken",
         summary="Log out: revoke a refresh token's family",
+        description="RFC 7009: 200 with an empty body, whether or not the token was valid.",
         status_code=200,
+        media_type=MediaType.TEXT,
     )
-    async def revoke(self, data: FormBody, pool: NamedDependency[asyncpg.Pool]) -> Response[None]:
+    async def revoke(
+        self, request: Request[Any, Any, Any], data: FormBody, pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[None]:
+        _form_encoded(request)
         if "token" not in data:
             raise OAuthError("invalid_request", "token is required")
         await handlers.revoke(pool, data["token"])
-        return Response(None, headers=_NO_STORE)
+        return Response(None, headers=_NO_STORE, media_type=MediaType.TEXT)
 
 
 def jwks_route(token_policy: TokenPolicy | None) -> Any:
