@@ -58,7 +58,12 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=200,
         pattern=r"^[!-~]+$",
-        description="Same key and body answer the same response; the same key with another body 422",
+        description=(
+            "Optional; send one to retry safely. The same key and body from the same caller answer the "
+            "first response again without creating anything; the same key with another body is a 422; "
+            "a request with it still in flight a 409. Without a key every POST creates a new session, so "
+            "a retry after a lost answer can create a second one."
+        ),
     ),
 ]
 
