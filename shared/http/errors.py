@@ -11,7 +11,7 @@ import re
 import traceback
 from enum import Enum
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -58,10 +58,10 @@ log = get_logger(__name__)
 class ProblemType(msgspec.Struct, frozen=True):
     """One kind of problem this API answers with: its ``type`` URN, status, title and meaning."""
 
-    type: str
-    status: int
-    title: str
-    description: str
+    type: Annotated[str, msgspec.Meta(description="The problem's type URN (urn:tila:problem:<slug>)")]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status problems of this type have")]
+    title: Annotated[str, msgspec.Meta(description="The title problems of this type carry")]
+    description: Annotated[str, msgspec.Meta(description="When this problem is answered and what to do")]
 
 
 def problem_type_uri(slug: str) -> str:

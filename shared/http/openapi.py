@@ -33,24 +33,35 @@ PROBLEM_STATUSES: dict[int, str] = {
     503: "A dependency is unavailable; retry",
 }
 
+
+def _text(description: str) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description)
+
+
 _PROBLEM = Schema(
     type=OpenAPIType.OBJECT,
     required=["type", "title", "status"],
     properties={
-        "type": Schema(type=OpenAPIType.STRING),
-        "title": Schema(type=OpenAPIType.STRING),
-        "status": Schema(type=OpenAPIType.INTEGER),
-        "detail": Schema(type=OpenAPIType.STRING),
-        "instance": Schema(type=OpenAPIType.STRING),
-        "requestId": Schema(type=OpenAPIType.STRING),
+        "type": _text(
+            "The kind of problem: a urn:tila:problem:* URN, each listed at GET /<service>/problems"
+        ),
+        "title": _text("A short summary of the kind of problem, the same for every problem of the type"),
+        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status code of the answer"),
+        "detail": _text("What went wrong with this request, for a person; never the request's content"),
+        "instance": _text("The path of the request the problem is about"),
+        "requestId": _text("The request's X-Request-Id; quote it when reporting a problem"),
         "errors": Schema(
             type=OpenAPIType.ARRAY,
+            description="The fields at fault, each named by its API name",
             items=Schema(
                 type=OpenAPIType.OBJECT,
                 required=["field", "message"],
                 properties={
-                    "field": Schema(type=OpenAPIType.STRING),
-                    "message": Schema(type=OpenAPIType.STRING),
+                    "field": _text(
+                        "Where: body.<path> (body.address.street, body.tags[1]), query.<name>, "
+                        "header.<Name>, path.<name>"
+                    ),
+                    "message": _text("What is wrong with it"),
                 },
             ),
         ),
