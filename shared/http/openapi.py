@@ -77,6 +77,11 @@ def _add_problems(openapi: OpenAPI) -> OpenAPI:
     if components.schemas is None:
         components.schemas = {}
     components.schemas["Problem"] = _PROBLEM
+    for schema in components.schemas.values():
+        # A msgspec tagged union's tag field: the one property no Meta can describe.
+        for name, prop in (getattr(schema, "properties", None) or {}).items():
+            if isinstance(prop, Schema) and prop.const is not None and not prop.description:
+                prop.description = f"Always {prop.const!r}: says which kind of {name} this object is"
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
     for item in (openapi.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):

@@ -95,25 +95,59 @@ class IdentityProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True
             description="exactly as the provider names itself",
         ),
     ]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[!-~]+$")]
-    scopes: tuple[str, ...] = ("openid", "email", "profile")
-    allowed_email_domains: tuple[str, ...] = ()
-    provisioning: Literal["pre_provisioned", "claims"] = "pre_provisioned"
-    role_claim: str | None = None
-    role_map: dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]] = {}
+    client_id: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[!-~]+$")],
+        msgspec.Meta(description="Tila's client id at the tenant's identity provider"),
+    ]
+    scopes: Annotated[tuple[str, ...], msgspec.Meta(description="The scopes a login asks for")] = (
+        "openid",
+        "email",
+        "profile",
+    )
+    allowed_email_domains: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(description="Only logins with an e-mail in these domains are accepted; empty = any"),
+    ] = ()
+    provisioning: Annotated[
+        Literal["pre_provisioned", "claims"],
+        msgspec.Meta(
+            description=(
+                "pre_provisioned: only people in the directory log in; claims: roles come from the ID token"
+            )
+        ),
+    ] = "pre_provisioned"
+    role_claim: Annotated[
+        str | None,
+        msgspec.Meta(description="The ID token claim that carries roles (with provisioning claims)"),
+    ] = None
+    role_map: Annotated[
+        dict[str, Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]],
+        msgspec.Meta(description="The provider's role names mapped to Tila roles"),
+    ] = {}
 
 
 class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
-    issuer: str
-    client_id: str
-    client_secret_ref: str
-    """Where operators put the client secret (the process environment, under this name)."""
-    scopes: tuple[str, ...]
-    allowed_email_domains: tuple[str, ...]
-    provisioning: str
-    role_claim: str | None
-    role_map: dict[str, str]
-    login_url: str
+    issuer: Annotated[str, msgspec.Meta(description="The provider's issuer, exactly as it names itself")]
+    client_id: Annotated[str, msgspec.Meta(description="Tila's client id at the provider")]
+    client_secret_ref: Annotated[
+        str,
+        msgspec.Meta(
+            description="Where operators put the client secret (the process environment, under this name)."
+        ),
+    ]
+    scopes: Annotated[tuple[str, ...], msgspec.Meta(description="The scopes a login asks for")]
+    allowed_email_domains: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(description="Only logins with an e-mail in these domains are accepted; empty = any"),
+    ]
+    provisioning: Annotated[
+        str, msgspec.Meta(description="pre_provisioned or claims (see IdentityProviderIn)")
+    ]
+    role_claim: Annotated[str | None, msgspec.Meta(description="The ID token claim that carries roles")]
+    role_map: Annotated[
+        dict[str, str], msgspec.Meta(description="The provider's role names mapped to Tila roles")
+    ]
+    login_url: Annotated[str, msgspec.Meta(description="Where the tenant's people start a login")]
 
 
 def _out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:

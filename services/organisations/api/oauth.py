@@ -34,11 +34,16 @@ FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENC
 class TokenResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     """RFC 6749 §5.1 (snake_case by the standard)."""
 
-    access_token: str
-    expires_in: int
-    token_type: str
-    scope: str = ""
-    refresh_token: str | None = None
+    access_token: Annotated[
+        str, msgspec.Meta(description="The access token (a JWT) to send as a bearer token")
+    ]
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the access token expires")]
+    token_type: Annotated[str, msgspec.Meta(description="Bearer")]
+    scope: Annotated[str, msgspec.Meta(description="The scopes granted, space-separated")] = ""
+    refresh_token: Annotated[
+        str | None,
+        msgspec.Meta(description="A new refresh token (the old one is spent); absent for client_credentials"),
+    ] = None
 
 
 def token_response(issued: IssuedTokens) -> Response[TokenResponse]:
@@ -158,13 +163,19 @@ class MachineClientCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 
 
 class MachineClientOut(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    client_id: str
-    name: str
-    scopes: list[str]
-    created_at: dt.datetime
-    revoked: bool
-    client_secret: str | None = None
-    """Only in the answer to the registration; store it now, it is never shown again."""
+    client_id: Annotated[
+        str, msgspec.Meta(description="The machine client's id, for HTTP Basic at /oauth/token")
+    ]
+    name: Annotated[str, msgspec.Meta(description="The client's name, for people")]
+    scopes: Annotated[list[str], msgspec.Meta(description="The scopes the client may get")]
+    created_at: Annotated[dt.datetime, msgspec.Meta(description="When the client was registered")]
+    revoked: Annotated[bool, msgspec.Meta(description="Whether the client is revoked (gets no more tokens)")]
+    client_secret: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Only in the answer to the registration; store it now, it is never shown again."
+        ),
+    ] = None
 
 
 def _client_out(client: RegisteredClient) -> MachineClientOut:
