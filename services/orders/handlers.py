@@ -593,7 +593,7 @@ async def create_order(
                 if stored.request_hash != body_hash:
                     raise InvariantViolated(
                         "this Idempotency-Key was used with another request body",
-                        errors=[FieldError("header.idempotency-key", "used with another body")],
+                        errors=[FieldError("header.Idempotency-Key", "used with another body")],
                     )
                 return msgspec.json.decode(stored.body, type=orders_domain.Order)
         tenant = await fetch_known_tenant(conn, principal.tenant_id)

@@ -2,7 +2,7 @@
 
 - A body sent to an operation that takes JSON must be JSON (``application/json`` or ``+json``): 415.
 - JSON nested deeper than :data:`MAX_DEPTH` (or too deep for the decoder) is a 400, not a 500.
-- Text anywhere in the body, the query or a form must be text XML 1.0 can carry (an e-invoice,
+- Text anywhere in the body, the query, a form or the path must be text XML 1.0 can carry (an e-invoice,
   a Finvoice or a webhook's consumer must be able to): no C0 control characters other than tab,
   line feed and carriage return, no U+FFFE/U+FFFF, no lone surrogates. A 422 names every such
   field by its API name (``body.address.street``, ``body.tags[1]``, ``query.q``).
@@ -118,6 +118,9 @@ async def _body_json(request: Request[Any, Any, Any]) -> Any:
 async def check_request_inputs(request: Request[Any, Any, Any]) -> None:
     """``before_request`` hook of every service app: see the module docstring."""
     errors: list[FieldError] = []
+    for key, value in request.path_params.items():
+        if isinstance(value, str) and _bad(value):
+            errors.append(FieldError(f"path.{key}", _MESSAGE))
     for key, value in request.query_params.multi_items():
         if _bad(key) or _bad(str(value)):
             errors.append(FieldError(f"query.{key}" if not _bad(key) else "query", _MESSAGE))

@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 import pytest
 from litestar import Litestar, get, post
-from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.testing import AsyncTestClient
 
 import services
@@ -54,13 +54,18 @@ async def list_tenants(
     return {"q": q}
 
 
+@get("/things/{name:str}", operation_id="getThing")
+async def get_thing(name: FromPath[str]) -> dict[str, str]:
+    return {"name": name}
+
+
 def _body(name: str = "Tila Oy", street: str = "Katu 2", tags: list[str] | None = None) -> dict[str, object]:
     return {"name": name, "address": {"street": street, "postCode": "00100"}, "tags": tags or []}
 
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    app = create_service_app(settings_for("orders"), route_handlers=[create_tenant, list_tenants])
+    app = create_service_app(settings_for("orders"), route_handlers=[create_tenant, list_tenants, get_thing])
     async with AsyncTestClient(app) as test_client:
         yield test_client
 
@@ -249,3 +254,9 @@ async def test_tab_line_feed_carriage_return_and_any_language_are_fine(
     response = await client.post("/orders/tenants", json=_body(name=name), headers=auth)
     assert response.status_code == 201, response.text
     assert response.json() == {"name": name}
+
+
+async def test_a_path_value_xml_cannot_carry_is_a_422(client: Client, auth: dict[str, str]) -> None:
+    response = await client.get("/orders/things/na%08me", headers=auth)
+    assert response.status_code == 422
+    assert fields(response) == ["path.name"]
