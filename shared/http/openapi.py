@@ -16,6 +16,8 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from shared.http.errors import PROBLEM_TYPES
+
 __all__ = ["PROBLEM_STATUSES", "document_problems"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -43,7 +45,8 @@ _PROBLEM = Schema(
     required=["type", "title", "status"],
     properties={
         "type": _text(
-            "The kind of problem: a urn:tila:problem:* URN, each listed at GET /<service>/problems"
+            "The kind of problem: a urn:tila:problem:* URN, each listed with its meaning at "
+            "GET /<service>/problems: " + ", ".join(kind.type for kind in PROBLEM_TYPES)
         ),
         "title": _text("A short summary of the kind of problem, the same for every problem of the type"),
         "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status code of the answer"),
@@ -103,6 +106,14 @@ def _add_problems(openapi: OpenAPI) -> OpenAPI:
                         description="If-Match is missing or `*`; send the ETag last read",
                         content={PROBLEM_MEDIA_TYPE: problem},
                     )
+            if operation.request_body is not None:
+                responses.setdefault(
+                    "415",
+                    OpenAPIResponse(
+                        description="The body is not in the media type the operation takes",
+                        content={PROBLEM_MEDIA_TYPE: problem},
+                    ),
+                )
             operation.responses = responses
     return openapi
 
