@@ -146,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     base = _base_url(args.host, args.port)
     if not _port_is_free(args.host, args.port):
         raise SystemExit(f"{args.host}:{args.port} is in use; stop what listens there or set TILA_PORT")
+    if args.metrics_port and not _port_is_free(args.host, args.metrics_port):
+        raise SystemExit(f"{args.host}:{args.metrics_port} is in use; set TILA_METRICS_PORT (0 = off)")
     level = _log_level(args)
     configure_logging(level)
     try:
@@ -186,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
                 "TILA_SESSIONS_CONTENT_KEYS_FILE": str(ensure_keyring_file(data / "content-keys.json")),
                 "TILA_INTEGRATIONS_ALLOW_LOOPBACK_HTTP_WEBHOOKS": "true",
                 "TILA_INTEGRATIONS_WEBHOOK_SECRET_KEYS_FILE": webhook_keys,
+                # Every service's HTTP metrics on one port of their own, never under the base URL.
+                "TILA_METRICS_PORT": str(args.metrics_port),
+                "TILA_METRICS_HOST": args.host,
             }
             # The local stack may send webhooks to a receiver on this machine (never in production).
             worker_env = environment(worker=True) | {
@@ -311,6 +316,8 @@ def _banner(base: str, key_file: Path, args: argparse.Namespace, demo_data: Path
     lines = ["", f"Tila is running at {base}", ""]
     for service in SERVICES:
         lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
+    if args.metrics_port:
+        lines.append(f"  {'metrics':<14} {_base_url(args.host, args.metrics_port)}/metrics   (every service)")
     lines += [
         "",
         "A platform-admin token for the local stack:",
@@ -592,6 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--verbose",
         action="store_true",
         help="log at info, a line per request too (default: TILA_LOG_LEVEL, else warnings only)",
+    )
+    run_parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("TILA_METRICS_PORT", "8090")),
+        help="serve the APIs' Prometheus metrics on this port, 0 = off (default: TILA_METRICS_PORT, 8090)",
     )
     run_parser.set_defaults(func=run)
     worker_parser = commands.add_parser(

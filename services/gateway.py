@@ -100,7 +100,7 @@ class Gateway:
         else:
             status, media = 404, b"application/problem+json"
             body = {
-                "type": "about:blank",
+                "type": "urn:tila:problem:not-found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "no such service; routes start with /" + ", /".join(self.apps),

@@ -40,6 +40,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_poll_interval: float = 1.0
     worker_health_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """Where the worker serves ``/live``, ``/ready`` and ``/metrics`` (all interfaces); 0 = off."""
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """Where an API process serves ``GET /metrics`` (not the API port, which the ingress routes); 0 = off."""
+    metrics_host: str = ""
+    """The address the metrics port listens on; empty = every interface (a pod's address)."""
     rate_limit_per_second: float = 100.0
     """Requests a second per tenant (per client address without a token), per API process."""
     rate_limit_burst: int = 200

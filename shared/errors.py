@@ -17,6 +17,7 @@ __all__ = [
     "InvariantViolated",
     "NotFound",
     "PreconditionFailed",
+    "PreconditionRequired",
     "Unauthenticated",
     "Unavailable",
     "check_version",
@@ -61,6 +62,12 @@ class Conflict(DomainError):
 
 class PreconditionFailed(DomainError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(DomainError):
+    """A change of a versioned resource must say which version it acts on (``If-Match``): 428."""
+
+    status, slug, title = 428, "precondition-required", "Precondition required"
 
 
 class InvariantViolated(DomainError):

@@ -29,6 +29,7 @@ IMAGE = "tila:0.1.0"  # the kustomization maps the name "tila" to the registry's
 CONFIG_MAP = "tila-config"
 API_PORT = 8000
 WORKER_HEALTH_PORT = 8081
+API_METRICS_PORT = 8082  # the API's /metrics: a container port the Service does not expose
 UID = 10001
 PUBLIC_HOST = "tila.example.fi"  # replace in an overlay
 INGRESS_NAMESPACE = "ingress-nginx"
@@ -98,6 +99,7 @@ CONFIG: dict[str, str] = {
     # its X-Forwarded-For names the client the rate limits key by; anyone else's is ignored.
     "TILA_TRUSTED_PROXIES": ",".join(PRIVATE_RANGES[:3]),
     "TILA_WORKER_HEALTH_PORT": str(WORKER_HEALTH_PORT),
+    "TILA_METRICS_PORT": str(API_METRICS_PORT),
     "TILA_ORGANISATIONS_PUBLIC_BASE_URL": f"https://{PUBLIC_HOST}",
     "TILA_ORGANISATIONS_SIGNING_KEYS_FILE": f"{SIGNING_KEYS_DIR}/signing-keys.json",
     "TILA_ORGANISATIONS_ALLOW_LOOPBACK_HTTP_ISSUERS": "false",
@@ -253,7 +255,11 @@ def _api(service: str) -> list[dict[str, Any]]:
         env,
         mounts,
         command=["granian"],
-        ports=[{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
+        # Metrics on a port of their own: the Service (and so the ingress) routes only "http".
+        ports=[
+            {"name": "http", "containerPort": API_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": API_METRICS_PORT, "protocol": "TCP"},
+        ],
         startupProbe=_http_probe(f"/{service}/health/live", "http", period=2, failures=30),
         livenessProbe=_http_probe(f"/{service}/health/live", "http", period=10, failures=3),
         readinessProbe=_http_probe(f"/{service}/health/ready", "http", period=5, failures=2),

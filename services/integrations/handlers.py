@@ -234,8 +234,13 @@ class EndpointPolicy:
 
 
 def _check_event_types(event_types: Sequence[str]) -> list[str]:
+    if not event_types:
+        raise DomainError(
+            "eventTypes must name at least one event type",
+            errors=[FieldError("body.eventTypes", "must not be empty")],
+        )
     unknown = sorted(set(event_types) - catalogue.PUBLIC_TYPES)
-    if unknown or not event_types:
+    if unknown:
         raise DomainError(
             "unknown event types",
             errors=[

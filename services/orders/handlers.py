@@ -602,7 +602,7 @@ async def create_order(
                 if stored.request_hash != body_hash:
                     raise InvariantViolated(
                         "this Idempotency-Key was used with another request body",
-                        errors=[FieldError("header.idempotency-key", "used with another body")],
+                        errors=[FieldError("header.Idempotency-Key", "used with another body")],
                     )
                 return msgspec.json.decode(stored.body, type=orders_domain.Order)
         tenant = await fetch_known_tenant(conn, principal.tenant_id)
@@ -739,7 +739,6 @@ async def transition_order(
         # hears what a random id answers, never its version or state.
         if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
-        check_version(order.version, expected_version, what="order")
         extra: dict[str, object] = {}
         with _order_rules_as_problems("order"):
             if action == "submit":
@@ -804,6 +803,9 @@ async def transition_order(
                 transition = orders_domain.reject_extension(order, actor)
             else:  # pragma: no cover - the routes name only the actions above
                 raise NotFound("no such transition")
+        # After the rules (RFC 9110 §13.2.1: a 403 or 422 the request would get anyway comes before
+        # 412), so a caller who may not act learns nothing of the order's version.
+        check_version(order.version, expected_version, what="order")
         if transition.order == order:
             # nothing changed (the same supervisor again, an acceptance repeated)
             return orders_domain.seen_by(order, actor)

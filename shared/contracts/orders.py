@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -89,10 +89,18 @@ class PriceItemFact(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class CancellationTermsFact(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    late_threshold_hours: int
-    late_cancellation_charge_percent: int
-    no_show_charge_percent: int
-    illness_exempt: bool
+    late_threshold_hours: Annotated[
+        int, msgspec.Meta(description="A cancellation fewer than this many hours before the session is late")
+    ]
+    late_cancellation_charge_percent: Annotated[
+        int, msgspec.Meta(description="Share of the session price charged for a late cancellation (0–100)")
+    ]
+    no_show_charge_percent: Annotated[
+        int, msgspec.Meta(description="Share of the session price charged for a no-show (0–100)")
+    ]
+    illness_exempt: Annotated[
+        bool, msgspec.Meta(description="Whether a late cancellation for illness is free of charge")
+    ]
 
 
 class AgreementFacts(Event, frozen=True, kw_only=True):

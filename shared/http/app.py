@@ -1,5 +1,6 @@
 """One place that assembles a service's Litestar app: routes under ``/<service>``, auth,
-problem+json, health, metrics, OpenAPI 3.1 and the resources a request needs."""
+problem+json, input checks, health, OpenAPI 3.1 and the resources a request needs; metrics on a
+port of their own (:mod:`shared.http.metrics`), never on the public one."""
 
 from __future__ import annotations
 
@@ -13,11 +14,9 @@ from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth.jwks import JwksClient
 from shared.auth.middleware import VERIFIER_STATE_KEY, auth_middleware
@@ -27,7 +26,10 @@ from shared.db.pool import create_pool
 from shared.errors import Unavailable
 from shared.events.nats import connect_nats
 from shared.http.context import HttpMetrics, RequestContextMiddleware
-from shared.http.errors import exception_handlers
+from shared.http.docs import SwaggerOfflinePlugin, docs_router
+from shared.http.errors import PROBLEM_TYPES, ProblemType, exception_handlers
+from shared.http.inputs import check_request_inputs
+from shared.http.metrics import attach_metrics, detach_metrics
 from shared.http.openapi import document_problems
 from shared.http.ratelimit import RateLimiter, parse_trusted_proxies, rate_limit_middleware
 from shared.logging import configure_logging
@@ -93,18 +95,20 @@ async def _check_nats(nc: NATS) -> str:
     return "ok"
 
 
-def _metrics_route(service: str, metrics: HttpMetrics) -> Any:
+def _problems_route(service: str) -> Any:
     @get(
-        "/metrics",
-        operation_id=f"{service}_metrics",
+        "/problems",
+        operation_id=f"{service}_problem_types",
         tags=["health"],
-        summary="Prometheus metrics",
+        summary="Every problem type this API answers with",
+        description="The ``type`` URNs of the problem+json (RFC 9457) bodies of every 4xx and 5xx answer, "
+        "with their status and meaning.",
         security=NO_AUTH,
     )
-    async def serve_metrics() -> Response[bytes]:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def problem_types() -> list[ProblemType]:
+        return list(PROBLEM_TYPES)
 
-    return serve_metrics
+    return problem_types
 
 
 def create_service_app(
@@ -140,11 +144,17 @@ def create_service_app(
             nc = await connect_nats(settings.nats_url, name=f"{service}-api", service=service)
             app.state.pool = pool
             app.state.nats = nc
+            if settings.metrics_port:
+                app.state.metrics_server = await attach_metrics(
+                    settings.metrics_port, metrics.registry, settings.metrics_host
+                )
             app.state[VERIFIER_STATE_KEY] = TokenVerifier(
                 jwks, issuer=settings.token_issuer, audience=settings.token_audience
             )
             yield
         finally:
+            if settings.metrics_port:
+                await detach_metrics(settings.metrics_port, metrics.registry)
             if nc is not None:
                 with contextlib.suppress(Exception):
                     await nc.drain()
@@ -152,7 +162,7 @@ def create_service_app(
             await pool.close()
 
     # Patterns match the whole path.
-    exempt = [f"{prefix}/health/(live|ready)", f"{prefix}/metrics", f"{prefix}/schema(/.*)?"]
+    exempt = [f"{prefix}/health/(live|ready)", f"{prefix}/problems", f"{prefix}/schema(/.*)?"]
     limiter = RateLimiter(
         rate=settings.rate_limit_per_second,
         burst=settings.rate_limit_burst,
@@ -167,7 +177,7 @@ def create_service_app(
 
     root = Router(
         path=prefix,
-        route_handlers=[_health_router(service), _metrics_route(service, metrics), *route_handlers],
+        route_handlers=[_health_router(service), _problems_route(service), *route_handlers],
     )
     app = Litestar(
         route_handlers=[root],
@@ -176,6 +186,7 @@ def create_service_app(
         on_shutdown=list(on_shutdown),
         dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
         exception_handlers=exception_handlers,
+        before_request=check_request_inputs,
         middleware=[
             auth_middleware(exclude=exempt),
             rate_limit_middleware(limiter, exclude=unlimited, trusted_proxies=trusted_proxies),
@@ -185,7 +196,9 @@ def create_service_app(
             version=version,
             description=description,
             path=f"{prefix}/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            # Swagger UI from the service's own origin, under a strict CSP (shared.http.docs).
+            openapi_router=docs_router(f"{prefix}/schema"),
+            render_plugins=[SwaggerOfflinePlugin(f"Tila — {service}")],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),

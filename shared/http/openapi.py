@@ -16,6 +16,8 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from shared.http.errors import PROBLEM_TYPES
+
 __all__ = ["PROBLEM_STATUSES", "document_problems"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -33,24 +35,36 @@ PROBLEM_STATUSES: dict[int, str] = {
     503: "A dependency is unavailable; retry",
 }
 
+
+def _text(description: str) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description)
+
+
 _PROBLEM = Schema(
     type=OpenAPIType.OBJECT,
     required=["type", "title", "status"],
     properties={
-        "type": Schema(type=OpenAPIType.STRING),
-        "title": Schema(type=OpenAPIType.STRING),
-        "status": Schema(type=OpenAPIType.INTEGER),
-        "detail": Schema(type=OpenAPIType.STRING),
-        "instance": Schema(type=OpenAPIType.STRING),
-        "requestId": Schema(type=OpenAPIType.STRING),
+        "type": _text(
+            "The kind of problem: a urn:tila:problem:* URN, each listed with its meaning at "
+            "GET /<service>/problems: " + ", ".join(kind.type for kind in PROBLEM_TYPES)
+        ),
+        "title": _text("A short summary of the kind of problem, the same for every problem of the type"),
+        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status code of the answer"),
+        "detail": _text("What went wrong with this request, for a person; never the request's content"),
+        "instance": _text("The path of the request the problem is about"),
+        "requestId": _text("The request's X-Request-Id; quote it when reporting a problem"),
         "errors": Schema(
             type=OpenAPIType.ARRAY,
+            description="The fields at fault, each named by its API name",
             items=Schema(
                 type=OpenAPIType.OBJECT,
                 required=["field", "message"],
                 properties={
-                    "field": Schema(type=OpenAPIType.STRING),
-                    "message": Schema(type=OpenAPIType.STRING),
+                    "field": _text(
+                        "Where: body.<path> (body.address.street, body.tags[1]), query.<name>, "
+                        "header.<Name>, path.<name>"
+                    ),
+                    "message": _text("What is wrong with it"),
                 },
             ),
         ),
@@ -66,6 +80,11 @@ def _add_problems(openapi: OpenAPI) -> OpenAPI:
     if components.schemas is None:
         components.schemas = {}
     components.schemas["Problem"] = _PROBLEM
+    for schema in components.schemas.values():
+        # A msgspec tagged union's tag field: the one property no Meta can describe.
+        for name, prop in (getattr(schema, "properties", None) or {}).items():
+            if isinstance(prop, Schema) and prop.const is not None and not prop.description:
+                prop.description = f"Always {prop.const!r}: says which kind of {name} this object is"
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
     for item in (openapi.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):
@@ -79,6 +98,22 @@ def _add_problems(openapi: OpenAPI) -> OpenAPI:
                     responses[str(status)] = OpenAPIResponse(
                         description=description, content={PROBLEM_MEDIA_TYPE: problem}
                     )
+            for parameter in operation.parameters or []:
+                if getattr(parameter, "param_in", None) == "header" and parameter.name.lower() == "if-match":
+                    # The handler declares it optional only to answer its absence with a 428.
+                    parameter.required = True
+                    responses["428"] = OpenAPIResponse(
+                        description="If-Match is missing or `*`; send the ETag last read",
+                        content={PROBLEM_MEDIA_TYPE: problem},
+                    )
+            if operation.request_body is not None:
+                responses.setdefault(
+                    "415",
+                    OpenAPIResponse(
+                        description="The body is not in the media type the operation takes",
+                        content={PROBLEM_MEDIA_TYPE: problem},
+                    ),
+                )
             operation.responses = responses
     return openapi
 

@@ -21,9 +21,10 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, rename="camel", omit_defaults=True):
-    items: list[T]
-    next_cursor: str | None = None
-    """Pass as ``cursor`` to get the next page; absent on the last page."""
+    items: Annotated[list[T], msgspec.Meta(description="This page's items, in the listing's order")]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="Pass as cursor to get the next page; absent on the last page")
+    ] = None
 
 
 def encode_cursor(*key: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -124,11 +124,20 @@ def tenant_subscription(consumer: str) -> Subscription:
 
 
 class KnownTenantOut(msgspec.Struct, frozen=True, rename="camel"):
-    id: uuid.UUID
-    name: str
-    kind: str
-    business_id: str
-    active: bool
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The tenant's id")]
+    name: Annotated[str, msgspec.Meta(description="The tenant's name as organisations announced it")]
+    kind: Annotated[
+        str, msgspec.Meta(description="buyer (a welfare area) or provider (a supervisor network)")
+    ]
+    business_id: Annotated[str, msgspec.Meta(description="The tenant's Finnish business id (Y-tunnus)")]
+    active: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Whether the tenant is active; an inactive tenant can neither order nor be ordered from"
+            )
+        ),
+    ]
 
 
 def known_tenant_route(service: str) -> Any:

@@ -19,11 +19,12 @@ from shared.db.provision import DatabaseLayout
 from shared.events import STREAMS, connect_nats, ensure_stream
 from shared.testing.plugin import Stack
 from tests.billing.einvoice import finvoice_schema
+from tests.clients import ReadBeforeWriteClient
 
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(create_app(settings_for("billing"))) as test_client:
+    async with ReadBeforeWriteClient(create_app(settings_for("billing"))) as test_client:
         yield test_client
 
 

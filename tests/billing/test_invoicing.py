@@ -27,6 +27,7 @@ from shared.errors import Conflict
 from shared.testing.issuer import TestIssuer
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl, business_rule_violations
 from tests.billing.scene import Scene, add_order, deliver, make_scene, session_event
+from tests.clients import ReadBeforeWriteClient
 
 Client = AsyncTestClient[Litestar]
 UTC = dt.UTC
@@ -575,3 +576,24 @@ def test_the_rule_checker_catches_a_wrong_vat_total() -> None:
     )
     broken = business_rule_violations(b"".join(ubl_document(header, [line])))
     assert [b.split(":")[0] for b in broken] == ["BR-CO-14"]
+
+
+async def test_issuing_needs_the_drafts_etag_as_if_match(
+    client: Client, nc: NATS, billing_pool: asyncpg.Pool, scene: Scene
+) -> None:
+    held = session_event(scene, "held", dt.datetime(2024, 11, 11, 9, 0, tzinfo=UTC), form="individual")
+    await deliver(nc, billing_pool, [held])
+    [draft] = await run(client, scene, "2024-11-01")
+    path = f"/billing/invoices/{draft['id']}"
+    assert isinstance(client, ReadBeforeWriteClient)
+    client.careful = False  # exactly what is sent
+    try:
+        for sent in ({}, {"If-Match": "*"}):
+            refused = await client.post(f"{path}/issue", headers=scene.provider_admin() | sent)
+            assert refused.status_code == 428, refused.text
+            assert refused.json()["type"] == "urn:tila:problem:precondition-required"
+        etag = (await client.get(path, headers=scene.provider_admin())).headers["etag"]
+        issued = await client.post(f"{path}/issue", headers=scene.provider_admin() | {"If-Match": etag})
+    finally:
+        client.careful = True
+    assert issued.status_code == 200, issued.text

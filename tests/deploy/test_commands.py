@@ -105,11 +105,20 @@ def test_the_api_container_command_answers_its_probes(
     command[command.index("--host") + 1] = "127.0.0.1"
     command[command.index("--port") + 1] = str(port)
     env = _environment(container, stack, platform_databases[SERVICE])
+    (metrics_port,) = [p["containerPort"] for p in container["ports"] if p["name"] == "metrics"]
+    assert env["TILA_METRICS_PORT"] == str(metrics_port)
+    env["TILA_METRICS_PORT"] = str(free_port())  # the pod's port may be taken on this machine
     started.append(subprocess.Popen(command, env=env, cwd="/"))
     base = f"http://127.0.0.1:{port}"
     _wait_for(base + container["readinessProbe"]["httpGet"]["path"], started[0])
     with httpx.Client() as client:
         assert client.get(base + container["livenessProbe"]["httpGet"]["path"]).status_code == 200
+        # What the ingress routes has no metrics; the metrics port has them.
+        assert client.get(f"{base}/{SERVICE}/metrics").status_code == 404
+        metrics = client.get(f"http://127.0.0.1:{env['TILA_METRICS_PORT']}/metrics")
+    assert metrics.status_code == 200
+    served = [line for line in metrics.text.splitlines() if line.startswith("tila_http_requests_total{")]
+    assert any(f'route="/{SERVICE}/health/live"' in line for line in served)
 
 
 def test_the_worker_container_command_answers_its_probes_and_stops_on_sigterm(

@@ -141,7 +141,8 @@ def test_api_probes_hit_the_service_health_routes(service: str) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == f"/{service}/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == f"/{service}/health/ready"
     assert container["startupProbe"]["httpGet"]["path"] == f"/{service}/health/live"
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["ports"][0] == {"name": "http", "containerPort": 8000, "protocol": "TCP"}
+    assert [p["name"] for p in container["ports"]] == ["http", "metrics"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -299,6 +300,17 @@ def test_the_ingress_routes_every_service_to_its_api_on_one_host() -> None:
     assert routes == {f"/{service}": f"{service}-api" for service in SERVICES}
     assert all(p["pathType"] == "Prefix" for p in rule["http"]["paths"])
     assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_api_metrics_are_on_a_port_the_service_and_so_the_ingress_do_not_route(service: str) -> None:
+    (container,) = _named("Deployment", f"{service}-api")["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    (config,) = _of("ConfigMap")
+    assert str(ports["metrics"]) == config["data"]["TILA_METRICS_PORT"]
+    assert ports["metrics"] != ports["http"]
+    exposed = _named("Service", f"{service}-api")["spec"]["ports"]
+    assert [p["targetPort"] for p in exposed] == ["http"]
 
 
 def _policies_selecting(labels: dict[str, str]) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ class Platform:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.http_port, self.pg_port, self.nats_port = free_port(), free_port(), free_port()
+        self.metrics_port = free_port()
         self.idp_ports = f"{free_port()},{free_port()}"
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.process: subprocess.Popen[str] | None = None
@@ -51,6 +52,7 @@ class Platform:
             "TILA_PG_PORT": str(self.pg_port),
             "TILA_NATS_PORT": str(self.nats_port),
             "TILA_DEMO_IDP_PORTS": self.idp_ports,
+            "TILA_METRICS_PORT": str(self.metrics_port),
         }
         env.pop("TILA_LOG_LEVEL", None)  # `tila run`'s own default: quiet
         return env
@@ -184,6 +186,20 @@ def test_every_cli_command_reads_the_settings_tila_run_reads(platform: Platform)
         )
         assert me.status_code == 200, me.text
     assert "chain intact" in tila("audit-verify", "--tenant", str(uuid.uuid4()))
+
+
+def test_metrics_are_on_their_own_port_the_banner_names_and_not_under_the_base_url(
+    platform: Platform,
+) -> None:
+    metrics_url = f"http://127.0.0.1:{platform.metrics_port}/metrics"
+    assert any(metrics_url in line for line in platform.output)
+    with httpx.Client(timeout=5) as client:
+        for service in SERVICES:
+            assert client.get(f"{platform.base}/{service}/metrics").status_code == 404
+        scraped = client.get(metrics_url)
+    assert scraped.status_code == 200
+    for service in SERVICES:
+        assert f'service="{service}"' in scraped.text
 
 
 def test_a_tenant_created_in_organisations_reaches_every_read_model_and_the_feed(platform: Platform) -> None:

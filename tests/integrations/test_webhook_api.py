@@ -75,6 +75,7 @@ async def test_an_event_type_outside_the_catalogue_is_refused(client: Client, is
         )
         assert response.status_code == 400, types
         assert response.json()["errors"][0]["field"] == "body.eventTypes"
+        assert ("not be empty" in response.text) == (types == []), response.text
 
 
 async def test_buyer_admins_and_clients_with_webhooks_manage_may_manage_webhooks_and_no_one_else(
@@ -184,3 +185,15 @@ async def test_the_delivery_loop_refuses_a_target_that_resolves_to_loopback_when
         assert receiver.received == []
     finally:
         receiver.stop()
+
+
+async def test_a_control_character_in_a_webhook_url_is_a_422_naming_the_field(
+    client: Client, issuer: TestIssuer
+) -> None:
+    response = await client.post(
+        "/integrations/webhooks",
+        json={"url": "https://8.8.8.8/ho\u0008ok", "eventTypes": [APPROVED]},
+        headers=admin(issuer, uuid.uuid4()),
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["body.url"]

@@ -14,11 +14,12 @@ from services.orders.app import create_app
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
+from tests.clients import ReadBeforeWriteClient
 
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(create_app(settings_for("orders"))) as test_client:
+    async with ReadBeforeWriteClient(create_app(settings_for("orders"))) as test_client:
         yield test_client
 
 

@@ -303,7 +303,8 @@ async def test_a_refused_transition_changes_nothing(
 ) -> None:
     path = await in_state(client, world, orders_pool, state)
     before = await snapshot(client, world, layout, path)
-    headers = await headers_of(who, world, orders_pool, issuer)
+    # The current ETag: the refusal is about who asks or what, not about a stale version.
+    headers = {**await headers_of(who, world, orders_pool, issuer), "If-Match": before[1]}
     response = await client.post(f"{path}/{action}", json=body, headers=headers)
     assert problem_fields(response, status) == fields
     assert response.json()["detail"]

@@ -348,7 +348,7 @@ async def test_a_replayed_idempotency_key_with_another_body_is_refused(client: C
     )
     other = world.body(plannedSessions=3)
     response = await client.post("/orders/orders", json=other, headers=world.approver_headers(**key))
-    assert problem_fields(response, 422) == ["header.idempotency-key"]
+    assert problem_fields(response, 422) == ["header.Idempotency-Key"]
     listed = ok(await client.get("/orders/orders", headers=world.approver_headers()))
     assert [o["id"] for o in listed["items"]] == [first["id"]]
 

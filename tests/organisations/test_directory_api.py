@@ -24,6 +24,7 @@ from shared.contracts import organisations as events
 from shared.db.provision import DatabaseLayout
 from shared.events.envelope import Envelope, decode_envelope
 from shared.testing.issuer import TestIssuer
+from tests.clients import ReadBeforeWriteClient
 from tests.factories import business_id, iban, ovt, vat_id
 from tests.organisations.test_tenants_api import outbox_payloads, with_wrong_check_digit
 
@@ -36,7 +37,7 @@ TODAY = dt.date.today()
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("organisations"))) as test_client:
+    async with ReadBeforeWriteClient(create_app(settings_for("organisations"))) as test_client:
         yield test_client
 
 

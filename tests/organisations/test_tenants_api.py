@@ -19,6 +19,7 @@ from shared.contracts.organisations import TenantCreated
 from shared.db.provision import DatabaseLayout
 from shared.events.envelope import decode_envelope
 from shared.testing.issuer import TestIssuer
+from tests.clients import ReadBeforeWriteClient
 from tests.factories import business_id
 
 Client = AsyncTestClient[Litestar]
@@ -28,7 +29,7 @@ PROBLEM_JSON = "application/problem+json"
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings_for("organisations"))) as test_client:
+    async with ReadBeforeWriteClient(create_app(settings_for("organisations"))) as test_client:
         yield test_client
 
 
@@ -267,3 +268,23 @@ async def test_a_created_tenant_is_announced_through_the_outbox(
     assert envelope.event_as(TenantCreated) == TenantCreated(
         tenant_id=tenant_id, name="Kotihoito Valvoja Oy", kind="provider", business_id=new_business_id
     )
+
+
+async def test_text_an_e_invoice_cannot_carry_is_refused_with_a_422_naming_the_fields(
+    client: Client, issuer: TestIssuer, platform_admin: dict[str, str]
+) -> None:
+    address = {"street": "Katu\u000b2", "postcode": "33100", "city": "Tampere"}
+    response = await create_tenant(client, platform_admin, name="Attacker\u0008Buyer", postalAddress=address)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "urn:tila:problem:invalid-text"
+    assert [e["field"] for e in problem["errors"]] == ["body.name", "body.postalAddress.street"]
+    made = await create_tenant(client, platform_admin)
+    assert made.status_code == 201, made.text
+    admin = bearer(issuer, made.json()["id"], "buyer_admin")
+    etag = (await client.get("/organisations/tenants/me", headers=admin)).headers["etag"]
+    changed = await client.patch(
+        "/organisations/tenants/me", json={"name": "Nimi\u0000"}, headers={**admin, "If-Match": etag}
+    )
+    assert changed.status_code == 422
+    assert [e["field"] for e in changed.json()["errors"]] == ["body.name"]

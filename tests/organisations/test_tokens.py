@@ -211,10 +211,24 @@ async def test_logout_revokes_the_refresh_token(
     assert issued.refresh_token is not None
     response = await client.post("/organisations/oauth/revoke", data={"token": issued.refresh_token})
     assert response.status_code == 200
+    assert response.content == b""  # RFC 7009 §2.2: an empty body, not "null"
     refused = await _refresh(client, issued.refresh_token)
     assert (refused["status"], refused["error"]) == (400, "invalid_grant")
     # RFC 7009: revoking something unknown is not an error.
     assert (await client.post("/organisations/oauth/revoke", data={"token": "nonsense"})).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/organisations/oauth/token", "/organisations/oauth/revoke"])
+async def test_a_json_body_to_a_token_endpoint_is_invalid_request_saying_form_encoding(
+    client: Client, path: str
+) -> None:
+    response = await client.post(
+        path, json={"grant_type": "refresh_token", "token": "x", "refresh_token": "x"}
+    )
+    assert response.status_code == 400
+    error = response.json()
+    assert error["error"] == "invalid_request"
+    assert "application/x-www-form-urlencoded" in error["error_description"]
 
 
 async def test_an_expired_family_cannot_be_refreshed(

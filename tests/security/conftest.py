@@ -24,6 +24,7 @@ from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
+from tests.clients import ReadBeforeWriteClient
 from tests.security.harness import Apps, World
 
 
@@ -123,7 +124,7 @@ async def apps(security_settings: Callable[[str], ServiceSettings]) -> AsyncIter
         docs: dict[str, dict[str, Any]] = {}
         for service in SERVICES:
             client = await stack.enter_async_context(
-                AsyncTestClient(build_app(service, security_settings(service)))
+                ReadBeforeWriteClient(build_app(service, security_settings(service)))
             )
             response = await client.get(f"/{service}/schema/openapi.json")
             assert response.status_code == 200, response.text

@@ -70,9 +70,16 @@ def resource_kind(path: str, method: str = "get") -> str | None:
 
 
 def resolve(doc: dict[str, Any], schema: Any) -> Any:
-    """``schema`` with its top-level ``$ref`` followed (repeatedly)."""
+    """``schema`` with its top-level ``$ref`` followed (repeatedly), also through a one-element
+    ``allOf`` (how a ``$ref`` with a description of its own is written)."""
     seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < 20:
+    while (
+        isinstance(schema, dict) and ("$ref" in schema or len(schema.get("allOf") or []) == 1) and seen < 20
+    ):
+        if "$ref" not in schema:
+            schema = schema["allOf"][0]
+            seen += 1
+            continue
         ref: str = schema["$ref"]
         node: Any = doc
         for part in ref.removeprefix("#/").split("/"):

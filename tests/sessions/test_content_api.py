@@ -13,6 +13,7 @@ from services.sessions.crypto import ContentKeyring
 from services.sessions.handlers.content import rewrap_keys
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
+from tests.clients import ReadBeforeWriteClient
 from tests.sessions.content_helpers import Client, World, body_of, new_world, use_keyring, write
 from tests.sessions.support import Parties, open_process
 
@@ -123,7 +124,12 @@ async def test_the_employer_reads_the_summary_once_every_participant_approved_th
     url = f"{world.base}/content/{summary['id']}"
     approve = f"{url}/approve"
     assert (await client.post(approve, headers=world.supervisor() | {"If-Match": '"1"'})).status_code == 403
-    unbound = await client.post(approve, headers=world.participant(0))
+    assert isinstance(client, ReadBeforeWriteClient)
+    client.careful = False  # exactly what is sent: no If-Match at all
+    try:
+        unbound = await client.post(approve, headers=world.participant(0))
+    finally:
+        client.careful = True
     assert unbound.status_code == 428
     assert unbound.headers["content-type"] == "application/problem+json"
     assert "If-Match" in unbound.json()["detail"]

@@ -290,7 +290,7 @@ async def test_scheduling_is_idempotent_by_key_and_refuses_another_body_under_it
             headers=world.who.supervisor(**{"Idempotency-Key": "k-1"}),
         ),
         422,
-    ) == ["header.idempotency-key"]
+    ) == ["header.Idempotency-Key"]
     listed = ok(await client.get(f"{world.path}/sessions", headers=world.who.supervisor()))
     assert [s["id"] for s in listed["items"]] == [first["id"]]
 

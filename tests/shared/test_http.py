@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar, get, post
@@ -30,6 +34,7 @@ from shared.http.errors import (
 )
 from shared.logging import configure_logging
 from shared.testing.issuer import TestIssuer
+from shared.testing.plugin import free_port
 
 Client = AsyncTestClient[Litestar]
 
@@ -322,18 +327,33 @@ async def test_readiness_is_a_503_problem_once_nats_goes_away(
     assert "database" not in problem["detail"]
 
 
-async def test_metrics_count_requests_by_route_template_not_raw_path(
-    client: Client, auth: dict[str, str]
+async def test_metrics_count_requests_by_route_template_not_raw_path_on_their_own_port(
+    settings_for: Callable[[str], ServiceSettings], auth: dict[str, str]
 ) -> None:
-    assert (await client.get("/orders/things/4242", headers=auth)).status_code == 200
-    assert (await client.get("/orders/health/live")).status_code == 200
-    response = await client.get("/orders/metrics")
+    port = free_port()
+    app = orders_app(msgspec.structs.replace(settings_for("orders"), metrics_port=port))
+    async with AsyncTestClient(app) as own_client:
+        assert (await own_client.get("/orders/things/4242", headers=auth)).status_code == 200
+        assert (await own_client.get("/orders/health/live")).status_code == 200
+        # Not on the public app, where the ingress routes /orders/… from the internet.
+        public = await own_client.get("/orders/metrics", headers=auth)
+        assert public.status_code == 404
+        assert public.headers["content-type"] == PROBLEM_JSON
+        async with httpx.AsyncClient(timeout=10) as scraper:
+            response = await scraper.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     counted = [line for line in response.text.splitlines() if line.startswith("tila_http_requests_total{")]
     assert any('route="/orders/health/live"' in line and 'status="200"' in line for line in counted)
     assert any('route="/orders/things/{thing_id}"' in line for line in counted)
     assert "4242" not in response.text
+
+
+async def test_without_a_metrics_port_the_public_app_has_no_metrics(
+    client: Client, auth: dict[str, str]
+) -> None:
+    assert (await client.get("/orders/metrics", headers=auth)).status_code == 404
+    assert (await client.get("/orders/metrics")).status_code == 404
 
 
 # --- OpenAPI ---
@@ -440,3 +460,47 @@ async def test_answers_to_callers_with_credentials_are_never_cached(
 
 async def test_public_answers_without_credentials_may_be_cached(client: Client) -> None:
     assert "cache-control" not in (await client.get("/orders/health/live")).headers
+
+
+# --- API docs ---
+
+
+async def test_the_docs_page_loads_only_same_origin_assets_under_a_strict_csp(client: Client) -> None:
+    response = await client.get("/orders/schema")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self';" in csp
+    assert "connect-src 'self'" in csp
+    page = response.text
+    assert "<script>" not in page  # no inline script
+    assert "style=" not in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "//cdn" not in page
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources
+    assert all(source.startswith("/orders/schema/") for source in sources), sources
+    scripts = re.findall(r'<script src="([^"]+)" integrity="(sha384-[^"]+)"', page)
+    assert len(scripts) == 2
+    for src, integrity in scripts:
+        asset = await client.get(src)
+        assert asset.status_code == 200
+        assert asset.headers["content-type"].startswith("text/javascript")
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert integrity == f"sha384-{digest}"
+    bundle = await client.get(scripts[0][0])
+    assert b"SwaggerUIBundle" in bundle.content
+    assert len(bundle.content) > 100_000
+    (css,) = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert (await client.get(css)).headers["content-type"].startswith("text/css")
+    assert 'data-openapi-url="/orders/schema/openapi.json"' in page
+    assert (await client.get("/orders/schema/openapi.json")).status_code == 200
+
+
+async def test_only_the_docs_files_are_served_from_the_assets_route(client: Client) -> None:
+    page = (await client.get("/orders/schema")).text
+    (base,) = set(re.findall(r'src="(/orders/schema/assets/[^/]+/)', page))
+    for name in ("index.html", "swagger-initializer.js", "..%2F..%2Fpyproject.toml", "swagger-ui.js.map"):
+        assert (await client.get(base + name)).status_code == 404

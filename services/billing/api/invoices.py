@@ -47,13 +47,23 @@ class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="cam
 
 
 class RunBody(_Body, frozen=True, kw_only=True):
-    month: dt.date | None = None
-    """The first day of a Europe/Helsinki month; every month with unbilled items when absent."""
+    month: Annotated[
+        dt.date | None,
+        msgspec.Meta(
+            description=(
+                "The first day of a Europe/Helsinki month; every month with unbilled items when absent."
+            )
+        ),
+    ] = None
 
 
 class RequirementsBody(_Body, frozen=True, kw_only=True):
-    per_order: bool
-    """Invoice each order separately instead of per agreement, cost centre and month."""
+    per_order: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Invoice each order separately instead of per agreement, cost centre and month."
+        ),
+    ]
 
 
 DecimalText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$", max_length=20)]
@@ -86,59 +96,91 @@ class CreditBody(_Body, frozen=True, kw_only=True):
 
 
 class RequirementsOut(msgspec.Struct, frozen=True, rename="camel"):
-    per_order: bool
-    version: int
+    per_order: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Invoice each order separately instead of per agreement, cost centre and month"
+        ),
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The requirements' version; its ETag, to send back as If-Match")
+    ]
 
 
 class VatOut(msgspec.Struct, frozen=True, rename="camel"):
-    rate: str
-    taxable_cents: int
-    tax_cents: int
+    rate: Annotated[str, msgspec.Meta(description="The VAT rate, in percent (e.g. 25.5)")]
+    taxable_cents: Annotated[int, msgspec.Meta(description="The amount the rate applies to, in euro cents")]
+    tax_cents: Annotated[int, msgspec.Meta(description="The VAT at this rate, in euro cents")]
 
 
 class InvoiceOut(msgspec.Struct, frozen=True, rename="camel"):
-    id: uuid.UUID
-    kind: str
-    status: str
-    provider_id: uuid.UUID
-    buyer_id: uuid.UUID
-    agreement_id: uuid.UUID
-    cost_centre_id: uuid.UUID
-    order_id: uuid.UUID | None
-    billing_month: str
-    number: str | None
-    issue_date: dt.date | None
-    due_date: dt.date | None
-    payment_reference: str | None
-    rf_reference: str | None
-    net_cents: int
-    vat_cents: int
-    gross_cents: int
-    vat_breakdown: list[VatOut]
-    item_count: int
-    credited_invoice_id: uuid.UUID | None
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The invoice's id")]
+    kind: Annotated[str, msgspec.Meta(description="invoice, or credit_note for one that credits another")]
+    status: Annotated[
+        str, msgspec.Meta(description="draft (changes with new items) or issued (numbered and frozen)")
+    ]
+    provider_id: Annotated[uuid.UUID, msgspec.Meta(description="The provider tenant that invoices")]
+    buyer_id: Annotated[uuid.UUID, msgspec.Meta(description="The buyer tenant invoiced")]
+    agreement_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The framework agreement the invoiced orders were made under")
+    ]
+    cost_centre_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The buyer's cost centre the invoice is addressed to")
+    ]
+    order_id: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(description="The order, when the buyer wants one invoice per order; absent otherwise"),
+    ]
+    billing_month: Annotated[str, msgspec.Meta(description="The month invoiced (YYYY-MM, Europe/Helsinki)")]
+    number: Annotated[str | None, msgspec.Meta(description="The invoice number, given when it is issued")]
+    issue_date: Annotated[dt.date | None, msgspec.Meta(description="The invoice date, set when it is issued")]
+    due_date: Annotated[
+        dt.date | None,
+        msgspec.Meta(description="The due date: the issue date plus the agreement's payment terms"),
+    ]
+    payment_reference: Annotated[
+        str | None, msgspec.Meta(description="The Finnish payment reference (viitenumero), set when issued")
+    ]
+    rf_reference: Annotated[
+        str | None, msgspec.Meta(description="The same reference in the international RF form (ISO 11649)")
+    ]
+    net_cents: Annotated[int, msgspec.Meta(description="The total before VAT, in euro cents")]
+    vat_cents: Annotated[int, msgspec.Meta(description="The VAT, in euro cents")]
+    gross_cents: Annotated[int, msgspec.Meta(description="The total with VAT, in euro cents")]
+    vat_breakdown: Annotated[list[VatOut], msgspec.Meta(description="The VAT per rate")]
+    item_count: Annotated[int, msgspec.Meta(description="How many billable sessions the invoice carries")]
+    credited_invoice_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="For a credit note, the invoice it credits")
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The invoice's version; its ETag, to send back as If-Match")
+    ]
 
 
 class SessionRowOut(msgspec.Struct, frozen=True, rename="camel"):
-    session_id: uuid.UUID
-    order_id: uuid.UUID
-    date: dt.date
-    starts_at: dt.datetime
-    form: str
-    mode: str
-    duration_minutes: int
-    charge: str
-    charge_percent: int
-    participant_count: int
-    attended_count: int
-    net_cents: int
-    vat_rate: str
+    session_id: Annotated[uuid.UUID, msgspec.Meta(description="The session billed")]
+    order_id: Annotated[uuid.UUID, msgspec.Meta(description="The order the session belongs to")]
+    date: Annotated[dt.date, msgspec.Meta(description="The session's date (Europe/Helsinki)")]
+    starts_at: Annotated[dt.datetime, msgspec.Meta(description="When the session started")]
+    form: Annotated[str, msgspec.Meta(description="The supervision form")]
+    mode: Annotated[str, msgspec.Meta(description="How the session was delivered")]
+    duration_minutes: Annotated[int, msgspec.Meta(description="The session's length, in minutes")]
+    charge: Annotated[str, msgspec.Meta(description="Why it is charged: held, late cancellation or no-show")]
+    charge_percent: Annotated[
+        int, msgspec.Meta(description="The share of the price charged (100 for a held session)")
+    ]
+    participant_count: Annotated[int, msgspec.Meta(description="How many participants the session had")]
+    attended_count: Annotated[int, msgspec.Meta(description="How many of them attended")]
+    net_cents: Annotated[int, msgspec.Meta(description="The amount before VAT, in euro cents")]
+    vat_rate: Annotated[str, msgspec.Meta(description="The VAT rate that applies, in percent")]
 
 
 class SpecificationOut(msgspec.Struct, frozen=True, rename="camel"):
-    invoice: InvoiceOut
-    sessions: list[SessionRowOut]
+    invoice: Annotated[InvoiceOut, msgspec.Meta(description="The invoice")]
+    sessions: Annotated[
+        list[SessionRowOut],
+        msgspec.Meta(description="The sessions it bills, one row each (no participant names)"),
+    ]
 
 
 def _out(row: asyncpg.Record) -> InvoiceOut:

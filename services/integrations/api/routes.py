@@ -53,14 +53,26 @@ class CloudEventOut(msgspec.Struct, frozen=True):
     """A public event (CloudEvents 1.0, JSON format); ``data`` follows the type's schema in the
     AsyncAPI document."""
 
-    specversion: str
-    id: uuid.UUID
-    source: str
-    type: str
-    subject: str
-    time: dt.datetime
-    datacontenttype: str
-    data: dict[str, Any]
+    specversion: Annotated[str, msgspec.Meta(description="The CloudEvents version: 1.0")]
+    id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The event's id; the same event delivered twice has the same id")
+    ]
+    source: Annotated[str, msgspec.Meta(description="Where the event comes from (the Tila service)")]
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="The event's type, from the public catalogue (GET /integrations/asyncapi.json)"
+        ),
+    ]
+    subject: Annotated[
+        str, msgspec.Meta(description="What the event is about (the order, session or process id)")
+    ]
+    time: Annotated[dt.datetime, msgspec.Meta(description="When the event happened")]
+    datacontenttype: Annotated[str, msgspec.Meta(description="The media type of data: application/json")]
+    data: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="The event's payload, as the catalogue describes it for the type"),
+    ]
 
 
 @get(
@@ -111,12 +123,16 @@ async def get_event_schema(event_type: FromPath[str]) -> Response[Any]:
 
 
 class SettingsBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    working_time_reason_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    working_time_reason_code: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=32)],
+        msgspec.Meta(description="The reason code the working-time events carry for the HR system"),
+    ]
 
 
 class SettingsOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    working_time_reason_code: str
-    """The reason code of the working-time events (default TYONOHJAUS)."""
+    working_time_reason_code: Annotated[
+        str, msgspec.Meta(description="The reason code of the working-time events (default TYONOHJAUS).")
+    ]
 
 
 class SettingsController(Controller):
@@ -141,33 +157,60 @@ DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
 class EndpointBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    event_types: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
+    url: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=2000)],
+        msgspec.Meta(description="The HTTPS endpoint that receives the events"),
+    ]
+    event_types: Annotated[
+        Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)],
+        msgspec.Meta(description="The event types to send, at least one, each from the public catalogue"),
+    ]
 
 
 class EndpointOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
-    id: uuid.UUID
-    url: str
-    event_types: list[str]
-    created_at: dt.datetime
-    previous_secret_expires_at: dt.datetime | None = None
-    """While a rotated-out secret still signs beside the new one: until when."""
-    secret: str | None = None
-    """Only in the answer that created it (or rotated it): keep it, it is never shown again."""
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The webhook endpoint's id")]
+    url: Annotated[str, msgspec.Meta(description="The HTTPS endpoint that receives the events")]
+    event_types: Annotated[list[str], msgspec.Meta(description="The event types sent to it")]
+    created_at: Annotated[dt.datetime, msgspec.Meta(description="When the endpoint was registered")]
+    previous_secret_expires_at: Annotated[
+        dt.datetime | None,
+        msgspec.Meta(description="While a rotated-out secret still signs beside the new one: until when."),
+    ] = None
+    secret: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "Only in the answer that created it (or rotated it): keep it, it is never shown again."
+            )
+        ),
+    ] = None
 
 
 class DeliveryOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    event_time: dt.datetime
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: dt.datetime | None = None
-    last_attempt_at: dt.datetime | None = None
-    last_status_code: int | None = None
-    last_error: str | None = None
-    delivered_at: dt.datetime | None = None
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The delivery's id")]
+    event_id: Annotated[uuid.UUID, msgspec.Meta(description="The event delivered (the CloudEvent id)")]
+    event_type: Annotated[str, msgspec.Meta(description="The event's type")]
+    event_time: Annotated[dt.datetime, msgspec.Meta(description="When the event happened")]
+    status: Annotated[
+        DeliveryStatus, msgspec.Meta(description="pending, delivered or failed (given up after the retries)")
+    ]
+    attempts: Annotated[int, msgspec.Meta(description="How many times delivery was tried")]
+    next_attempt_at: Annotated[
+        dt.datetime | None,
+        msgspec.Meta(description="When the next attempt is due; absent once delivered or failed"),
+    ] = None
+    last_attempt_at: Annotated[
+        dt.datetime | None, msgspec.Meta(description="When delivery was last tried")
+    ] = None
+    last_status_code: Annotated[
+        int | None, msgspec.Meta(description="The HTTP status the endpoint last answered with")
+    ] = None
+    last_error: Annotated[
+        str | None, msgspec.Meta(description="Why the last attempt failed (never the endpoint's answer body)")
+    ] = None
+    delivered_at: Annotated[
+        dt.datetime | None, msgspec.Meta(description="When the endpoint accepted the event")
+    ] = None
 
 
 def _endpoint(row: asyncpg.Record, secret: str | None = None) -> EndpointOut:

@@ -67,58 +67,131 @@ Text = Annotated[str, msgspec.Meta(max_length=1000)]
 
 
 class ValidityBody(_Body, frozen=True, kw_only=True):
-    starts_on: dt.date
-    first_term_ends_on: dt.date
-    hard_end_on: dt.date
+    starts_on: Annotated[dt.date, msgspec.Meta(description="The first day the agreement is in force")]
+    first_term_ends_on: Annotated[
+        dt.date,
+        msgspec.Meta(
+            description="The last day of the first contract term; options may extend it up to hardEndOn"
+        ),
+    ]
+    hard_end_on: Annotated[
+        dt.date,
+        msgspec.Meta(
+            description=(
+                "The last day the agreement can be in force with every option used; no order may run past it"
+            )
+        ),
+    ]
 
 
 class ProviderBody(_Body, frozen=True, kw_only=True):
-    provider_id: uuid.UUID
-    rank: int | None = None
+    provider_id: Annotated[uuid.UUID, msgspec.Meta(description="The admitted provider's tenant id")]
+    rank: Annotated[
+        int | None,
+        msgspec.Meta(
+            description=(
+                "The provider's place in the lot's ranking (1 = asked first) when orders go by "
+                "ranking; absent when the lot is not ranked"
+            )
+        ),
+    ] = None
 
 
 class LotBody(_Body, frozen=True, kw_only=True):
-    name: Text
-    forms: list[SupervisionForm]
-    region: Text
-    required_qualifications: list[QualificationKind] = []
-    providers: list[ProviderBody] = []
+    name: Annotated[
+        Text,
+        msgspec.Meta(
+            description="The lot's name, unique within the agreement; orders and price items name it"
+        ),
+    ]
+    forms: Annotated[
+        list[SupervisionForm],
+        msgspec.Meta(description="The supervision forms (individual, group, team, …) the lot covers"),
+    ]
+    region: Annotated[
+        Text,
+        msgspec.Meta(description="Where the lot's supervision is delivered (a region or area of the buyer)"),
+    ]
+    required_qualifications: Annotated[
+        list[QualificationKind],
+        msgspec.Meta(description="Qualifications a supervisor must hold to supervise in this lot"),
+    ] = []
+    providers: Annotated[
+        list[ProviderBody], msgspec.Meta(description="The providers admitted to the lot, with their ranks")
+    ] = []
 
 
 class PriceItemBody(_Body, frozen=True, kw_only=True):
-    lot: Text
-    form: SupervisionForm
-    duration_minutes: int
-    mode: DeliveryMode
-    unit: PriceUnit
-    net_price_cents: int
-    valid_from: dt.date
+    lot: Annotated[Text, msgspec.Meta(description="The lot the price is for")]
+    form: Annotated[SupervisionForm, msgspec.Meta(description="The supervision form the price is for")]
+    duration_minutes: Annotated[
+        int, msgspec.Meta(description="The session length the price is for, in minutes")
+    ]
+    mode: Annotated[
+        DeliveryMode,
+        msgspec.Meta(description="How the session is delivered (on site, remote, …) at this price"),
+    ]
+    unit: Annotated[PriceUnit, msgspec.Meta(description="What the price is per: a session or an hour")]
+    net_price_cents: Annotated[int, msgspec.Meta(description="The price before VAT, in euro cents")]
+    valid_from: Annotated[
+        dt.date,
+        msgspec.Meta(
+            description=(
+                "The first day the price is in force; the latest one on or before an order's start applies"
+            )
+        ),
+    ]
 
 
 class CancellationBody(_Body, frozen=True, kw_only=True):
-    late_threshold_hours: int = 24
-    late_cancellation_charge_percent: int = 100
-    no_show_charge_percent: int = 100
-    illness_exempt: bool = False
+    late_threshold_hours: Annotated[
+        int, msgspec.Meta(description="A cancellation fewer than this many hours before the session is late")
+    ] = 24
+    late_cancellation_charge_percent: Annotated[
+        int, msgspec.Meta(description="Share of the session price charged for a late cancellation (0–100)")
+    ] = 100
+    no_show_charge_percent: Annotated[
+        int,
+        msgspec.Meta(
+            description="Share of the session price charged when a participant does not come (0–100)"
+        ),
+    ] = 100
+    illness_exempt: Annotated[
+        bool, msgspec.Meta(description="Whether a late cancellation for illness is free of charge")
+    ] = False
 
 
 class AgreementBody(_Body, frozen=True, kw_only=True):
     """A whole agreement as the buyer writes it; a PUT replaces all of it."""
 
-    number: Text
-    title: Text
-    validity: ValidityBody
-    lots: list[LotBody] = []
-    price_items: list[PriceItemBody] = []
-    cancellation: CancellationBody = CancellationBody()
-    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
-    """Days from the invoice date to its due date (0–120)."""
+    number: Annotated[
+        Text,
+        msgspec.Meta(description="The agreement's number (diaarinumero) as the buyer's procurement gave it"),
+    ]
+    title: Annotated[Text, msgspec.Meta(description="The agreement's title")]
+    validity: Annotated[ValidityBody, msgspec.Meta(description="When the agreement is in force")]
+    lots: Annotated[list[LotBody], msgspec.Meta(description="The agreement's lots (osa-alueet)")] = []
+    price_items: Annotated[
+        list[PriceItemBody],
+        msgspec.Meta(description="The price list: one price per lot, form, duration, mode and start date"),
+    ] = []
+    cancellation: Annotated[
+        CancellationBody, msgspec.Meta(description="What late cancellations and no-shows cost")
+    ] = CancellationBody()
+    payment_terms_days: Annotated[
+        int, msgspec.Meta(description="Days from the invoice date to its due date (0–120).")
+    ] = DEFAULT_PAYMENT_TERMS_DAYS
 
 
 class AgreementOut(AgreementBody, frozen=True, kw_only=True):
-    id: uuid.UUID
-    status: AgreementStatus
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The agreement's id")]
+    status: Annotated[
+        AgreementStatus,
+        msgspec.Meta(description="Where the agreement is in its lifecycle (draft, active, ended, …)"),
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The agreement's version; its ETag, to send back as If-Match")
+    ]
 
 
 def _content(body: AgreementBody) -> AgreementContent:

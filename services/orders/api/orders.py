@@ -63,7 +63,12 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=200,
         pattern=r"^[!-~]+$",
-        description="Same key and body answer the same response; the same key with another body 422",
+        description=(
+            "Optional; send one to retry safely. The same key and body from the same caller answer the "
+            "first response again without creating anything; the same key with another body is a 422; "
+            "a request with it still in flight a 409. Without a key every POST creates a new order, so "
+            "a retry after a lost answer can create a second one."
+        ),
     ),
 ]
 
@@ -77,74 +82,175 @@ class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="cam
 class OrderBody(_Body, frozen=True, kw_only=True):
     """What the orderer writes."""
 
-    cost_centre_id: uuid.UUID
-    agreement_id: uuid.UUID
-    lot: Annotated[str, msgspec.Meta(max_length=1000)]
-    form: SupervisionForm
-    participants: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=50)]
-    planned_sessions: int
-    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=480)]
-    starts_on: dt.date
-    ends_on: dt.date
-    mode: DeliveryMode
-    selection: SelectionMethod
-    justification: Text | None = None
-    provider_id: uuid.UUID
-    supervisor_id: uuid.UUID | None = None
+    cost_centre_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The buyer's cost centre that pays for the supervision")
+    ]
+    agreement_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The framework agreement the order is made under")
+    ]
+    lot: Annotated[
+        Annotated[str, msgspec.Meta(max_length=1000)],
+        msgspec.Meta(description="The agreement lot the order falls in"),
+    ]
+    form: Annotated[
+        SupervisionForm, msgspec.Meta(description="The supervision form (individual, group, team, …)")
+    ]
+    participants: Annotated[
+        Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=50)],
+        msgspec.Meta(description="The people (directory ids) who take part in the supervision"),
+    ]
+    planned_sessions: Annotated[int, msgspec.Meta(description="How many sessions are ordered")]
+    duration_minutes: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=480)],
+        msgspec.Meta(description="How long one session is, in minutes (1–480)"),
+    ]
+    starts_on: Annotated[dt.date, msgspec.Meta(description="The first day of the supervision period")]
+    ends_on: Annotated[dt.date, msgspec.Meta(description="The last day of the supervision period")]
+    mode: Annotated[
+        DeliveryMode, msgspec.Meta(description="How the sessions are delivered (on site, remote, …)")
+    ]
+    selection: Annotated[
+        SelectionMethod,
+        msgspec.Meta(description="How the provider is chosen: by ranking, by justified direct choice, …"),
+    ]
+    justification: Annotated[
+        Text | None,
+        msgspec.Meta(
+            description=(
+                "Why this provider was chosen when the selection calls for a reason; only the buyer sees it"
+            )
+        ),
+    ] = None
+    provider_id: Annotated[uuid.UUID, msgspec.Meta(description="The provider (tenant id) the order goes to")]
+    supervisor_id: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(
+            description="The supervisor the orderer wishes for; the provider assigns the actual one"
+        ),
+    ] = None
 
 
 class ApproveBody(_Body, frozen=True, kw_only=True):
-    override_reason: Text | None = None
-    """Approve beyond the cost centre's budget room (audited)."""
+    override_reason: Annotated[
+        Text | None, msgspec.Meta(description="Approve beyond the cost centre's budget room (audited).")
+    ] = None
 
 
 class DeclareConflictBody(_Body, frozen=True, kw_only=True):
-    related_participants: list[uuid.UUID] = []
+    related_participants: Annotated[
+        list[uuid.UUID],
+        msgspec.Meta(description="The participants the supervisor has a conflict of interest with"),
+    ] = []
 
 
 class AssignSupervisorBody(_Body, frozen=True, kw_only=True):
-    supervisor_id: uuid.UUID
+    supervisor_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The provider's supervisor (person id) who will supervise")
+    ]
 
 
 class ExtensionBody(_Body, frozen=True, kw_only=True):
-    additional_sessions: int
-    """How many sessions to add; they count once an approver approves the extension."""
+    additional_sessions: Annotated[
+        int,
+        msgspec.Meta(
+            description="How many sessions to add; they count once an approver approves the extension."
+        ),
+    ]
 
 
 class ConflictAcceptanceOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    by: uuid.UUID | None
-    """The person who accepted; null for a participant's acceptance when who takes part is hidden."""
-    party: Literal["approver", "participant"]
-    at: dt.datetime
+    by: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(
+            description="Who accepted; null for a participant whose participation is hidden from the caller"
+        ),
+    ]
+    party: Annotated[
+        Literal["approver", "participant"], msgspec.Meta(description="As whom they accepted the conflict")
+    ]
+    at: Annotated[dt.datetime, msgspec.Meta(description="When they accepted")]
 
 
 class OrderOut(OrderBody, frozen=True, kw_only=True):
-    participants: list[uuid.UUID] | None = None  # type: ignore[assignment]
-    """Null for whoever may not see who takes part: buyer admins, in individual supervision (only the
-    cost centre's approvers and the participant see it)."""
-    id: uuid.UUID
-    order_number: str | None = None
-    """The buyer's human-readable number, e.g. ``TO-2027-000123`` (year of creation in Helsinki and a
-    gapless sequence of the buyer's): what people say and invoices carry as the order reference."""
-    buyer_id: uuid.UUID
-    status: OrderStatus
-    requested_by: uuid.UUID
-    approved_by: uuid.UUID | None = None
-    price: PriceItemBody | None = None
-    cancellation: CancellationBody | None = None
-    price_list: list[PriceItemBody] = []
-    """Every price of the lot and form in force on the start date (snapshot at approval)."""
-    payment_terms_days: int | None = None
-    agreement_number: str | None = None
-    budget_overridden: bool = False
-    supervisor_assigned: bool = False
-    """The provider assigned ``supervisorId``; until then it is the orderer's wish."""
-    conflict: str
-    conflict_acceptances: list[ConflictAcceptanceOut] = []
-    """Who accepted a declared conflict (the cost centre's approver, affected participants) and when."""
-    pending_extension_sessions: int | None = None
-    """Sessions asked for in an extension awaiting approval."""
-    version: int
+    participants: Annotated[
+        list[uuid.UUID] | None,
+        msgspec.Meta(
+            description=(
+                "Who takes part (person ids); null for whoever may not see it: buyer admins, in "
+                "individual supervision (only the cost centre's approvers and the participant see it)"
+            )
+        ),
+    ] = None  # type: ignore[assignment]
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The order's id")]
+    order_number: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "The buyer's human-readable number, e.g. TO-2027-000123 (year of creation in Helsinki "
+                "and a gapless sequence of the buyer's): what people say and invoices carry as the "
+                "order reference"
+            )
+        ),
+    ] = None
+    buyer_id: Annotated[uuid.UUID, msgspec.Meta(description="The buyer tenant that made the order")]
+    status: Annotated[
+        OrderStatus,
+        msgspec.Meta(
+            description=(
+                "Where the order is in its lifecycle (draft, submitted, approved, offered, "
+                "accepted, active, …)"
+            )
+        ),
+    ]
+    requested_by: Annotated[uuid.UUID, msgspec.Meta(description="Who (person id) made the order")]
+    approved_by: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(description="Who (person id) approved the order; absent until approved"),
+    ] = None
+    price: Annotated[
+        PriceItemBody | None,
+        msgspec.Meta(description="The price that applies to the order, fixed at approval"),
+    ] = None
+    cancellation: Annotated[
+        CancellationBody | None,
+        msgspec.Meta(description="The agreement's cancellation terms, fixed at approval"),
+    ] = None
+    price_list: Annotated[
+        list[PriceItemBody],
+        msgspec.Meta(
+            description="Every price of the lot and form in force on the start date (snapshot at approval)."
+        ),
+    ] = []
+    payment_terms_days: Annotated[
+        int | None,
+        msgspec.Meta(description="Days from invoice date to due date, from the agreement at approval"),
+    ] = None
+    agreement_number: Annotated[
+        str | None, msgspec.Meta(description="The agreement's number, fixed at approval (for invoices)")
+    ] = None
+    budget_overridden: Annotated[
+        bool, msgspec.Meta(description="Whether an approver approved beyond the cost centre's budget room")
+    ] = False
+    supervisor_assigned: Annotated[
+        bool,
+        msgspec.Meta(description="The provider assigned supervisorId; until then it is the orderer's wish."),
+    ] = False
+    conflict: Annotated[
+        str,
+        msgspec.Meta(description="The supervisor's conflict-of-interest state: none, declared or accepted"),
+    ]
+    conflict_acceptances: Annotated[
+        list[ConflictAcceptanceOut],
+        msgspec.Meta(
+            description="Who accepted a declared conflict (approver, affected participants) and when"
+        ),
+    ] = []
+    pending_extension_sessions: Annotated[
+        int | None, msgspec.Meta(description="Sessions asked for in an extension awaiting approval.")
+    ] = None
+    version: Annotated[
+        int, msgspec.Meta(description="The order's version; its ETag, to send back as If-Match")
+    ]
 
 
 def _draft(body: OrderBody) -> OrderDraft:

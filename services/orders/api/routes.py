@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -20,12 +21,16 @@ __all__ = ["CostCentreOut", "list_cost_centres"]
 
 
 class CostCentreOut(msgspec.Struct, frozen=True, rename="camel"):
-    id: uuid.UUID
-    code: str
-    name: str
-    yearly_budget_cents: int
-    active: bool
-    approver_ids: list[uuid.UUID]
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The cost centre's id")]
+    code: Annotated[str, msgspec.Meta(description="The buyer's code for the cost centre (kustannuspaikka)")]
+    name: Annotated[str, msgspec.Meta(description="The cost centre's name")]
+    yearly_budget_cents: Annotated[
+        int, msgspec.Meta(description="The yearly supervision budget, in euro cents")
+    ]
+    active: Annotated[bool, msgspec.Meta(description="Whether orders may be made on the cost centre")]
+    approver_ids: Annotated[
+        list[uuid.UUID], msgspec.Meta(description="The people who approve the cost centre's orders")
+    ]
 
 
 def _cost_centre(cost_centre: KnownCostCentre) -> CostCentreOut:

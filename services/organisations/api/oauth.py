@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from services.organisations.domain.tokens import OAuthError
@@ -34,11 +34,16 @@ FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENC
 class TokenResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     """RFC 6749 §5.1 (snake_case by the standard)."""
 
-    access_token: str
-    expires_in: int
-    token_type: str
-    scope: str = ""
-    refresh_token: str | None = None
+    access_token: Annotated[
+        str, msgspec.Meta(description="The access token (a JWT) to send as a bearer token")
+    ]
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the access token expires")]
+    token_type: Annotated[str, msgspec.Meta(description="Bearer")]
+    scope: Annotated[str, msgspec.Meta(description="The scopes granted, space-separated")] = ""
+    refresh_token: Annotated[
+        str | None,
+        msgspec.Meta(description="A new refresh token (the old one is spent); absent for client_credentials"),
+    ] = None
 
 
 def token_response(issued: IssuedTokens) -> Response[TokenResponse]:
@@ -73,6 +78,15 @@ def _basic_credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
 
+def _form_encoded(request: Request[Any, Any, Any]) -> None:
+    """RFC 6749 §3.2 / RFC 7009 §2.1: the parameters come form-encoded, never as JSON."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise OAuthError(
+            "invalid_request", "send the parameters as application/x-www-form-urlencoded (RFC 6749)"
+        )
+
+
 class OAuthController(Controller):
     path = "/oauth"
     tags = ["tokens"]
@@ -92,6 +106,7 @@ class OAuthController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         token_policy: NamedDependency[TokenPolicy],
     ) -> Response[TokenResponse]:
+        _form_encoded(request)
         grant_type = data.get("grant_type")
         if grant_type == "refresh_token":
             if "refresh_token" not in data:
@@ -111,13 +126,18 @@ class OAuthController(Controller):
         "/revoke",
         operation_id="revokeToken",
         summary="Log out: revoke a refresh token's family",
+        description="RFC 7009: 200 with an empty body, whether or not the token was valid.",
         status_code=200,
+        media_type=MediaType.TEXT,
     )
-    async def revoke(self, data: FormBody, pool: NamedDependency[asyncpg.Pool]) -> Response[None]:
+    async def revoke(
+        self, request: Request[Any, Any, Any], data: FormBody, pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[None]:
+        _form_encoded(request)
         if "token" not in data:
             raise OAuthError("invalid_request", "token is required")
         await handlers.revoke(pool, data["token"])
-        return Response(None, headers=_NO_STORE)
+        return Response(None, headers=_NO_STORE, media_type=MediaType.TEXT)
 
 
 def jwks_route(token_policy: TokenPolicy | None) -> Any:
@@ -143,13 +163,19 @@ class MachineClientCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 
 
 class MachineClientOut(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    client_id: str
-    name: str
-    scopes: list[str]
-    created_at: dt.datetime
-    revoked: bool
-    client_secret: str | None = None
-    """Only in the answer to the registration; store it now, it is never shown again."""
+    client_id: Annotated[
+        str, msgspec.Meta(description="The machine client's id, for HTTP Basic at /oauth/token")
+    ]
+    name: Annotated[str, msgspec.Meta(description="The client's name, for people")]
+    scopes: Annotated[list[str], msgspec.Meta(description="The scopes the client may get")]
+    created_at: Annotated[dt.datetime, msgspec.Meta(description="When the client was registered")]
+    revoked: Annotated[bool, msgspec.Meta(description="Whether the client is revoked (gets no more tokens)")]
+    client_secret: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Only in the answer to the registration; store it now, it is never shown again."
+        ),
+    ] = None
 
 
 def _client_out(client: RegisteredClient) -> MachineClientOut:

@@ -66,9 +66,15 @@ T = TypeVar("T")
 
 
 class PostalAddressBody(_In, frozen=True):
-    street: Name
-    postcode: Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["33100"])]
-    city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    street: Annotated[Name, msgspec.Meta(description="Street address")]
+    postcode: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["33100"])],
+        msgspec.Meta(description="Postal code"),
+    ]
+    city: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=100)],
+        msgspec.Meta(description="Post office or city"),
+    ]
     country: Annotated[
         str, msgspec.Meta(min_length=2, max_length=2, description="ISO 3166-1 alpha-2; FI unless given")
     ] = "FI"
@@ -99,9 +105,15 @@ class EInvoiceAddressBody(_In, frozen=True):
 
 
 class EInvoiceAddressOut(_Out, frozen=True):
-    scheme: EInvoiceScheme
-    address: str
-    operator_id: str | None
+    scheme: Annotated[
+        EInvoiceScheme,
+        msgspec.Meta(description="The address scheme: OVT (Finnish EDI id) or a Peppol participant id"),
+    ]
+    address: Annotated[str, msgspec.Meta(description="The e-invoice address")]
+    operator_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The e-invoice operator's id (välittäjätunnus), when the scheme needs one"),
+    ]
 
 
 Iban = Annotated[str, msgspec.Meta(min_length=5, max_length=42, examples=["FI21 1234 5600 0007 85"])]
@@ -118,57 +130,112 @@ class TenantCreate(_In, frozen=True):
             min_length=8, max_length=10, description="Y-tunnus, e.g. 2077474-0", examples=["2077474-0"]
         ),
     ]
-    subtype: TenantSubtype | None = None
-    vat_id: VatId | None = None
-    postal_address: PostalAddressBody | None = None
-    e_invoice_address: EInvoiceAddressBody | None = None
+    subtype: Annotated[
+        TenantSubtype | None,
+        msgspec.Meta(description="What kind of buyer or provider the tenant is (e.g. welfare area, company)"),
+    ] = None
+    vat_id: Annotated[
+        VatId | None, msgspec.Meta(description="The EU VAT number (FI + the business id's digits)")
+    ] = None
+    postal_address: Annotated[
+        PostalAddressBody | None, msgspec.Meta(description="The postal address invoices and letters go to")
+    ] = None
+    e_invoice_address: Annotated[
+        EInvoiceAddressBody | None,
+        msgspec.Meta(description="Where e-invoices (Finvoice, Peppol) to the tenant go"),
+    ] = None
     iban: Annotated[Iban, msgspec.Meta(description="Providers only")] | None = None
     bic: Annotated[Bic, msgspec.Meta(description="Derived from the IBAN when left out")] | None = None
 
 
 class TenantUpdate(_In, frozen=True):
-    name: Name | UnsetType = UNSET
-    subtype: TenantSubtype | UnsetType | None = UNSET
-    vat_id: VatId | UnsetType | None = UNSET
-    postal_address: PostalAddressBody | UnsetType | None = UNSET
-    e_invoice_address: EInvoiceAddressBody | UnsetType | None = UNSET
-    iban: Iban | UnsetType | None = UNSET
-    bic: Bic | UnsetType | None = UNSET
+    name: Annotated[Name | UnsetType, msgspec.Meta(description="Legal or trade name")] = UNSET
+    subtype: Annotated[
+        TenantSubtype | UnsetType | None,
+        msgspec.Meta(description="What kind of buyer or provider the tenant is (e.g. welfare area, company)"),
+    ] = UNSET
+    vat_id: Annotated[
+        VatId | UnsetType | None,
+        msgspec.Meta(description="The EU VAT number (FI + the business id's digits)"),
+    ] = UNSET
+    postal_address: Annotated[
+        PostalAddressBody | UnsetType | None,
+        msgspec.Meta(description="The postal address invoices and letters go to"),
+    ] = UNSET
+    e_invoice_address: Annotated[
+        EInvoiceAddressBody | UnsetType | None,
+        msgspec.Meta(description="Where e-invoices (Finvoice, Peppol) to the tenant go"),
+    ] = UNSET
+    iban: Annotated[
+        Iban | UnsetType | None,
+        msgspec.Meta(description="The provider's bank account (IBAN) invoices ask payment to"),
+    ] = UNSET
+    bic: Annotated[Bic | UnsetType | None, msgspec.Meta(description="The bank's BIC for the IBAN")] = UNSET
 
 
 class TenantOut(_Out, frozen=True):
-    id: uuid.UUID
-    name: str
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The tenant's id")]
+    name: Annotated[str, msgspec.Meta(description="Legal or trade name")]
     kind: TenantKind
-    subtype: TenantSubtype | None
-    business_id: str
-    vat_id: str | None
-    postal_address: PostalAddressBody | None
-    e_invoice_address: EInvoiceAddressOut | None
-    iban: str | None
-    bic: str | None
-    active: bool
-    version: int
+    subtype: Annotated[
+        TenantSubtype | None,
+        msgspec.Meta(description="What kind of buyer or provider the tenant is (e.g. welfare area, company)"),
+    ]
+    business_id: Annotated[str, msgspec.Meta(description="The Finnish business id (Y-tunnus)")]
+    vat_id: Annotated[
+        str | None, msgspec.Meta(description="The EU VAT number (FI + the business id's digits)")
+    ]
+    postal_address: Annotated[
+        PostalAddressBody | None, msgspec.Meta(description="The postal address invoices and letters go to")
+    ]
+    e_invoice_address: Annotated[
+        EInvoiceAddressOut | None,
+        msgspec.Meta(description="Where e-invoices (Finvoice, Peppol) to the tenant go"),
+    ]
+    iban: Annotated[
+        str | None, msgspec.Meta(description="The provider's bank account (IBAN) invoices ask payment to")
+    ]
+    bic: Annotated[str | None, msgspec.Meta(description="The bank's BIC for the IBAN")]
+    active: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Whether the tenant is active; an inactive tenant can neither order nor be ordered from"
+            )
+        ),
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The tenant's version; its ETag, to send back as If-Match")
+    ]
 
 
 # --- org units and cost centres ---
 
 
 class OrgUnitCreate(_In, frozen=True):
-    name: Name
-    parent_id: uuid.UUID | None = None
+    name: Annotated[Name, msgspec.Meta(description="The org unit's name")]
+    parent_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="The unit it belongs under; absent for a top-level unit")
+    ] = None
 
 
 class OrgUnitUpdate(_In, frozen=True):
-    name: Name | UnsetType = UNSET
-    parent_id: uuid.UUID | UnsetType | None = UNSET
+    name: Annotated[Name | UnsetType, msgspec.Meta(description="The org unit's name")] = UNSET
+    parent_id: Annotated[
+        uuid.UUID | UnsetType | None,
+        msgspec.Meta(description="The unit it belongs under; absent for a top-level unit"),
+    ] = UNSET
 
 
 class OrgUnitOut(_Out, frozen=True):
-    id: uuid.UUID
-    name: str
-    parent_id: uuid.UUID | None
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The org unit's id")]
+    name: Annotated[str, msgspec.Meta(description="The org unit's name")]
+    parent_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="The unit it belongs under; absent for a top-level unit")
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The unit's version; its ETag, to send back as If-Match")
+    ]
 
 
 CostCentreCode = Annotated[str, msgspec.Meta(min_length=1, max_length=32, examples=["4100-KP"])]
@@ -176,33 +243,50 @@ Cents = Annotated[int, msgspec.Meta(ge=0, le=10**15, description="Euro cents", e
 
 
 class CostCentreCreate(_In, frozen=True):
-    org_unit_id: uuid.UUID
-    code: CostCentreCode
-    name: Name
-    yearly_budget_cents: Cents
+    org_unit_id: Annotated[uuid.UUID, msgspec.Meta(description="The org unit the cost centre belongs to")]
+    code: Annotated[
+        CostCentreCode, msgspec.Meta(description="The buyer's code for the cost centre (kustannuspaikka)")
+    ]
+    name: Annotated[Name, msgspec.Meta(description="The cost centre's name")]
+    yearly_budget_cents: Annotated[
+        Cents, msgspec.Meta(description="The yearly supervision budget, in euro cents")
+    ]
 
 
 class CostCentreUpdate(_In, frozen=True):
-    org_unit_id: uuid.UUID | UnsetType = UNSET
-    code: CostCentreCode | UnsetType = UNSET
-    name: Name | UnsetType = UNSET
-    yearly_budget_cents: Cents | UnsetType = UNSET
+    org_unit_id: Annotated[
+        uuid.UUID | UnsetType, msgspec.Meta(description="The org unit the cost centre belongs to")
+    ] = UNSET
+    code: Annotated[
+        CostCentreCode | UnsetType,
+        msgspec.Meta(description="The buyer's code for the cost centre (kustannuspaikka)"),
+    ] = UNSET
+    name: Annotated[Name | UnsetType, msgspec.Meta(description="The cost centre's name")] = UNSET
+    yearly_budget_cents: Annotated[
+        Cents | UnsetType, msgspec.Meta(description="The yearly supervision budget, in euro cents")
+    ] = UNSET
 
 
 class CostCentreOut(_Out, frozen=True):
-    id: uuid.UUID
-    org_unit_id: uuid.UUID
-    code: str
-    name: str
-    yearly_budget_cents: int
-    active: bool
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The cost centre's id")]
+    org_unit_id: Annotated[uuid.UUID, msgspec.Meta(description="The org unit the cost centre belongs to")]
+    code: Annotated[str, msgspec.Meta(description="The buyer's code for the cost centre (kustannuspaikka)")]
+    name: Annotated[str, msgspec.Meta(description="The cost centre's name")]
+    yearly_budget_cents: Annotated[
+        int, msgspec.Meta(description="The yearly supervision budget, in euro cents")
+    ]
+    active: Annotated[bool, msgspec.Meta(description="Whether orders may be made on the cost centre")]
+    version: Annotated[
+        int, msgspec.Meta(description="The cost centre's version; its ETag, to send back as If-Match")
+    ]
 
 
 class ApproverOut(_Out, frozen=True):
-    person_id: uuid.UUID
-    name: str
-    assigned_at: dt.datetime
+    person_id: Annotated[uuid.UUID, msgspec.Meta(description="The approver")]
+    name: Annotated[str, msgspec.Meta(description="The approver's name")]
+    assigned_at: Annotated[
+        dt.datetime, msgspec.Meta(description="When the person became an approver of the cost centre")
+    ]
 
 
 # --- people ---
@@ -220,27 +304,64 @@ HrEmployeeNumber = Annotated[
 
 
 class PersonCreate(_In, frozen=True):
-    name: Name
-    email: Email
-    roles: Roles
-    hr_employee_number: HrEmployeeNumber | None = None
+    name: Annotated[Name, msgspec.Meta(description="The person's name")]
+    email: Annotated[Email, msgspec.Meta(description="The person's work e-mail; their login matches it")]
+    roles: Annotated[
+        Roles,
+        msgspec.Meta(
+            description=(
+                "The person's roles in the tenant (buyer_admin, approver, employee, "
+                "provider_admin, supervisor)"
+            )
+        ),
+    ]
+    hr_employee_number: Annotated[
+        HrEmployeeNumber | None,
+        msgspec.Meta(description="The employee number in the buyer's HR system, for working-time events"),
+    ] = None
 
 
 class PersonUpdate(_In, frozen=True):
-    name: Name | UnsetType = UNSET
-    email: Email | UnsetType = UNSET
-    roles: Roles | UnsetType = UNSET
-    hr_employee_number: HrEmployeeNumber | UnsetType | None = UNSET
+    name: Annotated[Name | UnsetType, msgspec.Meta(description="The person's name")] = UNSET
+    email: Annotated[
+        Email | UnsetType, msgspec.Meta(description="The person's work e-mail; their login matches it")
+    ] = UNSET
+    roles: Annotated[
+        Roles | UnsetType,
+        msgspec.Meta(
+            description=(
+                "The person's roles in the tenant (buyer_admin, approver, employee, "
+                "provider_admin, supervisor)"
+            )
+        ),
+    ] = UNSET
+    hr_employee_number: Annotated[
+        HrEmployeeNumber | UnsetType | None,
+        msgspec.Meta(description="The employee number in the buyer's HR system, for working-time events"),
+    ] = UNSET
 
 
 class PersonOut(_Out, frozen=True):
-    id: uuid.UUID
-    name: str
-    email: str
-    roles: list[Role]
-    hr_employee_number: str | None
-    active: bool
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The person's id")]
+    name: Annotated[str, msgspec.Meta(description="The person's name")]
+    email: Annotated[str, msgspec.Meta(description="The person's work e-mail; their login matches it")]
+    roles: Annotated[
+        list[Role],
+        msgspec.Meta(
+            description=(
+                "The person's roles in the tenant (buyer_admin, approver, employee, "
+                "provider_admin, supervisor)"
+            )
+        ),
+    ]
+    hr_employee_number: Annotated[
+        str | None,
+        msgspec.Meta(description="The employee number in the buyer's HR system, for working-time events"),
+    ]
+    active: Annotated[bool, msgspec.Meta(description="Whether the person may log in and act")]
+    version: Annotated[
+        int, msgspec.Meta(description="The person's version; its ETag, to send back as If-Match")
+    ]
 
 
 class LinkedIdentityOut(_Out, frozen=True):
@@ -294,21 +415,32 @@ class OwnPersonOut(_Out, frozen=True):
 class StoryTrainingBody(_In, frozen=True, tag="story_training", tag_field="type"):
     """Supervisor training to the STOry standard (työnohjaajakoulutus, 60 ECTS in full)."""
 
-    institution: Name
-    completed_on: dt.date
-    ects: Annotated[float, msgspec.Meta(ge=0, le=1000)]
+    institution: Annotated[Name, msgspec.Meta(description="Who gave the supervisor training")]
+    completed_on: Annotated[dt.date, msgspec.Meta(description="When the training was completed")]
+    ects: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1000)],
+        msgspec.Meta(description="The training's extent in ECTS credits"),
+    ]
 
 
 class ValviraRegistrationBody(_In, frozen=True, tag="valvira_registration", tag_field="type"):
     """A registration in Valvira's register of professionals, checked by a provider admin."""
 
-    registration_number: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-    verified_on: dt.date
+    registration_number: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=20)],
+        msgspec.Meta(description="The registration number in Valvira's register (Terhikki)"),
+    ]
+    verified_on: Annotated[
+        dt.date, msgspec.Meta(description="When a provider admin checked the registration")
+    ]
     verified_by: Annotated[uuid.UUID, msgspec.Meta(description="Person id of the provider admin who checked")]
 
 
 class OtherQualificationBody(_In, frozen=True, tag="other", tag_field="type"):
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    description: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=500)],
+        msgspec.Meta(description="The qualification in words"),
+    ]
 
 
 QualificationBody = StoryTrainingBody | ValviraRegistrationBody | OtherQualificationBody
@@ -320,34 +452,72 @@ Qualifications = Annotated[list[QualificationBody], msgspec.Meta(max_length=50)]
 
 
 class SupervisorProfileCreate(_In, frozen=True):
-    person_id: uuid.UUID
-    forms: list[SupervisionForm] = []
-    languages: Languages = []
-    regions: Regions = []
-    delivery_modes: list[DeliveryMode] = []
-    available: bool = False
-    qualifications: Qualifications = []
+    person_id: Annotated[uuid.UUID, msgspec.Meta(description="The provider's person who supervises")]
+    forms: Annotated[
+        list[SupervisionForm], msgspec.Meta(description="The supervision forms the supervisor offers")
+    ] = []
+    languages: Annotated[
+        Languages, msgspec.Meta(description="The languages the supervisor supervises in (ISO 639-1)")
+    ] = []
+    regions: Annotated[Regions, msgspec.Meta(description="The regions the supervisor works in")] = []
+    delivery_modes: Annotated[
+        list[DeliveryMode],
+        msgspec.Meta(description="How the supervisor delivers sessions (on site, remote, …)"),
+    ] = []
+    available: Annotated[bool, msgspec.Meta(description="Whether the supervisor takes new orders")] = False
+    qualifications: Annotated[
+        Qualifications,
+        msgspec.Meta(description="The supervisor's qualifications (training, Valvira registration, other)"),
+    ] = []
 
 
 class SupervisorProfileUpdate(_In, frozen=True):
-    forms: list[SupervisionForm] | UnsetType = UNSET
-    languages: Languages | UnsetType = UNSET
-    regions: Regions | UnsetType = UNSET
-    delivery_modes: list[DeliveryMode] | UnsetType = UNSET
-    available: bool | UnsetType = UNSET
-    qualifications: Qualifications | UnsetType = UNSET
+    forms: Annotated[
+        list[SupervisionForm] | UnsetType,
+        msgspec.Meta(description="The supervision forms the supervisor offers"),
+    ] = UNSET
+    languages: Annotated[
+        Languages | UnsetType,
+        msgspec.Meta(description="The languages the supervisor supervises in (ISO 639-1)"),
+    ] = UNSET
+    regions: Annotated[
+        Regions | UnsetType, msgspec.Meta(description="The regions the supervisor works in")
+    ] = UNSET
+    delivery_modes: Annotated[
+        list[DeliveryMode] | UnsetType,
+        msgspec.Meta(description="How the supervisor delivers sessions (on site, remote, …)"),
+    ] = UNSET
+    available: Annotated[
+        bool | UnsetType, msgspec.Meta(description="Whether the supervisor takes new orders")
+    ] = UNSET
+    qualifications: Annotated[
+        Qualifications | UnsetType,
+        msgspec.Meta(description="The supervisor's qualifications (training, Valvira registration, other)"),
+    ] = UNSET
 
 
 class AvailabilityUpdate(_In, frozen=True):
-    available: bool
+    available: Annotated[bool, msgspec.Meta(description="Whether the supervisor takes new orders")]
 
 
 class SupervisorProfileOut(_Out, frozen=True):
-    person_id: uuid.UUID
-    forms: list[SupervisionForm]
-    languages: list[str]
-    regions: list[str]
-    delivery_modes: list[DeliveryMode]
-    available: bool
-    qualifications: list[QualificationBody]
-    version: int
+    person_id: Annotated[uuid.UUID, msgspec.Meta(description="The provider's person who supervises")]
+    forms: Annotated[
+        list[SupervisionForm], msgspec.Meta(description="The supervision forms the supervisor offers")
+    ]
+    languages: Annotated[
+        list[str], msgspec.Meta(description="The languages the supervisor supervises in (ISO 639-1)")
+    ]
+    regions: Annotated[list[str], msgspec.Meta(description="The regions the supervisor works in")]
+    delivery_modes: Annotated[
+        list[DeliveryMode],
+        msgspec.Meta(description="How the supervisor delivers sessions (on site, remote, …)"),
+    ]
+    available: Annotated[bool, msgspec.Meta(description="Whether the supervisor takes new orders")]
+    qualifications: Annotated[
+        list[QualificationBody],
+        msgspec.Meta(description="The supervisor's qualifications (training, Valvira registration, other)"),
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The profile's version; its ETag, to send back as If-Match")
+    ]

@@ -66,55 +66,108 @@ class _In(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel
 
 
 class ContentBody(_In, frozen=True, kw_only=True):
-    kind: ContentKind
-    body: Body
-    phase: Phase | None = None
-    """``mid`` or ``final`` for evaluations; nothing else has one."""
-    session_id: uuid.UUID | None = None
-    """The session of this process the item is about, if any."""
+    kind: Annotated[
+        ContentKind, msgspec.Meta(description="What the item is: a goal, a note, an evaluation, a summary, …")
+    ]
+    body: Annotated[
+        Body,
+        msgspec.Meta(
+            description=(
+                "The text of the item; supervision content, encrypted at rest and never shown to "
+                "the employer unless shared"
+            )
+        ),
+    ]
+    phase: Annotated[
+        Phase | None, msgspec.Meta(description="mid or final for evaluations; nothing else has one.")
+    ] = None
+    session_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="The session of this process the item is about, if any.")
+    ] = None
 
 
 class UpdateBody(_In, frozen=True, kw_only=True):
-    body: Body
+    body: Annotated[Body, msgspec.Meta(description="The item's new text, replacing the old")]
 
 
 class ShareBody(_In, frozen=True, kw_only=True):
-    shared: bool
-    """A participant's reflection: shown to the supervisor (true) or not (false)."""
+    shared: Annotated[
+        bool, msgspec.Meta(description="Whether the author shares the item with the process's supervisor")
+    ]
 
 
 class ConsentBody(_In, frozen=True, kw_only=True):
-    consent: bool
-    """The participant agrees that the employer may read the process's goals."""
+    consent: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Whether the participant consents to the process's goals being shown to the employer"
+        ),
+    ]
 
 
 class RetentionBody(_In, frozen=True, kw_only=True):
-    months: Annotated[int, msgspec.Meta(ge=1, le=240)]
+    months: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=240)],
+        msgspec.Meta(
+            description=(
+                "How many months after a process closes its content is kept before it is shredded (1–240)"
+            )
+        ),
+    ]
 
 
 class ContentOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    id: uuid.UUID
-    process_id: uuid.UUID
-    kind: ContentKind
-    phase: Phase | None
-    owner_id: uuid.UUID | None
-    """Null for the employer: it would name a participant."""
-    body: str
-    shared_with_supervisor: bool
-    approved_by: list[uuid.UUID] | None
-    """Null for the employer: it names the participants."""
-    version: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    session_id: uuid.UUID | None = None
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The item's id")]
+    process_id: Annotated[uuid.UUID, msgspec.Meta(description="The supervision process the item belongs to")]
+    kind: Annotated[
+        ContentKind, msgspec.Meta(description="What the item is: a goal, a note, an evaluation, a summary, …")
+    ]
+    phase: Annotated[
+        Phase | None, msgspec.Meta(description="mid or final for evaluations; absent for other kinds")
+    ]
+    owner_id: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(description="The author (person id); absent for items of the process as a whole"),
+    ]
+    body: Annotated[str, msgspec.Meta(description="The text of the item")]
+    shared_with_supervisor: Annotated[
+        bool, msgspec.Meta(description="Whether the author shares the item with the process's supervisor")
+    ]
+    approved_by: Annotated[
+        list[uuid.UUID] | None,
+        msgspec.Meta(
+            description="For a summary, the participants who approved this version; absent for other kinds"
+        ),
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The item's version; its ETag, to send back as If-Match")
+    ]
+    created_at: Annotated[dt.datetime, msgspec.Meta(description="When the item was written")]
+    updated_at: Annotated[dt.datetime, msgspec.Meta(description="When the item was last changed")]
+    session_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="The session of this process the item is about, if any")
+    ] = None
 
 
 class ContentStatusOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    process_id: uuid.UUID
-    relation: str
-    goals_shared_with_employer: bool
-    consented: list[uuid.UUID]
-    shredded: bool
+    process_id: Annotated[uuid.UUID, msgspec.Meta(description="The supervision process")]
+    relation: Annotated[
+        str,
+        msgspec.Meta(
+            description="How the caller relates to the process (participant, supervisor, employer, …)"
+        ),
+    ]
+    goals_shared_with_employer: Annotated[
+        bool, msgspec.Meta(description="Whether every participant consented, so the employer sees the goals")
+    ]
+    consented: Annotated[
+        list[uuid.UUID],
+        msgspec.Meta(description="The participants who consented to sharing the goals with the employer"),
+    ]
+    shredded: Annotated[
+        bool,
+        msgspec.Meta(description="Whether the process's content has been shredded after its retention time"),
+    ]
 
 
 def _out(item: ContentItem) -> ContentOut:
@@ -296,7 +349,12 @@ class ContentController(Controller):
 
 
 class RetentionOut(msgspec.Struct, frozen=True, rename="camel"):
-    months: int
+    months: Annotated[
+        int,
+        msgspec.Meta(
+            description="How many months after a process closes its content is kept before it is shredded"
+        ),
+    ]
 
 
 @put(

@@ -51,68 +51,133 @@ class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="cam
 class AgreementBody(_Body, frozen=True, kw_only=True):
     """The signed supervision agreement's frame (its parties are the process's)."""
 
-    signed_at: dt.datetime
-    mid_evaluation_on: dt.date
-    final_evaluation_on: dt.date
-    trial_sessions: Annotated[int, msgspec.Meta(ge=0, le=domain.MAX_TRIAL_SESSIONS)] = 0
+    signed_at: Annotated[
+        dt.datetime,
+        msgspec.Meta(description="When the parties signed the supervision agreement (ohjaussopimus)"),
+    ]
+    mid_evaluation_on: Annotated[
+        dt.date, msgspec.Meta(description="The day the mid-point evaluation is planned for")
+    ]
+    final_evaluation_on: Annotated[
+        dt.date, msgspec.Meta(description="The day the final evaluation is planned for")
+    ]
+    trial_sessions: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=domain.MAX_TRIAL_SESSIONS)],
+        msgspec.Meta(
+            description=(
+                "How many of the first sessions are a trial, after which the buyer decides to go on or stop"
+            )
+        ),
+    ] = 0
 
 
 class TrialDecisionBody(_Body, frozen=True, kw_only=True):
-    decision: TrialDecision
+    decision: Annotated[
+        TrialDecision,
+        msgspec.Meta(description="Whether the process goes on after the trial sessions or stops"),
+    ]
 
 
 class EvaluationBody(_Body, frozen=True, kw_only=True):
-    kind: EvaluationKind
-    done_at: dt.datetime
+    kind: Annotated[EvaluationKind, msgspec.Meta(description="Which evaluation was done: mid or final")]
+    done_at: Annotated[dt.datetime, msgspec.Meta(description="When the evaluation was done")]
 
 
 class PriceItemOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    duration_minutes: int
-    mode: DeliveryMode
-    unit: str
-    net_price_cents: int
+    duration_minutes: Annotated[
+        int, msgspec.Meta(description="The session length the price is for, in minutes")
+    ]
+    mode: Annotated[
+        DeliveryMode,
+        msgspec.Meta(description="How a session at this price is delivered (on site, remote, …)"),
+    ]
+    unit: Annotated[str, msgspec.Meta(description="What the price is per: a session or an hour")]
+    net_price_cents: Annotated[int, msgspec.Meta(description="The price before VAT, in euro cents")]
 
 
 class AgreementOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    parties: list[uuid.UUID]
-    """The buyer (tenant id), the supervisor and the participants (person ids)."""
-    signed_at: dt.datetime
-    mid_evaluation_on: dt.date
-    final_evaluation_on: dt.date
-    trial_sessions: int
+    parties: Annotated[
+        list[uuid.UUID],
+        msgspec.Meta(description="The people (participants and supervisor) who are party to the agreement"),
+    ]
+    signed_at: Annotated[
+        dt.datetime, msgspec.Meta(description="When the parties signed the supervision agreement")
+    ]
+    mid_evaluation_on: Annotated[
+        dt.date, msgspec.Meta(description="The day the mid-point evaluation is planned for")
+    ]
+    final_evaluation_on: Annotated[
+        dt.date, msgspec.Meta(description="The day the final evaluation is planned for")
+    ]
+    trial_sessions: Annotated[int, msgspec.Meta(description="How many of the first sessions are a trial")]
 
 
 class EvaluationOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    kind: EvaluationKind
-    done_at: dt.datetime
+    kind: Annotated[EvaluationKind, msgspec.Meta(description="Which evaluation was done: mid or final")]
+    done_at: Annotated[dt.datetime, msgspec.Meta(description="When the evaluation was done")]
 
 
 class ProcessOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    id: uuid.UUID
-    order_id: uuid.UUID
-    buyer_id: uuid.UUID
-    provider_id: uuid.UUID
-    supervisor_id: uuid.UUID
-    cost_centre_id: uuid.UUID
-    agreement_id: uuid.UUID
-    lot: str
-    form: SupervisionForm
-    participants: list[uuid.UUID] | None
-    """Hidden (null) from buyer admins for individual supervision: who takes part is the approver's."""
-    planned_sessions: int
-    allowed_sessions: list[PriceItemOut]
-    """The durations and delivery modes the snapshotted price list allows, with their prices."""
-    cancellation: CancellationTermsFact
-    starts_on: dt.date
-    ends_on: dt.date
-    accepted_at: dt.datetime
-    status: ProcessStatus
-    outcome: domain.ProcessOutcome | None
-    closed_at: dt.datetime | None
-    agreement: AgreementOut | None
-    trial_decision: TrialDecision | None
-    evaluations: list[EvaluationOut]
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The supervision process's id")]
+    order_id: Annotated[uuid.UUID, msgspec.Meta(description="The order the process carries out")]
+    buyer_id: Annotated[uuid.UUID, msgspec.Meta(description="The buyer tenant")]
+    provider_id: Annotated[uuid.UUID, msgspec.Meta(description="The provider tenant")]
+    supervisor_id: Annotated[uuid.UUID, msgspec.Meta(description="The supervisor (person id) who supervises")]
+    cost_centre_id: Annotated[uuid.UUID, msgspec.Meta(description="The buyer's cost centre that pays")]
+    agreement_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The framework agreement the order was made under")
+    ]
+    lot: Annotated[str, msgspec.Meta(description="The agreement lot")]
+    form: Annotated[
+        SupervisionForm, msgspec.Meta(description="The supervision form (individual, group, team, …)")
+    ]
+    participants: Annotated[
+        list[uuid.UUID] | None,
+        msgspec.Meta(
+            description="The participants (person ids); absent for callers who may not see who takes part"
+        ),
+    ]
+    planned_sessions: Annotated[
+        int, msgspec.Meta(description="How many sessions the order allows, extensions included")
+    ]
+    allowed_sessions: Annotated[
+        list[PriceItemOut],
+        msgspec.Meta(
+            description="The session lengths and modes the order's price list allows, with their prices"
+        ),
+    ]
+    cancellation: Annotated[
+        CancellationTermsFact,
+        msgspec.Meta(description="What late cancellations and no-shows cost, from the agreement"),
+    ]
+    starts_on: Annotated[dt.date, msgspec.Meta(description="The first day of the supervision period")]
+    ends_on: Annotated[dt.date, msgspec.Meta(description="The last day of the supervision period")]
+    accepted_at: Annotated[
+        dt.datetime, msgspec.Meta(description="When the provider accepted the order and the process began")
+    ]
+    status: Annotated[
+        ProcessStatus, msgspec.Meta(description="Where the process is: open, in trial, running, closed, …")
+    ]
+    outcome: Annotated[
+        domain.ProcessOutcome | None,
+        msgspec.Meta(description="How the process ended (completed, interrupted, …); absent while it runs"),
+    ]
+    closed_at: Annotated[
+        dt.datetime | None, msgspec.Meta(description="When the process closed; absent while it runs")
+    ]
+    agreement: Annotated[
+        AgreementOut | None,
+        msgspec.Meta(description="The supervision agreement, once the parties have signed it"),
+    ]
+    trial_decision: Annotated[
+        TrialDecision | None, msgspec.Meta(description="The decision after the trial sessions, once made")
+    ]
+    evaluations: Annotated[
+        list[EvaluationOut], msgspec.Meta(description="The evaluations done so far (mid, final)")
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The process's version; its ETag, to send back as If-Match")
+    ]
 
 
 def _price(item: PriceItemFact) -> PriceItemOut:

@@ -58,7 +58,12 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=200,
         pattern=r"^[!-~]+$",
-        description="Same key and body answer the same response; the same key with another body 422",
+        description=(
+            "Optional; send one to retry safely. The same key and body from the same caller answer the "
+            "first response again without creating anything; the same key with another body is a 422; "
+            "a request with it still in flight a 409. Without a key every POST creates a new session, so "
+            "a retry after a lost answer can create a second one."
+        ),
     ),
 ]
 
@@ -70,55 +75,105 @@ class _Body(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="cam
 
 
 class ScheduleBody(_Body, frozen=True, kw_only=True):
-    starts_at: dt.datetime
-    duration_minutes: Minutes
-    mode: DeliveryMode
+    starts_at: Annotated[
+        dt.datetime, msgspec.Meta(description="When the session starts (with a time zone offset)")
+    ]
+    duration_minutes: Annotated[
+        Minutes,
+        msgspec.Meta(
+            description=(
+                "How long the session is, in minutes; one of the lengths the order's price list allows"
+            )
+        ),
+    ]
+    mode: Annotated[
+        DeliveryMode, msgspec.Meta(description="How the session is delivered (on site, remote, …)")
+    ]
 
 
 class AttendanceBody(_Body, frozen=True, kw_only=True):
-    person_id: uuid.UUID
-    attended: bool
+    person_id: Annotated[uuid.UUID, msgspec.Meta(description="The participant")]
+    attended: Annotated[bool, msgspec.Meta(description="Whether the participant attended")]
 
 
 class HeldBody(_Body, frozen=True, kw_only=True):
-    attendance: Annotated[list[AttendanceBody], msgspec.Meta(min_length=1, max_length=50)]
+    attendance: Annotated[
+        Annotated[list[AttendanceBody], msgspec.Meta(min_length=1, max_length=50)],
+        msgspec.Meta(description="Who of the participants attended the session"),
+    ]
 
 
 class CancelBody(_Body, frozen=True, kw_only=True):
-    cancelled_by: CancelledBy
-    reason_category: ReasonCategory
-    """Only the category: a reason in words is content and is not taken here."""
+    cancelled_by: Annotated[
+        CancelledBy,
+        msgspec.Meta(description="Who cancelled: the buyer's side, the provider's side or a participant"),
+    ]
+    reason_category: Annotated[
+        ReasonCategory,
+        msgspec.Meta(
+            description=(
+                "The reason's category (illness, work, other, …); the reason in words is content "
+                "and not taken"
+            )
+        ),
+    ]
 
 
 class AttendanceOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    person_id: uuid.UUID
-    attended: bool
+    person_id: Annotated[uuid.UUID, msgspec.Meta(description="The participant")]
+    attended: Annotated[bool, msgspec.Meta(description="Whether the participant attended")]
 
 
 class CancellationOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
-    cancelled_by: CancelledBy
-    cancelled_at: dt.datetime
-    category: CancellationCategory
-    charge_exempt: bool | None = None
-    """Whether the terms exempt this cancellation (illness, when the terms say so): it reveals the
-    reason, so the process's supervisor's to see; absent for everyone else."""
-    reason_category: ReasonCategory | None = None
-    """The process's supervisor's to see; absent for everyone else."""
+    cancelled_by: Annotated[CancelledBy, msgspec.Meta(description="Who cancelled")]
+    cancelled_at: Annotated[dt.datetime, msgspec.Meta(description="When the session was cancelled")]
+    category: Annotated[
+        CancellationCategory,
+        msgspec.Meta(description="Whether the cancellation was in time or late under the agreement's terms"),
+    ]
+    charge_exempt: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description=(
+                "Whether the terms exempt this cancellation (illness, when the terms say so): it "
+                "reveals the reason, so the process's supervisor's to see; absent for everyone "
+                "else."
+            )
+        ),
+    ] = None
+    reason_category: Annotated[
+        ReasonCategory | None,
+        msgspec.Meta(description="The process's supervisor's to see; absent for everyone else."),
+    ] = None
 
 
 class SessionOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    id: uuid.UUID
-    process_id: uuid.UUID
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    duration_minutes: int
-    mode: DeliveryMode
-    trial: bool
-    status: SessionStatus
-    attendance: list[AttendanceOut] | None
-    """Null for whoever may not see who takes part (buyer admins, in individual supervision)."""
-    cancellation: CancellationOut | None
-    version: int
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The session's id")]
+    process_id: Annotated[
+        uuid.UUID, msgspec.Meta(description="The supervision process the session belongs to")
+    ]
+    starts_at: Annotated[dt.datetime, msgspec.Meta(description="When the session starts")]
+    ends_at: Annotated[dt.datetime, msgspec.Meta(description="When the session ends")]
+    duration_minutes: Annotated[int, msgspec.Meta(description="How long the session is, in minutes")]
+    mode: Annotated[
+        DeliveryMode, msgspec.Meta(description="How the session is delivered (on site, remote, …)")
+    ]
+    trial: Annotated[
+        bool, msgspec.Meta(description="Whether the session is one of the process's trial sessions")
+    ]
+    status: Annotated[SessionStatus, msgspec.Meta(description="scheduled, held, cancelled or no-show")]
+    attendance: Annotated[
+        list[AttendanceOut] | None,
+        msgspec.Meta(
+            description="Who attended, once the session is held; absent for callers who may not see it"
+        ),
+    ]
+    cancellation: Annotated[
+        CancellationOut | None, msgspec.Meta(description="How the session was cancelled, if it was")
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="The session's version; its ETag, to send back as If-Match")
+    ]
 
 
 def session_out(process: Process, session: Session, viewer: Actor) -> SessionOut:

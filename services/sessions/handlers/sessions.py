@@ -184,7 +184,7 @@ async def schedule_session(
                 if stored.request_hash != body_hash:
                     raise InvariantViolated(
                         "this Idempotency-Key was used with another request body",
-                        errors=[FieldError("header.idempotency-key", "used with another body")],
+                        errors=[FieldError("header.Idempotency-Key", "used with another body")],
                     )
                 return msgspec.json.decode(stored.body, type=Session)
         process = await readable_process(conn, actor, process_id, for_update=True)
