@@ -509,7 +509,9 @@ async def test_an_admin_who_changes_a_persons_email_to_their_own_account_is_not_
     victim_id = victim.json()["id"]
     # Vilja never logs in; her admin points her e-mail at an account the admin holds ...
     changed = await client.patch(
-        f"/organisations/people/{victim_id}", json={"email": "mallory.alt@pirha.example"}, headers=admin
+        f"/organisations/people/{victim_id}",
+        json={"email": "mallory.alt@pirha.example"},
+        headers=admin | {"If-Match": f'"{victim.json()["version"]}"'},
     )
     assert changed.status_code == 200, changed.text
     # ... and logs in with it: that login is nobody's, least of all Vilja's.
