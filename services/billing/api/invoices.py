@@ -80,19 +80,30 @@ IdempotencyKey = Annotated[
 
 
 class CreditLineBody(_Body, frozen=True, kw_only=True):
-    session_id: uuid.UUID
-    """The line, by the session it bills (as the specification lists it)."""
-    quantity: DecimalText | None = None
-    """Credit this much of the line's quantity (in its unit) at the invoiced price."""
-    correct_unit_price: DecimalText | None = None
-    """The price per base quantity (euros) the line should have had; the difference is credited."""
+    session_id: Annotated[
+        uuid.UUID,
+        msgspec.Meta(description="The line, by the session it bills (as the specification lists it)"),
+    ]
+    quantity: Annotated[
+        DecimalText | None,
+        msgspec.Meta(
+            description="Credit this much of the line's quantity (in its unit) at the invoiced price"
+        ),
+    ] = None
+    correct_unit_price: Annotated[
+        DecimalText | None,
+        msgspec.Meta(description="The correct price per base quantity (euros); the difference is credited"),
+    ] = None
 
 
 class CreditBody(_Body, frozen=True, kw_only=True):
-    lines: Annotated[list[CreditLineBody], msgspec.Meta(max_length=10_000)] | None = None
-    """The lines to credit; every line not yet credited when absent."""
-    rebill: bool = True
-    """Lines credited in whole return to billable for the next invoice run."""
+    lines: Annotated[
+        Annotated[list[CreditLineBody], msgspec.Meta(max_length=10_000)] | None,
+        msgspec.Meta(description="The lines to credit; every line not yet credited when absent"),
+    ] = None
+    rebill: Annotated[
+        bool, msgspec.Meta(description="Lines credited in whole return to billable for the next invoice run")
+    ] = True
 
 
 class RequirementsOut(msgspec.Struct, frozen=True, rename="camel"):
