@@ -23,11 +23,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The rules, as CI checks them (.ci/run): style, formatting, strict types (shared, services, tila,
+# tests, bench, scripts, deploy), the dependency audit and the layout rules (pyproject
+# [tool.importlinter]; docs/architecture.md, "Layout rules").
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python scripts/audit_dependencies.py
+	$(BIN)/lint-imports --no-cache
 
 # Known advisories in the installed packages (pip-audit; see scripts/audit_dependencies.py for what
 # happens where the advisory service cannot be reached). TILA_AUDIT_STRICT=1 fails on unaudited ones.

@@ -2,7 +2,7 @@
 
 Read models follow organisations and orders events; billable items follow sessions events; the
 invoice run, issuing and crediting act for a provider (the seller) inside its own tenant scope
-(architecture §4: a run that crosses tenants runs per tenant). Each use case is one transaction
+(docs/architecture.md §4: a run that crosses tenants runs per tenant). Each use case is one transaction
 and its events go to the outbox in it.
 """
 

@@ -49,6 +49,7 @@ from shared.ids import new_id
 from shared.tenancy import fetch_known_tenant
 
 __all__ = [
+    "KnownCostCentre",
     "NotYetKnown",
     "activate_agreement",
     "apply_approver_assigned",

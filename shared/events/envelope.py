@@ -1,4 +1,4 @@
-"""The event envelope (architecture §5): what travels on NATS and sits in the outbox."""
+"""The event envelope (docs/architecture.md §5): what travels on NATS and sits in the outbox."""
 
 from __future__ import annotations
 

@@ -103,24 +103,14 @@ async def database_factory(stack: Stack) -> AsyncIterator[Callable[[str], Databa
             await drop_database(made)
 
 
-@pytest_asyncio.fixture(scope="session")
-async def platform_databases(
-    stack: Stack, database_factory: Callable[[str], DatabaseLayout]
-) -> dict[str, DatabaseLayout]:
-    """Every service's database, provisioned and migrated exactly as ``tila run`` does."""
-    from services.platform import SERVICES, prepare_databases
-
-    layouts = await prepare_databases(stack.pg_admin_url, prefix=stack.db_prefix)
-    for service in SERVICES:
-        database_factory(service)  # registers it for clean-up
-    return layouts
-
-
 @pytest.fixture(scope="session")
 def settings_for(
     stack: Stack, platform_databases: dict[str, DatabaseLayout], issuer: TestIssuer
 ) -> Callable[[str], ServiceSettings]:
-    """The settings a service gets in the tests: its databases, the test NATS and issuer."""
+    """The settings a service gets in the tests: its databases, the test NATS and issuer.
+
+    ``platform_databases`` comes from the composition root's plugin (``tila.testing``): shared
+    code never knows the services."""
 
     def build(service: str) -> ServiceSettings:
         layout = platform_databases[service]

@@ -73,7 +73,7 @@ def test_only_the_sources_are_copied_never_local_state() -> None:
         "ADD fetches and unpacks: use COPY"
     )
     sources = {part for args in copies if "--from=" not in args for part in args.split()[:-1]}
-    assert sources == {"pyproject.toml", "README.md", "shared", "services"}
+    assert sources == {"pyproject.toml", "README.md", "shared", "services", "tila"}
 
 
 def test_the_build_context_leaves_out_local_state_and_keys() -> None:

@@ -19,10 +19,10 @@ import yaml
 
 from services.integrations.settings import IntegrationsSettings
 from services.organisations.settings import OrganisationsSettings
-from services.platform import SERVICES
 from services.sessions.settings import SessionsSettings
 from shared.config import ServiceSettings
 from shared.events.streams import STREAMS
+from tila.composition import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "deploy" / "k8s" / "base"

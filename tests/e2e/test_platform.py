@@ -28,10 +28,10 @@ import pytest
 from lxml import etree
 from standardwebhooks.webhooks import Webhook
 
-from services.platform import SERVICES
 from shared.testing.plugin import Stack, free_port
 from tests.billing.einvoice import NS, business_rule_violations, xsd_errors
 from tests.factories import business_id
+from tila.composition import SERVICES
 
 TILA = str(Path(sys.executable).parent / "tila")
 

@@ -17,7 +17,6 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from services.platform import SERVICES
 from shared.config import ServiceSettings
 from shared.crypto import ensure_keyring_file
 from shared.db.pool import create_pool
@@ -26,6 +25,7 @@ from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.clients import ReadBeforeWriteClient
 from tests.security.harness import Apps, World
+from tila.composition import SERVICES
 
 
 def unlimited(settings: ServiceSettings) -> ServiceSettings:

@@ -6,9 +6,9 @@ import functools
 import importlib
 from typing import Any
 
-from services.platform import SERVICES
 from shared.config import ServiceSettings
 from tests.security.openapi import Operation, operations
+from tila.composition import SERVICES
 
 __all__ = ["all_operations", "document"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services.platform import SERVICES
 from shared.db.provision import DatabaseLayout
+from tila.composition import SERVICES
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 

@@ -22,8 +22,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from services.platform import SERVICES
 from tests.security.harness import Actor, World
+from tila.composition import SERVICES
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 

@@ -8,7 +8,6 @@ import uuid
 import asyncpg
 import pytest
 
-from services.cli import main
 from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
 from services.sessions.handlers import content as content_handlers
 from services.sessions.handlers.content import verify_audit
@@ -19,6 +18,7 @@ from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.sessions.content_helpers import Client, World, body_of, new_world, use_keyring, write
+from tila.cli import main
 
 SECRET = "Audit-canary 7f3e: nobody reads this twice"
 

@@ -14,7 +14,6 @@ import pytest_asyncio
 from nats.aio.client import Client as NATS
 from nats.js.errors import APIError
 
-from services.platform import SERVICES, nats_authorization
 from shared.embedded import EmbeddedNats
 from shared.embedded.nats import find_nats_server
 from shared.events import ConsumerSpec, ensure_consumer, ensure_stream
@@ -22,6 +21,7 @@ from shared.events.nats import inbox_prefix
 from shared.events.permissions import render_authorization, service_permissions
 from shared.events.streams import STREAMS
 from shared.testing.plugin import Stack, free_port
+from tila.composition import SERVICES, nats_authorization
 
 ORDERS_READS = ConsumerSpec(consumer="orders", producer="organisations")
 PASSWORDS = {"organisations": secrets.token_hex(8), "orders": secrets.token_hex(8)}

@@ -12,11 +12,11 @@ import httpx
 import msgspec
 import pytest
 
-from services.platform import create_service_worker
 from shared.config import ServiceSettings, SettingsError, load_settings
 from shared.embedded.nats import EmbeddedNats
 from shared.events.health import WorkerHealthServer, start_health_servers
 from shared.events.worker import Worker
+from tila.composition import create_service_worker
 
 
 @contextlib.asynccontextmanager

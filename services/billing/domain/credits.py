@@ -1,5 +1,7 @@
 """Credit notes: which lines of an issued invoice they credit, and by how much.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 A credit note references one issued invoice and credits some of its lines (all of them when it
 names none), each at most once over all credit notes of that invoice:
 

@@ -1,5 +1,7 @@
 """The canonical EN 16931 invoice and its Peppol BIS Billing 3.0 (UBL 2.1) serialisation.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 Documents are written with ``lxml.etree.xmlfile``: the header (with totals already known from
 the invoice row) first, then one line at a time, so a document of any size is produced with the
 memory of one line. Rows name the form, duration, date, delivery mode and order — never a

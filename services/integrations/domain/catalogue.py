@@ -1,5 +1,7 @@
 """The public event catalogue: which internal events HR and finance systems hear of, and how.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 Only the internal types listed in :data:`CATALOGUE` ever leave Tila, and each leaves as a
 CloudEvents 1.0 event whose ``data`` is one of the versioned public Structs below, built field by
 field from the internal event. An internal change therefore never reaches a subscriber unless
@@ -140,7 +142,7 @@ class SessionCancelledData(_Data, frozen=True, kw_only=True):
 
 class WorkingTimeData(_Data, frozen=True, kw_only=True):
     """Working time one employee spent in a held session, for the buyer's HR system: exactly the
-    fields domain invariant 13 allows (employee number, times, reason code, mode, order, cost
+    fields invariant 13 allows (employee number, times, reason code, mode, order, cost
     centre), nothing else."""
 
     employee_number: str | None

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 
 from services.orders import handlers
-from services.orders.store import KnownCostCentre
+from services.orders.handlers import KnownCostCentre
 from shared.auth.guards import provide_principal, requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.http.pagination import Page, PageSize

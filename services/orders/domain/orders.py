@@ -1,5 +1,7 @@
 """Supervision orders (tilaukset): the lifecycle from draft to close, as a pure state machine.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 Rules only, no I/O. The handlers fetch what a rule needs (the framework agreement, today's date in
 Europe/Helsinki, the cost centre's budget room, the supervisor's current qualification kinds, which
 cost centres the actor approves) and pass it in. Each transition returns a :class:`Transition`: the

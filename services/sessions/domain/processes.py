@@ -1,5 +1,7 @@
 """Supervision processes (työnohjausprosessit): the frame of an accepted order, as pure rules.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 A process is opened from the orders service's ``OrderAccepted`` event — never by a user — so no
 session can exist before an order was accepted (invariant 5). It snapshots what sessions are
 checked against: the participants, the ordered count (raised by approved extensions), the price

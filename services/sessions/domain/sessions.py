@@ -1,5 +1,7 @@
 """Sessions of a supervision process: scheduling, held with attendance, cancellations, no-shows.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 States::
 
     scheduled → held | cancelled | no_show      (rescheduling keeps it scheduled)

@@ -1,6 +1,8 @@
 """Use cases of sessions: the process's supervisor schedules, reschedules, marks held, cancels and
 records no-shows; the process's readers list and read them.
 
+Invariants are cited by their number in docs/architecture.md §8.
+
 Every write locks the process row first, so the count of placed sessions (invariant 6) and the trial
 gate are decided on what is committed. Each use case is one transaction with its event in the outbox.
 

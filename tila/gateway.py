@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from services.platform import SERVICES, create_service_app
 from shared.asgi import ASGIApp, Message, Receive, Scope, Send
+from tila.composition import SERVICES, create_service_app
 
 __all__ = ["Gateway", "create_gateway"]
 

@@ -17,11 +17,9 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import datetime as dt
 import fcntl
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -32,23 +30,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import nats
 
-from services.demo import DEMO_TENANTS, seed
+from services.organisations import cli as organisations_cli
 from services.organisations.domain.login import secret_reference
-from services.organisations.domain.tokens import Grant, access_claims
-from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
-from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
-from services.platform import (
-    SERVICES,
-    create_service_worker,
-    nats_authorization,
-    prepare_databases,
-    service_environment,
-)
-from shared.auth.tokens import sign_token
+from services.organisations.keys import ensure_key_file
+from services.sessions import cli as sessions_cli
+from shared.cli import CliError, Command, base_url, data_dir, pg_address, reason, role_secret, say
 from shared.crypto import ensure_keyring_file
 from shared.db.migrate import migrate
 from shared.embedded import servers
@@ -56,48 +45,20 @@ from shared.embedded.oidc import EmbeddedOidcProvider
 from shared.events.health import WorkerHealthServer, start_health_servers
 from shared.events.streams import STREAMS, ensure_stream
 from shared.logging import configure_logging
+from tila.composition import (
+    SERVICES,
+    create_service_worker,
+    nats_authorization,
+    prepare_databases,
+    service_environment,
+)
+from tila.demo import DEMO_TENANTS, seed
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
 _BIN = Path(sys.executable).parent
 _PR_SET_PDEATHSIG = 1
-
-
-class CliError(Exception):
-    """A refusal the user can act on: printed as one line, exit code 1."""
-
-
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("TILA_DATA_DIR") or REPO / ".data").resolve()
-
-
-def _pg_address(args: argparse.Namespace) -> tuple[str, int]:
-    """Where the local stack's PostgreSQL listens: ``--pg-port``, else ``TILA_PG_ADMIN_URL``'s host
-    and port, else 127.0.0.1 and ``TILA_PG_PORT`` (55432) — as ``tila run`` chooses."""
-    if args.pg_port is not None:
-        return "127.0.0.1", args.pg_port
-    if admin := os.environ.get("TILA_PG_ADMIN_URL"):
-        parts = urlsplit(admin)
-        return parts.hostname or "127.0.0.1", parts.port or 5432
-    return "127.0.0.1", int(os.environ.get("TILA_PG_PORT") or "55432")
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, ConnectionRefusedError) or "refused" in text:
-        return "connection refused"
-    if isinstance(exc, TimeoutError | httpx.TimeoutException) or "timed out" in text:
-        return "timed out"
-    return type(exc).__name__
-
-
-def _base_url(host: str, port: int) -> str:
-    return f"http://{host}:{port}"
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
 
 
 class _Stop(Exception):
@@ -141,9 +102,9 @@ async def _ensure_streams(nats_url: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
-    data = _data_dir(args)
+    data = data_dir(args)
     _lock = _lock_data_dir(data)  # released when the process exits
-    base = _base_url(args.host, args.port)
+    base = base_url(args.host, args.port)
     if not _port_is_free(args.host, args.port):
         raise SystemExit(f"{args.host}:{args.port} is in use; stop what listens there or set TILA_PORT")
     if args.metrics_port and not _port_is_free(args.host, args.metrics_port):
@@ -153,19 +114,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         with servers(
             data,
-            pg_port=_pg_address(args)[1],
+            pg_port=pg_address(args)[1],
             nats_port=int(os.environ.get("TILA_NATS_PORT") or "54222"),
-            announce=_say,
+            announce=say,
         ) as running:
-            _say("creating and migrating the service databases")
-            layouts = asyncio.run(prepare_databases(running.pg_admin_url, secret=_role_secret(data)))
+            say("creating and migrating the service databases")
+            layouts = asyncio.run(prepare_databases(running.pg_admin_url, secret=role_secret(data)))
             key_file = data / "signing-keys.json"
             ensure_key_file(key_file)
 
             try:
                 asyncio.run(_ensure_streams(running.nats_url))
             except Exception as exc:  # a NATS of its own whose users may not: each worker makes its own
-                _say(f"the streams are left to the workers ({type(exc).__name__})")
+                say(f"the streams are left to the workers ({type(exc).__name__})")
 
             def environment(*, worker: bool) -> dict[str, str]:
                 return {
@@ -203,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 if os.environ.get("TILA_DEMO", "1") != "0":
                     providers = _start_demo_providers(data)
                     issuers = {demo.key: p.issuer for demo, p in zip(DEMO_TENANTS, providers, strict=True)}
-                    _say("seeding the demo tenants, people and their identity providers")
+                    say("seeding the demo tenants, people and their identity providers")
                     demo = asyncio.run(seed(layouts["organisations"].app_url, issuers, data / "demo.json"))
                     # Each tenant's client secret sits where Tila looks for it (the demo providers
                     # accept any secret; real ones come from the deployment's secret store).
@@ -218,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
                 children.append(_spawn(worker_command, worker_env))
                 _wait_ready(base, children, worker_ready=f"http://127.0.0.1:{health_port}/ready")
                 # Last, once every API and worker is ready: nothing of the start-up follows it.
-                _say(_banner(base, key_file, args, data if providers else None))
+                say(_banner(base, key_file, args, data if providers else None))
                 return _wait_for_stop(children)
             finally:
                 _stop(children)
@@ -227,19 +188,7 @@ def run(args: argparse.Namespace) -> int:
     except (_Stop, KeyboardInterrupt):
         return 0
     finally:
-        _say("stopped")
-
-
-def _role_secret(data: Path) -> str:
-    """The secret the service roles' passwords derive from: TILA_PG_ROLE_SECRET, or one kept
-    (owner-only) in the data folder."""
-    if configured := os.environ.get("TILA_PG_ROLE_SECRET"):
-        return configured
-    path = data / "role-secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        say("stopped")
 
 
 def _die_with_parent() -> None:
@@ -256,7 +205,7 @@ def _serve_http(args: argparse.Namespace, env: dict[str, str], *, quiet: bool) -
     command = [str(_BIN / "granian"), "--interface", "asgi", "--factory", "--no-ws"]
     command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
     command += ["--no-access-log", "--log-level", "warning" if quiet else "info"]
-    return _spawn([*command, "services.gateway:create_gateway"], env)
+    return _spawn([*command, "tila.gateway:create_gateway"], env)
 
 
 def _free_port() -> int:
@@ -306,7 +255,7 @@ def _start_demo_providers(data: Path) -> list[EmbeddedOidcProvider]:
         provider = EmbeddedOidcProvider(
             port, [user.claims() for user in demo.users], log_file=data / f"idp-{demo.key}.log"
         )
-        _say(f"starting the identity provider of {demo.name} at {provider.issuer}")
+        say(f"starting the identity provider of {demo.name} at {provider.issuer}")
         provider.start()
         providers.append(provider)
     return providers
@@ -317,7 +266,7 @@ def _banner(base: str, key_file: Path, args: argparse.Namespace, demo_data: Path
     for service in SERVICES:
         lines.append(f"  {service:<14} {base}/{service}/schema   (ready: {base}/{service}/health/ready)")
     if args.metrics_port:
-        lines.append(f"  {'metrics':<14} {_base_url(args.host, args.metrics_port)}/metrics   (every service)")
+        lines.append(f"  {'metrics':<14} {base_url(args.host, args.metrics_port)}/metrics   (every service)")
     lines += [
         "",
         "A platform-admin token for the local stack:",
@@ -358,7 +307,7 @@ def _wait_for_stop(children: Sequence[subprocess.Popen[bytes]]) -> int:
     while not stop["signal"]:
         for child in children:
             if child.poll() is not None:
-                _say(f"process {child.pid} exited with {child.returncode}")
+                say(f"process {child.pid} exited with {child.returncode}")
                 return 1
         time.sleep(0.3)
     return 0
@@ -406,8 +355,8 @@ def worker(args: argparse.Namespace) -> int:
 
 def migrate_command(args: argparse.Namespace) -> int:
     """Migrate every service database with its owner URL from the environment (production use)."""
-    from services.platform import service_migrations
     from shared.config import load_settings
+    from tila.composition import service_migrations
 
     configure_logging("info")
     for service in args.service or SERVICES:
@@ -415,30 +364,7 @@ def migrate_command(args: argparse.Namespace) -> int:
         if not settings.owner_database_url:
             raise SystemExit(f"TILA_{service.upper()}_OWNER_DATABASE_URL is not set")
         applied = asyncio.run(migrate(settings.owner_database_url, service_migrations(service)))
-        _say(f"{service}: {len(applied)} migration(s) applied")
-    return 0
-
-
-def token(args: argparse.Namespace) -> int:
-    """Mint an access token with the local stack's keyring (the embedded default only)."""
-    keys = _data_dir(args) / "signing-keys.json"
-    if not keys.exists():
-        raise CliError(f"no signing keys at {keys} — start the local stack once with `make run`")
-    keyring = Keyring.load(keys)
-    grant = Grant(
-        tenant_id=uuid.UUID(args.tenant) if args.tenant else uuid.UUID(int=0),
-        subject=args.subject or f"local-{uuid.uuid4()}",
-        roles=tuple(args.role),
-        scopes=tuple(args.scope),
-    )
-    claims = access_claims(
-        grant,
-        issuer=f"{_base_url(args.host, args.port)}/organisations",
-        audience="tila",
-        now=dt.datetime.now(dt.UTC),
-        lifetime=dt.timedelta(minutes=args.minutes),
-    )
-    print(sign_token(keyring.signing_key(), claims))
+        say(f"{service}: {len(applied)} migration(s) applied")
     return 0
 
 
@@ -447,9 +373,9 @@ def login(args: argparse.Namespace) -> int:
 
     With the demo providers of `tila run`, ``--tenant`` may be a demo tenant's short name.
     """
-    base = _base_url(args.host, args.port)
+    base = base_url(args.host, args.port)
     tenant = args.tenant
-    demo_file = _data_dir(args) / "demo.json"
+    demo_file = data_dir(args) / "demo.json"
     if demo_file.exists():
         tenant = json.loads(demo_file.read_text())["tenants"].get(tenant, {}).get("id", tenant)
     with httpx.Client(timeout=10) as browser:
@@ -463,7 +389,7 @@ def login(args: argparse.Namespace) -> int:
         except httpx.TransportError as exc:
             where = urlsplit(authorize)
             raise CliError(
-                f"cannot reach the identity provider at {where.scheme}://{where.netloc} ({_reason(exc)})"
+                f"cannot reach the identity provider at {where.scheme}://{where.netloc} ({reason(exc)})"
             ) from None
         if answer.status_code != 302:
             raise CliError(f"the identity provider refused {args.user}: {answer.status_code}")
@@ -488,57 +414,6 @@ def nats_config(args: argparse.Namespace) -> int:
     """Print the production NATS users and permissions (deploy/nats/authorization.conf)."""
     print(nats_authorization(), end="")
     return 0
-
-
-def rotate_keys(args: argparse.Namespace) -> int:
-    """Add a signing key and retire the current one (still published until its tokens expire)."""
-    path = Path(args.keyring) if args.keyring else _data_dir(args) / "signing-keys.json"
-    delay = dt.timedelta(seconds=args.activate_in)
-    kid = rotate_key_file(path, dt.timedelta(seconds=ACCESS_TOKEN_TTL_SECONDS), delay)
-    _say(f"new signing key {kid} in {path}: published now, signing in {args.activate_in} s")
-    return 0
-
-
-def audit_verify(args: argparse.Namespace) -> int:
-    """Verify a tenant's content audit chain in the sessions database; exit 1 when it is broken."""
-    from services.sessions.handlers.content import verify_audit
-    from shared.db.pool import create_pool
-    from shared.db.provision import DatabaseLayout
-
-    url = args.database_url or os.environ.get("TILA_SESSIONS_DATABASE_URL")
-    if not url:  # the embedded default: the app role of the local stack's sessions database
-        host, port = _pg_address(args)
-        data = _data_dir(args)
-        if not os.environ.get("TILA_PG_ROLE_SECRET") and not (data / "role-secret").exists():
-            raise CliError(f"no local stack in {data} — start it with `make run`, or give --database-url")
-        pg = f"postgresql://{host}:{port}/postgres"
-        url = DatabaseLayout(admin_url=pg, service="sessions", secret=_role_secret(data)).app_url
-    try:
-        tenant = uuid.UUID(args.tenant)
-    except ValueError:
-        raise CliError(f"--tenant {args.tenant!r} is not a tenant id (a UUID)") from None
-    where = urlsplit(url)
-    database = f"PostgreSQL at {where.hostname}:{where.port or 5432}"
-
-    async def check() -> tuple[bool, str]:
-        try:
-            pool = await create_pool(url, min_size=1, max_size=1)
-        except (OSError, asyncpg.CannotConnectNowError) as exc:
-            raise CliError(f"cannot reach {database} ({_reason(exc)}) — is `make run` running?") from None
-        except asyncpg.PostgresError as exc:
-            raise CliError(f"{database} refused the sessions app role: {type(exc).__name__}") from None
-        try:
-            result = await verify_audit(pool, tenant)
-        finally:
-            await pool.close()
-        if result.ok:
-            head = result.head.hex() if result.head else "-"
-            return True, f"content audit of {tenant}: {result.entries} entries, chain intact, head {head}"
-        return False, f"content audit of {tenant}: BROKEN at entry {result.broken_at}: {result.problem}"
-
-    ok, message = asyncio.run(check())
-    _say(message)
-    return 0 if ok else 1
 
 
 def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -576,15 +451,20 @@ def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """Drive the whole journey over HTTP against a running `make run`, printing each step."""
-    from services.demo import DemoError, run_journey
+    from tila.demo import DemoError, run_journey
 
-    base = _base_url(args.host, args.port)
-    _say(f"the journey against {base}, dates relative to now:")
+    base = base_url(args.host, args.port)
+    say(f"the journey against {base}, dates relative to now:")
     try:
-        run_journey(base, _data_dir(args) / "demo.json", _say)
+        run_journey(base, data_dir(args) / "demo.json", say)
     except DemoError as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def service_commands() -> list[Command]:
+    """The commands the services contribute, each from its own ``cli`` module."""
+    return [*organisations_cli.commands(), *sessions_cli.commands()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -625,15 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     migrate_parser.add_argument("--service", action="append", choices=SERVICES)
     migrate_parser.set_defaults(func=migrate_command)
-    token_parser = commands.add_parser(
-        "token", parents=[common], help="mint a local access token (embedded default only)"
-    )
-    token_parser.add_argument("--tenant", help="tenant id (tid); default the nil UUID")
-    token_parser.add_argument("--role", action="append", default=[], help="a role; repeat for more")
-    token_parser.add_argument("--scope", action="append", default=[], help="a scope; repeat for more")
-    token_parser.add_argument("--subject")
-    token_parser.add_argument("--minutes", type=int, default=10)
-    token_parser.set_defaults(func=token)
+    for command in service_commands():
+        service_parser = commands.add_parser(command.name, parents=[common], help=command.help)
+        command.configure(service_parser)
+        service_parser.set_defaults(func=command.run)
     login_parser = commands.add_parser(
         "login", parents=[common], help="log in through a tenant's provider; print the access token"
     )
@@ -645,22 +520,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nats-authorization", parents=[common], help="print the production NATS users and permissions"
     )
     nats_parser.set_defaults(func=nats_config)
-    rotate_parser = commands.add_parser(
-        "rotate-keys", parents=[common], help="rotate the token signing keyring"
-    )
-    rotate_parser.add_argument("--keyring", help="the keyring file (default: the local stack's)")
-    rotate_parser.add_argument(
-        "--activate-in", type=int, default=300, help="seconds the new key is published before it signs"
-    )
-    rotate_parser.set_defaults(func=rotate_keys)
-    audit_parser = commands.add_parser(
-        "audit-verify", parents=[common], help="verify a tenant's hash-chained content audit log"
-    )
-    audit_parser.add_argument("--tenant", required=True, help="tenant id")
-    audit_parser.add_argument(
-        "--database-url", help="the sessions app role URL (default: TILA_SESSIONS_DATABASE_URL)"
-    )
-    audit_parser.set_defaults(func=audit_verify)
     demo_parser = commands.add_parser(
         "demo",
         parents=[common],
@@ -673,8 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         return _fail(str(exc))
     except httpx.TransportError as exc:
-        base = _base_url(args.host, args.port)
-        return _fail(f"cannot reach {base} ({_reason(exc)}) — is `make run` running?")
+        base = base_url(args.host, args.port)
+        return _fail(f"cannot reach {base} ({reason(exc)}) — is `make run` running?")
     except Exception as exc:
         if os.environ.get("TILA_DEBUG"):
             raise
