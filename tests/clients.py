@@ -3,7 +3,8 @@
 Every change of a versioned resource needs ``If-Match`` (428 without it). Most tests are about
 something else — a transition, a rule, a tenant boundary — and send none; this client answers a
 428 the way a client that reads before it writes does: it GETs the resource (the path, else its
-parent: ``/orders/orders/{id}/submit`` → ``/orders/orders/{id}``) with the same credentials, and
+parent: ``/orders/orders/{id}/submit`` → ``/orders/orders/{id}``, else the parent's parent:
+``/cost-centres/{id}/approvers/{person}`` → ``/cost-centres/{id}``) with the same credentials, and
 sends the request again with the ETag it read. When the caller cannot read it (another tenant's
 id), it sends an ETag of no version, so the answer is what the API says to that caller (404)
 rather than the missing header. A 428 leaves nothing changed, so sending again is safe.
@@ -28,7 +29,7 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def _etag(client: httpx.AsyncClient, request: httpx.Request) -> str | None:
     headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "x-request-id")}
     path = request.url.path
-    for candidate in (path, path.rsplit("/", 1)[0]):
+    for candidate in (path, path.rsplit("/", 1)[0], path.rsplit("/", 2)[0]):
         answer = await client.get(candidate, headers=headers)
         if answer.status_code == 200 and "etag" in answer.headers:
             return answer.headers["etag"]

@@ -42,7 +42,7 @@ from shared.errors import (
     check_version,
 )
 from shared.events import add_to_outbox, envelope_for
-from shared.events.consumer import PermanentEventError
+from shared.events.consumer import NotYetApplicable, PermanentEventError
 from shared.events.envelope import Envelope
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 
-class NotYetKnown(Exception):
+class NotYetKnown(NotYetApplicable):
     """An event about a cost centre, person or supervisor arrived before its creation: retried."""
 
 

@@ -26,7 +26,7 @@ from shared.events.envelope import Envelope, decode_envelope
 from shared.events.streams import ConsumerSpec, ensure_consumer
 from shared.logging import bind_context, clear_context, get_logger, trace_id_of
 
-__all__ = ["EventConsumer", "EventHandler", "PermanentEventError"]
+__all__ = ["EventConsumer", "EventHandler", "NotYetApplicable", "PermanentEventError"]
 
 log = get_logger(__name__)
 
@@ -40,6 +40,12 @@ AfterCommit = Callable[[Msg, Envelope], Awaitable[None]]
 
 class PermanentEventError(Exception):
     """The event can never be applied (bad data, broken invariant): dead-letter it now."""
+
+
+class NotYetApplicable(Exception):
+    """The event came before one it builds on (an update before its creation): retried with
+    backoff and never dead-lettered, however often it comes back. Waiting is not failing: a
+    delivery limit would let a slow or loaded producer turn an ordering gap into a lost event."""
 
 
 class _Outcome(enum.Enum):
@@ -168,6 +174,9 @@ class EventConsumer:
             return msg, envelope, _Outcome.DEAD
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
             raise  # the whole batch is lost; handle_batch retries it
+        except NotYetApplicable as exc:
+            log.info("event_not_yet", consumer=self.spec.durable, deliveries=deliveries, error=repr(exc))
+            return msg, envelope, _Outcome.RETRY
         except Exception as exc:
             if deliveries >= self.spec.max_deliver:
                 await self._dead_letter(conn, msg, envelope, f"failed {deliveries} times: {exc!r}")

@@ -21,7 +21,7 @@ from shared.contracts.organisations import TenantCreated, TenantDeactivated, Ten
 from shared.db.migrate import MigrationSource
 from shared.db.tenant import tenant_transaction
 from shared.errors import NotFound
-from shared.events.consumer import EventHandler, PermanentEventError
+from shared.events.consumer import EventHandler, NotYetApplicable, PermanentEventError
 from shared.events.envelope import Envelope
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
@@ -68,7 +68,7 @@ async def _on_tenant_created(conn: asyncpg.Connection, envelope: Envelope) -> No
     )
 
 
-class TenantNotYetKnown(Exception):
+class TenantNotYetKnown(NotYetApplicable):
     """An event about a tenant arrived before the tenant did: retried until it has."""
 
 

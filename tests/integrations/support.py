@@ -133,7 +133,7 @@ def session_held(p: Parties, attendance: dict[uuid.UUID, bool], *, at: dt.dateti
     return _envelope(event, "sessions", session, [p.buyer, p.provider], at)
 
 
-def session_cancelled(p: Parties, *, category: str = "late") -> Envelope:
+def session_cancelled(p: Parties, *, category: str = "late", charge_exempt: bool = False) -> Envelope:
     session = uuid.uuid4()
     event = SessionCancelled(
         **_session_facts(p, session, NOW),
@@ -142,7 +142,7 @@ def session_cancelled(p: Parties, *, category: str = "late") -> Envelope:
         participant_count=3,
         category=category,  # type: ignore[arg-type]
         cancelled_at=NOW - dt.timedelta(hours=2),
-        charge_exempt=False,
+        charge_exempt=charge_exempt,
     )
     return _envelope(event, "sessions", session, [p.buyer, p.provider], None)
 

@@ -100,6 +100,22 @@ def test_a_cancelled_session_says_only_the_category() -> None:
     assert msgspec.structs.asdict(event.data).keys() == {"session_id", "order_id", "starts_at", "category"}
 
 
+def test_an_exempt_late_cancellation_is_told_exactly_like_an_on_time_one() -> None:
+    """Exempt means ill: an HR system must not be able to single it out (sessions' visibility rule)."""
+    p = Parties()
+
+    def told(envelope: object) -> object:
+        (event,) = _public(envelope, p.buyer)
+        data = msgspec.structs.asdict(event.data)
+        data.pop("session_id")
+        return data, msgspec.json.decode(msgspec.json.encode(event))["type"]
+
+    exempt = told(session_cancelled(p, category="late", charge_exempt=True))
+    assert exempt == told(session_cancelled(p, category="on_time"))
+    assert exempt[0]["category"] == "on_time"  # type: ignore[index]
+    assert told(session_cancelled(p, category="late"))[0]["category"] == "late"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("url", "dev"),
     [

@@ -12,6 +12,8 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from services.orders import handlers
 from services.orders.consumers import SUBSCRIPTIONS, directory_subscription
@@ -35,7 +37,7 @@ from shared.contracts.organisations import (
 from shared.db.tenant import tenant_transaction
 from shared.events import EventConsumer, connect_nats, encode_envelope, ensure_stream, envelope_for
 from shared.events.envelope import Envelope
-from shared.events.streams import STREAMS
+from shared.events.streams import STREAMS, ConsumerSpec
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.factories import business_id
@@ -275,10 +277,13 @@ async def test_through_the_consumer_events_out_of_order_converge(
         )
         task = asyncio.create_task(consumer.run())
         try:
-            await asyncio.sleep(0.5)  # the early ones have been tried and put back
+            # the early ones have been tried and put back: a delivery beyond the three messages
+            async with asyncio.timeout(60):
+                while not await _redelivered(js, subscription.spec, len(early)):
+                    await asyncio.sleep(0.05)
             for envelope in late:
                 await js.publish(envelope.type, encode_envelope(envelope))
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(60):
                 while True:
                     cost = await _known_cost_centre(orders_pool, tenant, cost_centre)
                     people = await _row(
@@ -306,6 +311,15 @@ async def test_through_the_consumer_events_out_of_order_converge(
         assert consumer.dead_lettered == 0
     finally:
         await nc.close()
+
+
+async def _redelivered(js: JetStreamContext, spec: ConsumerSpec, messages: int) -> bool:
+    """More deliveries than messages: one of them was put back and came again."""
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        return False  # the consumer is not declared yet
+    return (info.delivered.consumer_seq or 0) > messages
 
 
 def _bearer(issuer: TestIssuer, tenant: uuid.UUID, role: str = "approver") -> dict[str, str]:

@@ -414,6 +414,71 @@ async def test_an_org_unit_with_sub_units_or_cost_centres_is_not_deleted(client:
     ).status_code == 404
 
 
+async def test_a_creation_answers_the_etag_of_the_version_it_made(
+    client: Client, buyer: Org, platform_admin: Headers
+) -> None:
+    unit = await client.post("/organisations/org-units", json={"name": "Perhepalvelut"}, headers=buyer.admin)
+    centre = await client.post(
+        "/organisations/cost-centres",
+        json={
+            "orgUnitId": unit.json()["id"],
+            "code": f"KP-{uuid.uuid4().hex[:6]}",
+            "name": "Perhetyö",
+            "yearlyBudgetCents": 100_000,
+        },
+        headers=buyer.admin,
+    )
+    email = f"{uuid.uuid4().hex[:8]}@etag.example"
+    someone = await client.post(
+        "/organisations/people",
+        json={"name": "Maija Meikäläinen", "email": email, "roles": ["employee"]},
+        headers=buyer.admin,
+    )
+    tenant = await client.post(
+        "/organisations/tenants",
+        json={"name": "Kaarnan hyvinvointialue", "kind": "buyer", "businessId": business_id()},
+        headers=platform_admin,
+    )
+    for response in (unit, centre, someone, tenant):
+        assert response.status_code == 201, response.text
+        assert response.headers["etag"] == f'"{response.json()["version"]}"'
+
+
+async def test_deactivations_and_approver_changes_take_the_version_read(
+    client: Client, buyer: Org, layout: DatabaseLayout
+) -> None:
+    unit = await org_unit(client, buyer)
+    made = await cost_centre(client, buyer, unit["id"])
+    approver = await person(client, buyer, ["approver"])
+    path = f"/organisations/cost-centres/{made['id']}"
+    approvers = f"{path}/approvers/{approver['id']}"
+    assigned = await client.put(approvers, headers=buyer.admin | {"If-Match": '"1"'})
+    assert (assigned.status_code, assigned.headers["etag"]) == (204, '"2"')
+    # An approver change is a change of the cost centre: the ETag read before it is stale now.
+    stale = await client.delete(approvers, headers=buyer.admin | {"If-Match": '"1"'})
+    assert stale.status_code == 412
+    removed = await client.delete(approvers, headers=buyer.admin | {"If-Match": '"2"'})
+    assert (removed.status_code, removed.headers["etag"]) == (204, '"3"')
+    assert (
+        await client.post(f"{path}/deactivate", headers=buyer.admin | {"If-Match": '"2"'})
+    ).status_code == 412
+    deactivated = await client.post(f"{path}/deactivate", headers=buyer.admin | {"If-Match": '"3"'})
+    assert (created(deactivated, 200)["active"], deactivated.headers["etag"]) == (False, '"4"')
+    people = f"/organisations/people/{approver['id']}"
+    assert (
+        await client.post(f"{people}/deactivate", headers=buyer.admin | {"If-Match": '"9"'})
+    ).status_code == 412
+    gone = await client.post(
+        f"{people}/deactivate", headers=buyer.admin | {"If-Match": f'"{approver["version"]}"'}
+    )
+    assert created(gone, 200)["active"] is False
+    lone = await org_unit(client, buyer, "Yksin")
+    units = f"/organisations/org-units/{lone['id']}"
+    assert (await client.delete(units, headers=buyer.admin | {"If-Match": '"2"'})).status_code == 412
+    assert (await client.delete(units, headers=buyer.admin | {"If-Match": '"1"'})).status_code == 204
+    assert [e.version for e in await events_of(layout, buyer.id, made["id"])] == [1, 2, 3, 4]
+
+
 async def test_a_cost_centre_is_created_read_updated_and_deactivated_with_its_events(
     client: Client, buyer: Org, layout: DatabaseLayout
 ) -> None:

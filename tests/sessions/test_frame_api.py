@@ -404,20 +404,51 @@ async def test_an_illness_exemption_is_shown_only_to_the_supervisor_but_reaches_
     body = {"cancelledBy": "participant", "reasonCategory": "illness"}
     cancelled = ok(await client.post(f"{path}/cancel", json=body, headers=world.who.supervisor()))
     assert cancelled["cancellation"]["chargeExempt"] is True
-    assert ok(await client.get(path, headers=world.who.supervisor()))["cancellation"]["chargeExempt"] is True
-    for headers in (
-        world.who.buyer_admin(),
-        world.who.approver(),
-        world.who.provider_admin(),
-        world.who.participant(),
-    ):
+    by_supervisor = ok(await client.get(path, headers=world.who.supervisor()))["cancellation"]
+    assert (by_supervisor["category"], by_supervisor["chargeExempt"], by_supervisor["reasonCategory"]) == (
+        "late",
+        True,
+        "illness",
+    )
+    # the participant keeps the truth (late), without the supervisor's reason and exemption
+    by_participant = ok(await client.get(path, headers=world.who.participant()))["cancellation"]
+    assert by_participant["category"] == "late"
+    assert "chargeExempt" not in by_participant
+    assert "cancelledAt" in by_participant
+    for headers in (world.who.buyer_admin(), world.who.approver(), world.who.provider_admin()):
         seen = ok(await client.get(path, headers=headers))["cancellation"]
-        assert seen["category"] == "late"
         assert "chargeExempt" not in seen
         listed = ok(await client.get(f"{world.path}/sessions", headers=headers))["items"]
         assert all("chargeExempt" not in (s["cancellation"] or {}) for s in listed)
     published = await outbox_events(layout.relay_url, session["id"])
     assert published[-1].event_as(events.SessionCancelled).charge_exempt is True
+
+
+async def test_to_the_employer_an_exempt_late_cancellation_reads_exactly_like_an_on_time_one(
+    client: Client, world: World
+) -> None:
+    exempt = await schedule(client, world, now() + dt.timedelta(hours=3))
+    on_time = await schedule(client, world, now() + dt.timedelta(days=5))
+    for session, reason in ((exempt, "illness"), (on_time, "work_shift")):
+        body = {"cancelledBy": "participant", "reasonCategory": reason}
+        ok(
+            await client.post(
+                f"/sessions/sessions/{session['id']}/cancel", json=body, headers=world.who.supervisor()
+            )
+        )
+    for headers in (world.who.buyer_admin(), world.who.approver(), world.who.provider_admin()):
+        read = [
+            ok(await client.get(f"/sessions/sessions/{s['id']}", headers=headers))["cancellation"]
+            for s in (exempt, on_time)
+        ]
+        assert read[0] == read[1] == {"cancelledBy": "participant", "category": "on_time"}
+        listed = {
+            s["id"]: s["cancellation"]
+            for s in ok(await client.get(f"{world.path}/sessions", headers=headers))["items"]
+        }
+        assert listed[exempt["id"]] == listed[on_time["id"]] == read[0]
+    truth = ok(await client.get(f"/sessions/sessions/{exempt['id']}", headers=world.who.supervisor()))
+    assert (truth["cancellation"]["category"], truth["cancellation"]["chargeExempt"]) == ("late", True)
 
 
 async def test_a_late_cancellation_shows_its_category_to_all_and_its_reason_only_to_the_supervisor(

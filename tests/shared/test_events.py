@@ -36,7 +36,7 @@ from shared.events import (
     ensure_stream,
     envelope_for,
 )
-from shared.events.consumer import _raise_if_cancelled
+from shared.events.consumer import NotYetApplicable, _raise_if_cancelled
 from shared.events.outbox import prune_published
 from shared.logging import bind_context, clear_context, trace_id_of
 from shared.testing.plugin import Stack
@@ -187,7 +187,7 @@ async def kit(stack: Stack, kit_database: DatabaseLayout) -> AsyncIterator[Kit]:
 async def _run_until(
     task_factories: Sequence[Callable[[], Awaitable[None]]],
     done: Callable[[], Awaitable[bool]],
-    timeout: float = 20,
+    timeout: float = 60,
 ) -> None:
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(_as_coroutine(factory)) for factory in task_factories
@@ -286,8 +286,11 @@ async def test_relay_killed_between_publish_and_mark_delivers_every_event_exactl
 
     restarted = kit.relay()
     consumer = kit.consumer()
-    await _run_until([restarted.run, consumer.run], lambda: _has_effects(kit, 20))
-    await asyncio.sleep(0.3)
+
+    async def settled() -> bool:
+        return await _has_effects(kit, 20) and await kit.unpublished() == 0
+
+    await _run_until([restarted.run, consumer.run], settled)
     assert await kit.effects() == {seq: 1 for seq in range(20)}
     assert await kit.unpublished() == 0
     # The republished copies were dropped by the stream's duplicate window.
@@ -442,6 +445,27 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
     assert await kit.effects() == {}
 
 
+async def test_an_event_that_waits_for_an_earlier_one_outlasts_max_deliveries(kit: Kit) -> None:
+    """Waiting is not failing: a load that delays the event an update builds on must not make the
+    consumer give the update up."""
+    await kit.write_events(1)
+    attempts = 0
+
+    async def waits_a_while(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 5:
+            raise NotYetApplicable("its creation has not come yet")
+        await apply_effect(conn, envelope)
+
+    relay, consumer = kit.relay(), kit.consumer(handler=waits_a_while, max_deliver=2)
+    await _run_until([relay.run, consumer.run], lambda: _handled(consumer, 1))
+    assert (consumer.applied, consumer.dead_lettered) == (1, 0)
+    assert attempts == 6
+    assert await _dead_letters(kit) == []
+    assert await kit.effects() == {0: 1}
+
+
 async def test_a_poison_message_is_dead_lettered_at_once(kit: Kit) -> None:
     js = kit.nats.jetstream()
     await ensure_stream(js, STREAM)
@@ -540,8 +564,18 @@ async def test_an_event_jetstream_refuses_is_quarantined_and_blocks_nothing(kit:
     await kit.write_events(3)
     relay = kit.relay(max_failed_attempts=2)
 
+    async def failed_attempts() -> int:
+        conn = await asyncpg.connect(kit.layout.relay_url)
+        try:
+            return int(await conn.fetchval("select failed_attempts from outbox where id = $1", too_large))
+        finally:
+            await conn.close()
+
     async def settled() -> bool:
-        return await kit.unpublished() == 1 and await kit.stream_messages() == 3
+        # quarantined (both attempts spent), not merely failed once, and the others through
+        return (
+            await failed_attempts() == 2 and await kit.unpublished() == 1 and await kit.stream_messages() == 3
+        )
 
     await _run_until([relay.run], settled)
     await kit.write_events(2, start=3)  # later events still flow past the quarantined one

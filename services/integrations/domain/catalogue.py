@@ -132,7 +132,10 @@ class SessionHeldData(SessionData, frozen=True, kw_only=True):
 
 
 class SessionCancelledData(_Data, frozen=True, kw_only=True):
-    """A cancelled session: only which kind of cancellation it was, never why."""
+    """A cancelled session: only which kind of cancellation it was, never why. ``late`` means a
+    charged late cancellation; a late cancellation the terms exempt (illness) is told as
+    ``on_time``, like a free one, so an HR system can never single out an illness (the sessions
+    visibility rule)."""
 
     session_id: uuid.UUID
     order_id: uuid.UUID
@@ -319,7 +322,10 @@ def _build_cancelled(e: Event, _: uuid.UUID, __: Lookups) -> list[tuple[str, _Da
     assert isinstance(e, session_events.SessionCancelled)
     return _one(
         SessionCancelledData(
-            session_id=e.session_id, order_id=e.order_id, starts_at=e.starts_at, category=e.category
+            session_id=e.session_id,
+            order_id=e.order_id,
+            starts_at=e.starts_at,
+            category="on_time" if e.category == "late" and e.charge_exempt else e.category,
         )
     )
 
@@ -409,7 +415,8 @@ CATALOGUE: tuple[PublicType, ...] = (
     ),
     PublicType(
         f"{_PREFIX}session.cancelled.v1", SessionCancelledData,
-        "A session was cancelled; only the category (on_time, late, by_supervisor) is told.",
+        "A session was cancelled; only the category (on_time, late, by_supervisor) is told, and "
+        "late only when it is charged (an illness-exempt late cancellation is told as on_time).",
         "urn:tila:sessions", (session_events.SessionCancelled.event_type,), build=_build_cancelled,
     ),
     PublicType(

@@ -91,9 +91,11 @@ class OrgUnitController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createOrgUnit", summary="Add an org unit", guards=BUYER_ADMINS)
-    async def create(self, data: JSONBody[OrgUnitCreate], pool: Pool, principal: Caller) -> OrgUnitOut:
+    async def create(
+        self, data: JSONBody[OrgUnitCreate], pool: Pool, principal: Caller
+    ) -> Response[OrgUnitOut]:
         unit = await handlers.create_org_unit(pool, principal, name=data.name, parent_id=data.parent_id)
-        return _org_unit(unit)
+        return versioned(_org_unit(unit), unit.version, 201)
 
     @get("/", operation_id="listOrgUnits", summary="The tenant's org units", guards=BUYER_READERS)
     async def index(
@@ -143,8 +145,12 @@ class OrgUnitController(Controller):
         summary="Remove an org unit that has no sub-units and no cost centres",
         guards=BUYER_ADMINS,
     )
-    async def remove(self, org_unit_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> None:
-        await handlers.delete_org_unit(pool, principal, org_unit_id)
+    async def remove(
+        self, org_unit_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> None:
+        await handlers.delete_org_unit(
+            pool, principal, org_unit_id, expected_version=expected_version(if_match)
+        )
 
 
 # --- cost centres and approvers ---
@@ -170,7 +176,9 @@ class CostCentreController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createCostCentre", summary="Open a cost centre", guards=BUYER_ADMINS)
-    async def create(self, data: JSONBody[CostCentreCreate], pool: Pool, principal: Caller) -> CostCentreOut:
+    async def create(
+        self, data: JSONBody[CostCentreCreate], pool: Pool, principal: Caller
+    ) -> Response[CostCentreOut]:
         cost_centre = await handlers.create_cost_centre(
             pool,
             principal,
@@ -179,7 +187,7 @@ class CostCentreController(Controller):
             name=data.name,
             yearly_budget_cents=data.yearly_budget_cents,
         )
-        return _cost_centre(cost_centre)
+        return versioned(_cost_centre(cost_centre), cost_centre.version, 201)
 
     @get("/", operation_id="listCostCentres", summary="The tenant's cost centres", guards=BUYER_READERS)
     async def index(
@@ -240,9 +248,12 @@ class CostCentreController(Controller):
         status_code=200,
     )
     async def deactivate(
-        self, cost_centre_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
-    ) -> CostCentreOut:
-        return _cost_centre(await handlers.deactivate_cost_centre_by_id(pool, principal, cost_centre_id))
+        self, cost_centre_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[CostCentreOut]:
+        cost_centre = await handlers.deactivate_cost_centre_by_id(
+            pool, principal, cost_centre_id, expected_version=expected_version(if_match)
+        )
+        return versioned(_cost_centre(cost_centre), cost_centre.version)
 
     @get(
         "/{cost_centre_id:uuid}/approvers",
@@ -277,8 +288,13 @@ class CostCentreController(Controller):
         person_id: FromPath[uuid.UUID],
         pool: Pool,
         principal: Caller,
-    ) -> None:
-        await handlers.assign_approver(pool, principal, cost_centre_id, person_id)
+        if_match: IfMatch = None,
+    ) -> Response[None]:
+        """``If-Match`` is the cost centre's ETag: its approvers count in its version."""
+        version = await handlers.assign_approver(
+            pool, principal, cost_centre_id, person_id, expected_version=expected_version(if_match)
+        )
+        return versioned(None, version, 204)
 
     @delete(
         "/{cost_centre_id:uuid}/approvers/{person_id:uuid}",
@@ -292,8 +308,13 @@ class CostCentreController(Controller):
         person_id: FromPath[uuid.UUID],
         pool: Pool,
         principal: Caller,
-    ) -> None:
-        await handlers.remove_approver(pool, principal, cost_centre_id, person_id)
+        if_match: IfMatch = None,
+    ) -> Response[None]:
+        """``If-Match`` is the cost centre's ETag: its approvers count in its version."""
+        version = await handlers.remove_approver(
+            pool, principal, cost_centre_id, person_id, expected_version=expected_version(if_match)
+        )
+        return versioned(None, version, 204)
 
 
 # --- people ---
@@ -319,7 +340,9 @@ class PersonController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createPerson", summary="Add a person with roles", guards=ADMINS)
-    async def create(self, data: JSONBody[PersonCreate], pool: Pool, principal: Caller) -> PersonOut:
+    async def create(
+        self, data: JSONBody[PersonCreate], pool: Pool, principal: Caller
+    ) -> Response[PersonOut]:
         person = await handlers.create_person(
             pool,
             principal,
@@ -328,7 +351,7 @@ class PersonController(Controller):
             roles=data.roles,
             hr_employee_number=data.hr_employee_number,
         )
-        return _person(person)
+        return versioned(_person(person), person.version, 201)
 
     @get("/", operation_id="listPeople", summary="The tenant's people", guards=ADMINS)
     async def index(
@@ -413,8 +436,13 @@ class PersonController(Controller):
         guards=ADMINS,
         status_code=200,
     )
-    async def deactivate(self, person_id: FromPath[uuid.UUID], pool: Pool, principal: Caller) -> PersonOut:
-        return _person(await handlers.deactivate_person_by_id(pool, principal, person_id))
+    async def deactivate(
+        self, person_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
+    ) -> Response[PersonOut]:
+        person = await handlers.deactivate_person_by_id(
+            pool, principal, person_id, expected_version=expected_version(if_match)
+        )
+        return versioned(_person(person), person.version)
 
 
 # --- supervisor profiles ---
@@ -476,7 +504,7 @@ class SupervisorProfileController(Controller):
     )
     async def create(
         self, data: JSONBody[SupervisorProfileCreate], pool: Pool, principal: Caller
-    ) -> SupervisorProfileOut:
+    ) -> Response[SupervisorProfileOut]:
         offer = SupervisorOffer(
             forms=data.forms,
             languages=data.languages,
@@ -485,7 +513,8 @@ class SupervisorProfileController(Controller):
             available=data.available,
             qualifications=[_qualification_in(q) for q in data.qualifications],
         )
-        return _profile(await handlers.create_supervisor_profile(pool, principal, data.person_id, offer))
+        profile = await handlers.create_supervisor_profile(pool, principal, data.person_id, offer)
+        return versioned(_profile(profile), profile.version, 201)
 
     @get(
         "/",

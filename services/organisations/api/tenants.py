@@ -104,7 +104,7 @@ class TenantController(Controller):
         data: JSONBody[TenantCreate],
         pool: NamedDependency[asyncpg.Pool],
         principal: NamedDependency[Principal],
-    ) -> TenantOut:
+    ) -> Response[TenantOut]:
         details = TenantDetails(
             subtype=data.subtype,
             vat_id=data.vat_id,
@@ -116,7 +116,7 @@ class TenantController(Controller):
         tenant = await handlers.create_tenant(
             pool, principal, name=data.name, kind=data.kind, business_id=data.business_id, details=details
         )
-        return _out(tenant)
+        return versioned(_out(tenant), tenant.version, 201)
 
     @get("/me", operation_id="getOwnTenant", summary="The caller's own tenant")
     async def own_tenant(

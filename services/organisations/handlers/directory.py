@@ -218,9 +218,20 @@ async def update_org_unit(
     return changed
 
 
-async def delete_org_unit(pool: asyncpg.Pool, principal: Principal, org_unit_id: uuid.UUID) -> None:
+async def delete_org_unit(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    org_unit_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> None:
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
+        if expected_version is not None:
+            unit = await store.fetch_org_unit(conn, tenant.tenant_id, org_unit_id)
+            if unit is None:
+                raise NotFound("org unit not found")
+            check_version(unit.version, expected_version)
         try:
             deleted = await store.delete_org_unit(conn, tenant.tenant_id, org_unit_id)
         except asyncpg.ForeignKeyViolationError:
@@ -354,12 +365,17 @@ async def update_cost_centre(
 
 
 async def deactivate_cost_centre_by_id(
-    pool: asyncpg.Pool, principal: Principal, cost_centre_id: uuid.UUID
+    pool: asyncpg.Pool,
+    principal: Principal,
+    cost_centre_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
 ) -> CostCentre:
     """No new orders on it; approvers stay recorded, as history of who could approve."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
         cost_centre = await _cost_centre(conn, tenant, cost_centre_id)
+        check_version(cost_centre.version, expected_version)
         deactivated = deactivate_cost_centre(cost_centre)
         if deactivated is cost_centre:
             return cost_centre
@@ -393,31 +409,51 @@ async def _person(conn: asyncpg.Connection, tenant: Tenant, person_id: uuid.UUID
 
 
 async def assign_approver(
-    pool: asyncpg.Pool, principal: Principal, cost_centre_id: uuid.UUID, person_id: uuid.UUID
-) -> None:
-    """Idempotent: assigning an approver twice changes nothing and announces nothing."""
+    pool: asyncpg.Pool,
+    principal: Principal,
+    cost_centre_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> int:
+    """Idempotent: assigning an approver twice changes nothing and announces nothing. An approver
+    change is a change of the cost centre (``expected_version`` is its); its version after."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
         cost_centre = await _cost_centre(conn, tenant, cost_centre_id)
+        check_version(cost_centre.version, expected_version)
         if not cost_centre.active:
             raise Conflict("a deactivated cost centre gets no new approvers")
         person = await _person(conn, tenant, person_id)
         with rules_as_problems("path"):
             check_may_approve(person)
         if not await store.add_approver(conn, tenant.tenant_id, cost_centre_id, person_id):
-            return
-        await _announce_approvers(conn, tenant, contracts.ApproverAssigned, [cost_centre_id], person_id)
+            return cost_centre.version
+        versions = await _announce_approvers(
+            conn, tenant, contracts.ApproverAssigned, [cost_centre_id], person_id
+        )
+    return versions[cost_centre_id]
 
 
 async def remove_approver(
-    pool: asyncpg.Pool, principal: Principal, cost_centre_id: uuid.UUID, person_id: uuid.UUID
-) -> None:
+    pool: asyncpg.Pool,
+    principal: Principal,
+    cost_centre_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> int:
+    """The cost centre's version after (``expected_version`` is the cost centre's too)."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
-        await _cost_centre(conn, tenant, cost_centre_id)
+        cost_centre = await _cost_centre(conn, tenant, cost_centre_id)
+        check_version(cost_centre.version, expected_version)
         if not await store.remove_approver(conn, tenant.tenant_id, cost_centre_id, person_id):
             raise NotFound("the person is not an approver of this cost centre")
-        await _announce_approvers(conn, tenant, contracts.ApproverRemoved, [cost_centre_id], person_id)
+        versions = await _announce_approvers(
+            conn, tenant, contracts.ApproverRemoved, [cost_centre_id], person_id
+        )
+    return versions[cost_centre_id]
 
 
 async def _announce_approvers(
@@ -426,14 +462,15 @@ async def _announce_approvers(
     cls: type[contracts.ApproverAssigned] | type[contracts.ApproverRemoved],
     cost_centre_ids: Collection[uuid.UUID],
     person_id: uuid.UUID,
-) -> None:
-    """An approver change is a change of each cost centre: it counts in their versions."""
+) -> dict[uuid.UUID, int]:
+    """An approver change is a change of each cost centre: it counts in their versions (returned)."""
     versions = await store.bump_cost_centre_versions(conn, tenant.tenant_id, cost_centre_ids)
     for cost_centre_id in sorted(versions):
         event = cls(cost_centre_id=cost_centre_id, person_id=person_id)
         await announce(
             conn, tenant.tenant_id, event, subject=cost_centre_id, version=versions[cost_centre_id]
         )
+    return versions
 
 
 # --- people ---
@@ -583,10 +620,17 @@ async def update_person(
     return changed
 
 
-async def deactivate_person_by_id(pool: asyncpg.Pool, principal: Principal, person_id: uuid.UUID) -> Person:
+async def deactivate_person_by_id(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    person_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> Person:
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal)
         person = await _person(conn, tenant, person_id)
+        check_version(person.version, expected_version)
         deactivated = deactivate_person(person)
         if deactivated is person:
             return person

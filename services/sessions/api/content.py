@@ -294,9 +294,16 @@ class ContentController(Controller):
         pool: Pool,
         principal: Caller,
         keyring: Keyring,
+        if_match: IfMatch = None,
     ) -> Response[ContentOut]:
         item = await handlers.share_reflection(
-            pool, keyring, principal, process_id, item_id, shared=data.shared
+            pool,
+            keyring,
+            principal,
+            process_id,
+            item_id,
+            shared=data.shared,
+            expected_version=expected_version(if_match),
         )
         return versioned(_out(item), item.version)
 

@@ -2,7 +2,9 @@
 
 The readers of a process read its sessions: dates, durations, mode, held / cancelled (on time,
 late, by the supervisor) / no-show and attendance. The category of a cancellation's reason is shown
-to the process's supervisor only — never to the buyer or the provider's admins. The process's
+to the process's supervisor only — never to the buyer or the provider's admins. Only the supervisor
+and the participants read a cancellation as it was; to everyone else an illness-exempt late
+cancellation reads as on time, and when it was cancelled is not shown (``domain.visibility``). The process's
 supervisor schedules (``Idempotency-Key``: the same key and body answer the same session, another
 body 422) and changes sessions (``If-Match``: a stale ETag is 412). 403 for a reader who is not the
 supervisor, 404 for anyone who may not see the process, 422 naming the field, 409 for the wrong state
@@ -31,6 +33,7 @@ from services.sessions.domain.sessions import (
     Session,
     SessionStatus,
 )
+from services.sessions.domain.visibility import shown_cancellation_category
 from services.sessions.handlers import sessions as handlers
 from shared.auth.guards import provide_principal
 from shared.auth.principal import Principal
@@ -126,11 +129,29 @@ class AttendanceOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
 
 class CancellationOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omit_defaults=True):
     cancelled_by: Annotated[CancelledBy, msgspec.Meta(description="Who cancelled")]
-    cancelled_at: Annotated[dt.datetime, msgspec.Meta(description="When the session was cancelled")]
     category: Annotated[
         CancellationCategory,
-        msgspec.Meta(description="Whether the cancellation was in time or late under the agreement's terms"),
+        msgspec.Meta(
+            description=(
+                "Whether the cancellation was in time or late under the agreement's terms. The "
+                "process's supervisor and its participants read it as it was; to everyone else "
+                "(buyer admins, approvers, provider admins) `late` means a charged late "
+                "cancellation and a late cancellation the terms exempt (illness) reads `on_time`, "
+                "like a free one, so the employer learns whether it is charged and never that "
+                "someone was ill."
+            )
+        ),
     ]
+    cancelled_at: Annotated[
+        dt.datetime | None,
+        msgspec.Meta(
+            description=(
+                "When the session was cancelled; shown to the process's supervisor and its "
+                "participants only (with the order's threshold it would tell an exempt late "
+                "cancellation from a free one), absent for everyone else."
+            )
+        ),
+    ] = None
     charge_exempt: Annotated[
         bool | None,
         msgspec.Meta(
@@ -176,8 +197,16 @@ class SessionOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     ]
 
 
+def _sees_whole_cancellation(process: Process, viewer: Actor) -> bool:
+    """The supervisor and the participants read a cancellation as it was (``domain.visibility``)."""
+    return process_rules.is_supervisor_of(process, viewer) or (
+        viewer.tenant_id == process.buyer_id and viewer.person_id in process.participants
+    )
+
+
 def session_out(process: Process, session: Session, viewer: Actor) -> SessionOut:
     c = session.cancellation
+    whole = _sees_whole_cancellation(process, viewer)
     return SessionOut(
         id=session.session_id,
         process_id=session.process_id,
@@ -194,8 +223,8 @@ def session_out(process: Process, session: Session, viewer: Actor) -> SessionOut
         if c is None
         else CancellationOut(
             cancelled_by=c.cancelled_by,
-            cancelled_at=c.cancelled_at,
-            category=c.category,
+            cancelled_at=c.cancelled_at if whole else None,
+            category=shown_cancellation_category(c.category, charge_exempt=c.charge_exempt, whole=whole),
             charge_exempt=c.charge_exempt if process_rules.is_supervisor_of(process, viewer) else None,
             reason_category=c.reason_category if process_rules.is_supervisor_of(process, viewer) else None,
         ),

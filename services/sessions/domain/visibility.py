@@ -20,6 +20,17 @@ rule), the other participants do not (domain.md: a participant reads "own" goals
 
 Everyone else — provider admins, other supervisors, employees who are not participants, machine
 clients, platform admins, any other tenant — reads and writes no content at all.
+
+Cancellations are frame, not content, but an illness-exempt late cancellation would still tell the
+employer that someone was ill: the invoice bills a late cancellation with another reason and leaves
+the exempt one out. So only the process's supervisor and its participants read a cancellation's
+whole truth (:func:`shown_cancellation_category`; the reason's category and ``charge_exempt`` are
+the supervisor's alone). Everyone else — buyer admins, approvers, provider admins, and the public
+events integrations sends to HR systems — reads ``late`` only for a charged late cancellation; an
+exempt late cancellation reads as ``on_time``, exactly like a free one, and the moment of
+cancelling (which with the order's threshold would give "late" away) is not shown to them. What the
+employer may infer: that a session was cancelled and whether it is charged — which the invoice tells
+anyway — never whether a free cancellation was in time or excused by illness.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import uuid
 from dataclasses import dataclass
 
 from shared.auth.principal import APPROVER, BUYER_ADMIN, SUPERVISOR
+from shared.contracts.sessions import CancellationCategory
 
 __all__ = [
     "Caller",
@@ -41,6 +53,7 @@ __all__ = [
     "may_write",
     "read_scope",
     "relation_of",
+    "shown_cancellation_category",
 ]
 
 
@@ -214,3 +227,13 @@ def read_scope(relation: Relation) -> ReadScope:
         approved_summaries=relation is Relation.EMPLOYER,
         supervisors_goals=relation is Relation.PARTICIPANT,
     )
+
+
+def shown_cancellation_category(
+    category: CancellationCategory, *, charge_exempt: bool, whole: bool
+) -> CancellationCategory:
+    """The category a reader sees: an exempt late cancellation is ``on_time`` to anyone who does not
+    read the whole truth, so a free cancellation never singles out an illness."""
+    if not whole and category == "late" and charge_exempt:
+        return "on_time"
+    return category

@@ -468,6 +468,7 @@ async def share_reflection(
     item_id: uuid.UUID,
     *,
     shared: bool,
+    expected_version: int | None = None,
 ) -> ContentItem:
     """A participant shows (or hides again) one of their reflections to the supervisor."""
     record = _Audit(process_id, Action.SHARE, item_id=item_id)
@@ -479,6 +480,7 @@ async def share_reflection(
             or row.owner_id != person_id
         ):
             raise Forbidden("only a participant shares their own reflections")
+        check_version(row.version, expected_version, what="reflection")
         data_key = await _data_key(conn, keyring, parties, create=False)
         assert data_key is not None
         return _decrypt(data_key, await store.set_shared_with_supervisor(conn, item_id, shared))

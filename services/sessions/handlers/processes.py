@@ -35,7 +35,7 @@ from shared.contracts import sessions as contracts
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
 from shared.events import add_to_outbox, envelope_for
-from shared.events.consumer import PermanentEventError
+from shared.events.consumer import NotYetApplicable, PermanentEventError
 from shared.events.envelope import Envelope
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
@@ -66,7 +66,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class ProcessNotYetKnown(Exception):
+class ProcessNotYetKnown(NotYetApplicable):
     """An order event about a process arrived before the acceptance that opens it: retried."""
 
 
