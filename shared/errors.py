@@ -7,6 +7,9 @@ carry confidential content.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import msgspec
 
 __all__ = [
@@ -15,12 +18,16 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "InvariantViolated",
+    "NotAllowed",
     "NotFound",
     "PreconditionFailed",
     "PreconditionRequired",
+    "RuleBroken",
     "Unauthenticated",
     "Unavailable",
+    "WrongState",
     "check_version",
+    "fields_at",
 ]
 
 
@@ -76,6 +83,56 @@ class InvariantViolated(DomainError):
 
 class Unavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service Unavailable"
+
+
+# --- the refusals a domain raises (one vocabulary for every service) ---
+
+
+class NotAllowed(Forbidden):
+    """The actor's role or relationship to the thing does not allow this (403)."""
+
+
+class WrongState(Conflict):
+    """Valid in itself, but not in the thing's current state (409)."""
+
+
+class RuleBroken(InvariantViolated):
+    """A value breaks a rule (422). ``field`` names it as the API spells it (``durationMinutes``,
+    ``postalAddress.city``); ``location`` is where the request carries it (``body``, ``path``), so
+    the problem names ``<location>.<field>``; without one ``field`` is the full name already
+    (``body.startsAt``)."""
+
+    def __init__(self, field: str, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.locate(location)
+
+    def locate(self, location: str | None) -> None:
+        """Say where the request carries the field; the problem's field error follows."""
+        self.location = location
+        self.errors = [FieldError(self.api_field, self.message)]
+
+    @property
+    def api_field(self) -> str:
+        """The field as the problem names it: ``body.durationMinutes``."""
+        return f"{self.location}.{self.field}" if self.location else self.field
+
+
+@contextmanager
+def fields_at(location: str) -> Iterator[None]:
+    """Rules broken inside, not located yet, name their fields at ``location`` (``body``, ``path``).
+
+    The domain names a field the same way whichever request brings it; the use case knows where
+    the request carries it (an order's ``justification`` is ``body.`` on create, ``order.`` on a
+    transition).
+    """
+    try:
+        yield
+    except RuleBroken as exc:
+        if exc.location is None:  # the innermost use case that knows the location said it
+            exc.locate(location)
+        raise
 
 
 def check_version(current: int, expected: int | None, *, what: str = "resource") -> None:

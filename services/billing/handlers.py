@@ -9,7 +9,6 @@ and its events go to the outbox in it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -55,6 +54,7 @@ from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
 from shared.events import add_to_outbox, envelope_for
 from shared.events.consumer import PermanentEventError
+from shared.http.idempotency import idempotent_request, remember, replay
 from shared.ids import new_id
 
 __all__ = [
@@ -73,7 +73,6 @@ __all__ = [
     "issue_invoice",
     "list_invoices",
     "open_document",
-    "request_hash",
     "run_invoices",
     "set_invoicing_requirements",
 ]
@@ -501,11 +500,6 @@ async def issue_invoice(
         return issued
 
 
-def request_hash(subject: str, body: bytes) -> str:
-    """A credit request as far as idempotency goes: who sent which (decoded) body."""
-    return hashlib.sha256(subject.encode() + b"\0" + body).hexdigest()
-
-
 def _credits(invoiced: list[InvoicedLine], lines: list[CreditRequestLine] | None) -> list[CreditLine]:
     """The credit lines a request makes of an invoice's lines; every refusal names its field."""
     if lines is None:
@@ -560,23 +554,17 @@ async def credit_invoice(
     credited in whole return to billable (unless ``rebill`` is false), so the next run bills them on
     a new invoice. A retry with the same Idempotency-Key and body answers the same credit note."""
     provider = _seller(principal)
+    request = idempotent_request(principal, idempotency_key, body_hash)
     async with tenant_transaction(pool, provider) as conn:
         # The row lock serialises credits of one invoice: a line is checked and credited at once.
         original = await store.fetch_invoice(conn, invoice_id, for_update=True)
         if original is None or original["tenant_id"] != provider:
             raise NotFound("no such invoice")
         # After the lock: a concurrent retry waits here, then finds the first one's credit note.
-        if idempotency_key is not None:
-            stored = await store.fetch_credit_request(conn, provider, idempotency_key)
-            if stored is not None:
-                if stored["request_hash"] != body_hash:
-                    raise InvariantViolated(
-                        "this Idempotency-Key was used with another request",
-                        errors=[FieldError("header.idempotency-key", "used with another request")],
-                    )
-                made = await store.fetch_invoice(conn, stored["credit_note_id"])
-                assert made is not None
-                return made
+        if (made_id := await replay(conn, request, uuid.UUID)) is not None:
+            made = await store.fetch_invoice(conn, made_id)
+            assert made is not None
+            return made
         if original["kind"] != "invoice" or original["status"] != "issued":
             raise Conflict("only an issued invoice can be credited")
         credits = _credits(await store.invoiced_lines(conn, invoice_id), lines)
@@ -635,10 +623,7 @@ async def credit_invoice(
             raise Conflict("a line is credited at most once") from None
         if rebill:
             await store.rebill_items(conn, [c.item_id for c in credits if c.correction == "full"])
-        if idempotency_key is not None and not await store.save_credit_request(
-            conn, provider, idempotency_key, body_hash, credit_id
-        ):
-            raise Conflict("a credit request with this Idempotency-Key is in flight; retry")
+        await remember(conn, request, credit_id)
         order_ids = list((await store.invoice_facts(conn, invoice_id))["order_ids"])
         event = CreditNoteIssued(
             **_facts(note, order_ids, -1),  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ __all__ = [
     "assign_unbilled_items",
     "create_drafts",
     "document_lines",
-    "fetch_credit_request",
     "fetch_invoice",
     "fetch_party",
     "insert_billable_item",
@@ -34,7 +33,6 @@ __all__ = [
     "prefer_hash_joins",
     "rebill_items",
     "recompute_drafts",
-    "save_credit_request",
     "upsert_approver",
     "upsert_buyer_invoicing",
     "upsert_cost_centre",
@@ -588,36 +586,6 @@ async def rebill_items(conn: asyncpg.Connection, item_ids: list[uuid.UUID]) -> i
         [new_id() for _ in item_ids],
     )
     return int(status.split()[-1])
-
-
-async def fetch_credit_request(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """
-        select request_hash, credit_note_id from credit_requests
-        where tenant_id = $1 and idempotency_key = $2
-        """,
-        tenant_id,
-        key,
-    )
-    return row
-
-
-async def save_credit_request(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str, request_hash: str, credit_note_id: uuid.UUID
-) -> bool:
-    status: str = await conn.execute(
-        """
-        insert into credit_requests (tenant_id, idempotency_key, request_hash, credit_note_id)
-        values ($1, $2, $3, $4) on conflict (tenant_id, idempotency_key) do nothing
-        """,
-        tenant_id,
-        key,
-        request_hash,
-        credit_note_id,
-    )
-    return status.endswith(" 1")
 
 
 async def list_invoices(

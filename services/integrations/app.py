@@ -7,7 +7,7 @@ import datetime as dt
 from litestar import Litestar
 from litestar.di import Provide
 
-from services.integrations.api.routes import ROUTES
+from services.integrations.api.routes import ROUTES, provide_active_principal
 from services.integrations.handlers import EndpointPolicy
 from services.integrations.settings import integrations_settings
 from shared.config import ServiceSettings
@@ -31,7 +31,10 @@ def create_app(settings: ServiceSettings | None = None) -> Litestar:
         own,
         route_handlers=ROUTES,
         public_paths=["/asyncapi\\.json", "/schemas/[^/]+"],
-        dependencies={"endpoint_policy": Provide(provide_policy)},
+        dependencies={
+            "endpoint_policy": Provide(provide_policy),
+            "principal": Provide(provide_active_principal),
+        },
         description="The public event catalogue (CloudEvents; AsyncAPI at /integrations/asyncapi.json), "
         "the event feed and the buyers' webhooks (Standard Webhooks).",
     )

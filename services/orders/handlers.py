@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,10 +37,12 @@ from shared.errors import (
     InvariantViolated,
     NotFound,
     check_version,
+    fields_at,
 )
 from shared.events import add_to_outbox, envelope_for
 from shared.events.consumer import NotYetApplicable, PermanentEventError
 from shared.events.envelope import Envelope
+from shared.http.idempotency import idempotent_request, remember, replay
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 from shared.tenancy import fetch_known_tenant
@@ -72,7 +71,6 @@ __all__ = [
     "list_cost_centres",
     "list_orders",
     "replace_agreement",
-    "request_hash",
     "transition_order",
 ]
 
@@ -190,17 +188,6 @@ async def list_cost_centres(
 
 
 # --- framework agreements (the buyer's; tenant from the token) ---
-
-
-@contextmanager
-def _rules_as_problems() -> Iterator[None]:
-    """A broken agreement rule is a 422 on ``body.<field>``; a wrong state a 409."""
-    try:
-        yield
-    except domain.InvalidAgreement as exc:
-        raise InvariantViolated(exc.message, errors=[FieldError(f"body.{exc.field}", exc.message)]) from None
-    except domain.StateConflict as exc:
-        raise Conflict(str(exc)) from None
 
 
 async def _buyer(conn: asyncpg.Connection, principal: Principal, *, writes: bool = True) -> uuid.UUID:
@@ -324,8 +311,7 @@ async def create_agreement(
     """A new draft agreement of the caller's (buyer) tenant."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         buyer_id = await _buyer(conn, principal)
-        with _rules_as_problems():
-            agreement = domain.new_agreement(new_id(), content)
+        agreement = domain.new_agreement(new_id(), content)
         await _check_providers(conn, content)
         try:
             async with conn.transaction():
@@ -386,8 +372,7 @@ async def replace_agreement(
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
         check_version(agreement.version, expected_version, what="agreement")
-        with _rules_as_problems():
-            changed = domain.change(agreement, content)
+        changed = domain.change(agreement, content)
         if changed is agreement:
             return agreement
         await _check_providers(conn, content)
@@ -406,8 +391,7 @@ async def activate_agreement(
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
         check_version(agreement.version, expected_version, what="agreement")
-        with _rules_as_problems():
-            activated = domain.activate(agreement)
+        activated = domain.activate(agreement)
         await _check_providers(conn, activated.content)
         await _save(conn, buyer_id, agreement, activated)
         await _announce(conn, buyer_id, activated, _facts(contracts.AgreementActivated, buyer_id, activated))
@@ -421,8 +405,7 @@ async def end_agreement(
         buyer_id = await _buyer(conn, principal)
         agreement = await _agreement(conn, buyer_id, agreement_id)
         check_version(agreement.version, expected_version, what="agreement")
-        with _rules_as_problems():
-            ended = domain.end(agreement)
+        ended = domain.end(agreement)
         await _save(conn, buyer_id, agreement, ended)
         event = contracts.AgreementEnded(agreement_id=ended.agreement_id, buyer_id=buyer_id)
         await _announce(conn, buyer_id, ended, event)
@@ -451,21 +434,6 @@ ORDER_ROLES = frozenset(r.value for r in orders_domain.Role)
 
 def _today() -> dt.date:
     return dt.datetime.now(HELSINKI).date()
-
-
-@contextmanager
-def _order_rules_as_problems(prefix: str) -> Iterator[None]:
-    """NotAllowed → 403, RuleBroken → 422 on ``<prefix>.<field>``, WrongState → 409."""
-    try:
-        yield
-    except orders_domain.NotAllowed as exc:
-        raise Forbidden(str(exc)) from None
-    except orders_domain.RuleBroken as exc:
-        raise InvariantViolated(
-            exc.message, errors=[FieldError(f"{prefix}.{exc.field}", exc.message)]
-        ) from None
-    except orders_domain.WrongState as exc:
-        raise Conflict(str(exc)) from None
 
 
 async def _actor(conn: asyncpg.Connection, principal: Principal) -> orders_domain.Actor:
@@ -582,11 +550,6 @@ async def _announce_order(
     await add_to_outbox(conn, SERVICE, envelope)
 
 
-def request_hash(subject: str, body: bytes) -> str:
-    """The request as far as idempotency goes: who sent which body (a colleague's same key is not theirs)."""
-    return hashlib.sha256(subject.encode() + b"\0" + body).hexdigest()
-
-
 async def create_order(
     pool: asyncpg.Pool,
     principal: Principal,
@@ -596,21 +559,15 @@ async def create_order(
     body_hash: str,
 ) -> orders_domain.Order:
     """A draft order of the caller's (buyer) tenant; a replayed key answers the stored order."""
+    request = idempotent_request(principal, idempotency_key, body_hash)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
-        if idempotency_key is not None:
-            stored = await store.fetch_idempotent_response(conn, principal.tenant_id, idempotency_key)
-            if stored is not None:
-                if stored.request_hash != body_hash:
-                    raise InvariantViolated(
-                        "this Idempotency-Key was used with another request body",
-                        errors=[FieldError("header.Idempotency-Key", "used with another body")],
-                    )
-                return msgspec.json.decode(stored.body, type=orders_domain.Order)
+        if (stored := await replay(conn, request, orders_domain.Order)) is not None:
+            return stored
         tenant = await fetch_known_tenant(conn, principal.tenant_id)
         if tenant is None or tenant.kind != "buyer" or not tenant.active:
             raise Forbidden("only active buyer tenants order")
         actor = await _actor(conn, principal)
-        with _order_rules_as_problems("body"):
+        with fields_at("body"):
             order = orders_domain.new_order(new_id(), principal.tenant_id, draft, actor)
         active = await store.active_people(conn, principal.tenant_id, draft.participants)
         if strangers := [p for p in draft.participants if p not in active]:
@@ -634,7 +591,7 @@ async def create_order(
                 "the provider is not admitted to the agreement",
                 errors=[FieldError("body.providerId", "not admitted to the agreement")],
             )
-        with _order_rules_as_problems("body"):  # a duration the price list lacks: refused now
+        with fields_at("body"):  # a duration the price list lacks: refused now
             orders_domain.check_priced(draft, agreement)
         year = _today().year  # of creation, in Helsinki; the counter row is locked from here to commit
         number = orders_domain.order_number(
@@ -642,10 +599,7 @@ async def create_order(
         )
         order = msgspec.structs.replace(order, order_number=number)
         await store.insert_order(conn, order)
-        if idempotency_key is not None and not await store.save_idempotent_response(
-            conn, principal.tenant_id, idempotency_key, request_hash=body_hash, status=201, body=order
-        ):
-            raise Conflict("a request with this Idempotency-Key is in flight; retry")
+        await remember(conn, request, order)
     return order
 
 
@@ -741,7 +695,7 @@ async def transition_order(
         if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
         extra: dict[str, object] = {}
-        with _order_rules_as_problems("order"):
+        with fields_at("order"):
             if action == "submit":
                 transition = orders_domain.submit(order, actor)
             elif action == "approve":
@@ -793,7 +747,7 @@ async def transition_order(
                         "additional sessions are required",
                         errors=[FieldError("body.additionalSessions", "required")],
                     )
-                with _order_rules_as_problems("body"):
+                with fields_at("body"):
                     transition = orders_domain.request_extension(order, actor, additional_sessions)
                 extra["additional_sessions"] = additional_sessions
             elif action == "approve-extension":
@@ -878,7 +832,7 @@ async def _assign_supervisor(
         )
     known = {k.value for k in domain.QualificationKind}
     qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
-    with _order_rules_as_problems("body"):
+    with fields_at("body"):
         return orders_domain.assign_supervisor(
             order, actor, supervisor_id=supervisor_id, supervisor_qualifications=qualifications
         )

@@ -23,7 +23,6 @@ from services.orders.domain.orders import Order, OrderStatus, committed_cents
 from shared.contracts.organisations import CostCentreFacts, PersonFacts, SupervisorProfileFacts
 
 __all__ = [
-    "IdempotentResponse",
     "KnownCostCentre",
     "active_people",
     "approver_cost_centres",
@@ -35,7 +34,6 @@ __all__ = [
     "fetch_agreement",
     "fetch_cost_centre_budget",
     "fetch_cost_centre_version",
-    "fetch_idempotent_response",
     "fetch_order",
     "fetch_person_version",
     "fetch_supervisor_version",
@@ -46,7 +44,6 @@ __all__ = [
     "list_orders",
     "pass_offer",
     "provider_tenant",
-    "save_idempotent_response",
     "set_approver",
     "supervisor_qualifications",
     "update_agreement",
@@ -638,50 +635,3 @@ async def supervisor_qualifications(
         person_id,
     )
     return frozenset(row["kinds"]) if row is not None else None
-
-
-class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
-    request_hash: str
-    status: int
-    body: str
-    """The stored response body, JSON text."""
-
-
-async def fetch_idempotent_response(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key: str
-) -> IdempotentResponse | None:
-    row = await conn.fetchrow(
-        "select request_hash, response_status, response_body::text as body from idempotency_keys"
-        " where tenant_id = $1 and key = $2",
-        tenant_id,
-        key,
-    )
-    if row is None:
-        return None
-    return IdempotentResponse(
-        request_hash=row["request_hash"], status=row["response_status"], body=row["body"]
-    )
-
-
-async def save_idempotent_response(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    key: str,
-    *,
-    request_hash: str,
-    status: int,
-    body: object,
-) -> bool:
-    """Record the response; ``False`` if a concurrent request took the key first."""
-    result = await conn.execute(
-        """
-        insert into idempotency_keys (tenant_id, key, request_hash, response_status, response_body)
-        values ($1, $2, $3, $4, $5::jsonb) on conflict (tenant_id, key) do nothing
-        """,
-        tenant_id,
-        key,
-        request_hash,
-        status,
-        body,
-    )
-    return bool(result == "INSERT 0 1")

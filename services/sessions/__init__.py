@@ -4,11 +4,13 @@ from pathlib import Path
 
 from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
+from shared.http.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 
 SERVICE = "sessions"
 MIGRATIONS = [
     EVENT_MIGRATIONS,
     TENANCY_MIGRATIONS,
+    IDEMPOTENCY_MIGRATIONS,
     MigrationSource("sessions", Path(__file__).parent / "migrations"),
 ]

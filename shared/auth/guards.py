@@ -27,9 +27,9 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """Dependency provider for handlers that take ``principal: NamedDependency[Principal]``.
+    """Dependency provider for handlers that take ``principal: Caller`` (``shared.http.dependencies``).
 
-    Register it as ``dependencies={"principal": Provide(provide_principal)}``.
+    ``create_service_app`` registers it for every service as ``"principal"``.
     """
     return principal_of(request)
 

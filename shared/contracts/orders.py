@@ -19,6 +19,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from shared.contracts import Event, register
+from shared.contracts.vocabulary import DeliveryModeName, QualificationType, SupervisionFormName
 
 __all__ = [
     "AdmittedProviderFact",
@@ -48,20 +49,8 @@ __all__ = [
     "PriceItemFact",
 ]
 
-SupervisionForm = Literal[
-    "individual",
-    "pair",
-    "team",
-    "group",
-    "work_community",
-    "patient_work",
-    "manager",
-    "consultation",
-    "process_change",
-    "crisis",
-]
-DeliveryMode = Literal["remote", "at_buyer", "at_supervisor"]
-QualificationType = Literal["story_training", "valvira_registration", "other"]
+SupervisionForm = SupervisionFormName
+DeliveryMode = DeliveryModeName
 PriceUnit = Literal["per_session", "per_hour"]
 
 

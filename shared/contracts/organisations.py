@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 import msgspec
 
 from shared.contracts import Event, register
+from shared.contracts.vocabulary import DeliveryModeName, QualificationType, SupervisionFormName
 
 __all__ = [
     "ApproverAssigned",
@@ -44,20 +45,8 @@ TenantSubtype = Literal[
     "welfare_area", "municipality", "company", "supervisor_company", "network", "sole_trader"
 ]
 PersonRole = Literal["buyer_admin", "approver", "employee", "provider_admin", "supervisor"]
-SupervisionForm = Literal[
-    "individual",
-    "pair",
-    "team",
-    "group",
-    "work_community",
-    "patient_work",
-    "manager",
-    "consultation",
-    "process_change",
-    "crisis",
-]
-DeliveryMode = Literal["remote", "at_buyer", "at_supervisor"]
-QualificationType = Literal["story_training", "valvira_registration", "other"]
+SupervisionForm = SupervisionFormName
+DeliveryMode = DeliveryModeName
 
 
 class PostalAddress(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

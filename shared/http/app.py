@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
+from shared.auth.guards import provide_principal
 from shared.auth.jwks import JwksClient
 from shared.auth.middleware import VERIFIER_STATE_KEY, auth_middleware
 from shared.auth.tokens import TokenVerifier
@@ -184,7 +185,13 @@ def create_service_app(
         lifespan=[resources],
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
-        dependencies={"pool": Provide(provide_pool), **(dependencies or {})},
+        # Every handler may take ``pool: Pool`` and ``principal: Caller`` (shared.http.dependencies);
+        # a service passes its own "principal" provider to be stricter (integrations: an active tenant).
+        dependencies={
+            "pool": Provide(provide_pool),
+            "principal": Provide(provide_principal),
+            **(dependencies or {}),
+        },
         exception_handlers=exception_handlers,
         before_request=check_request_inputs,
         middleware=[

@@ -254,7 +254,7 @@ async def test_the_same_line_is_credited_once_and_a_retried_credit_makes_one_cre
         client, scene, invoice["id"], {"lines": [{"sessionId": second["sessionId"]}]}, key
     )
     assert response.status_code == 422, response.text
-    assert [e["field"] for e in response.json()["errors"]] == ["header.idempotency-key"]
+    assert [e["field"] for e in response.json()["errors"]] == ["header.Idempotency-Key"]
 
     # Without the key, the same line again is a second credit: refused, naming the line.
     response = await _credit(client, scene, invoice["id"], body)

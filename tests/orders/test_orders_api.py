@@ -522,7 +522,9 @@ async def test_a_colleague_reusing_an_idempotency_key_does_not_get_the_order(
     first = ok(await client.post("/orders/orders", json=body, headers=world.approver_headers(**key)), 201)
     colleague = world.buyer.as_("approver") | key  # another person of the same tenant
     response = await client.post("/orders/orders", json=body, headers=colleague)
-    assert response.status_code == 422
+    # A key is the caller's own (tenant, caller, key): the colleague's request is a new one of
+    # theirs, never a replay, and answered on its own merits (orders knows no such approver).
+    assert response.status_code == 403
     assert first["id"] not in response.text
 
 

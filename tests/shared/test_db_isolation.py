@@ -46,13 +46,13 @@ TENANT_TABLES = (
     ("orders", "known_supervisors"),
     ("orders", "framework_agreements"),
     ("orders", "supervision_orders"),
-    ("orders", "idempotency_keys"),
+    ("orders", "idempotent_requests"),
     ("orders", "order_number_counters"),
     ("sessions", "tenant_directory"),
     ("sessions", "processes"),
     ("sessions", "sessions"),
     ("sessions", "session_busy"),
-    ("sessions", "idempotency_keys"),
+    ("sessions", "idempotent_requests"),
     ("sessions", "content_keys"),
     ("sessions", "content_items"),
     ("sessions", "content_audit"),
@@ -68,7 +68,7 @@ TENANT_TABLES = (
     ("billing", "invoice_counters"),
     ("billing", "billable_items"),
     ("billing", "credit_note_lines"),
-    ("billing", "credit_requests"),
+    ("billing", "idempotent_requests"),
     ("integrations", "tenant_directory"),
     ("integrations", "event_feed"),
     ("integrations", "feed_heads"),
@@ -344,11 +344,11 @@ def _supervision_order_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
-def _idempotency_key_row(tenant_id: uuid.UUID) -> Row:
+def _idempotent_request_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into idempotency_keys (tenant_id, key, request_hash, response_status, response_body)"
-        " values ($1, $2, 'h', 201, '{}'::jsonb)",
-        (uuid.uuid4().hex,),
+        "insert into idempotent_requests (tenant_id, subject, key, request_hash, response)"
+        " values ($1, $2, $3, 'h', '{}'::jsonb)",
+        (str(uuid.uuid4()), uuid.uuid4().hex),
     )
 
 
@@ -587,15 +587,6 @@ def _credit_note_line_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
-def _credit_request_row(tenant_id: uuid.UUID) -> Row:
-    return Row(
-        _BILLING_INVOICE
-        + """ insert into credit_requests (tenant_id, idempotency_key, request_hash, credit_note_id)
-        select $1, $6, 'hash', inv.invoice_id from inv""",
-        (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), f"key-{uuid.uuid4()}"),
-    )
-
-
 ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "identity_providers": _identity_provider_row,
     "login_attempts": _login_attempt_row,
@@ -619,7 +610,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "known_supervisors": _known_supervisor_row,
     "framework_agreements": _framework_agreement_row,
     "supervision_orders": _supervision_order_row,
-    "idempotency_keys": _idempotency_key_row,
+    "idempotent_requests": _idempotent_request_row,
     "order_number_counters": _order_number_counter_row,
     "processes": _process_row,
     "sessions": _session_row,
@@ -643,7 +634,6 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "invoice_counters": _invoice_counter_row,
     "billable_items": _billable_item_row,
     "credit_note_lines": _credit_note_line_row,
-    "credit_requests": _credit_request_row,
 }
 
 tenant_tables = pytest.mark.parametrize(

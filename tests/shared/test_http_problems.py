@@ -18,8 +18,9 @@ from litestar.testing import AsyncTestClient
 
 import services
 from shared.config import ServiceSettings
-from shared.errors import DomainError
+from shared.errors import DomainError, NotAllowed, RuleBroken, WrongState, fields_at
 from shared.http.app import create_service_app
+from shared.http.dependencies import Caller
 from shared.http.errors import PROBLEM_TYPES
 from shared.testing.issuer import TestIssuer
 
@@ -59,13 +60,29 @@ async def get_thing(name: FromPath[str]) -> dict[str, str]:
     return {"name": name}
 
 
+@get("/refusals/{kind:str}", operation_id="refuse")
+async def refuse(kind: FromPath[str], principal: Caller) -> dict[str, str]:
+    """A domain's refusals, raised as they are: the app maps each; the principal comes from the app."""
+    assert principal.subject
+    if kind == "not-allowed":
+        raise NotAllowed("the actor may not")
+    if kind == "wrong-state":
+        raise WrongState("not in this state")
+    if kind == "full-name":
+        raise RuleBroken("body.startsAt", "too early")
+    with fields_at("order"), fields_at("body"):  # the innermost location wins
+        raise RuleBroken("durationMinutes", "no price for this duration")
+
+
 def _body(name: str = "Tila Oy", street: str = "Katu 2", tags: list[str] | None = None) -> dict[str, object]:
     return {"name": name, "address": {"street": street, "postCode": "00100"}, "tags": tags or []}
 
 
 @pytest.fixture(scope="module")
 async def client(settings_for: Callable[[str], ServiceSettings]) -> AsyncIterator[Client]:
-    app = create_service_app(settings_for("orders"), route_handlers=[create_tenant, list_tenants, get_thing])
+    app = create_service_app(
+        settings_for("orders"), route_handlers=[create_tenant, list_tenants, get_thing, refuse]
+    )
     async with AsyncTestClient(app) as test_client:
         yield test_client
 
@@ -78,6 +95,28 @@ def auth(issuer: TestIssuer) -> dict[str, str]:
 def fields(response: object) -> list[str]:
     problem = response.json()  # type: ignore[attr-defined]
     return [e["field"] for e in problem.get("errors") or []]
+
+
+# --- the shared refusal vocabulary ---
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "slug", "errors"),
+    [
+        ("not-allowed", 403, "forbidden", []),
+        ("wrong-state", 409, "conflict", []),
+        ("full-name", 422, "invariant-violated", ["body.startsAt"]),
+        ("located", 422, "invariant-violated", ["body.durationMinutes"]),
+    ],
+)
+async def test_a_domains_refusal_is_mapped_once(
+    client: Client, auth: dict[str, str], kind: str, status: int, slug: str, errors: list[str]
+) -> None:
+    response = await client.get(f"/orders/refusals/{kind}", headers=auth)
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["type"] == f"urn:tila:problem:{slug}"
+    assert fields(response) == errors
 
 
 # --- field names ---

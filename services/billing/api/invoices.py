@@ -14,14 +14,15 @@ from typing import Annotated, Any
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from services.billing import handlers
 from services.billing.domain.credits import CreditRequestLine
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN
+from shared.http.dependencies import Caller, Pool
+from shared.http.idempotency import IdempotencyKey, request_hash
 from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -34,8 +35,6 @@ __all__ = [
     "SpecificationOut",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 
 PROVIDER_ADMINS = [requires_role(PROVIDER_ADMIN)]
 READERS = [requires_role(PROVIDER_ADMIN, BUYER_ADMIN, APPROVER)]
@@ -67,16 +66,6 @@ class RequirementsBody(_Body, frozen=True, kw_only=True):
 
 
 DecimalText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$", max_length=20)]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="idempotency-key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[!-~]+$",
-        description="Same key and body answer the same credit note; the same key with another body 422",
-    ),
-]
 
 
 class CreditLineBody(_Body, frozen=True, kw_only=True):
@@ -247,7 +236,6 @@ class InvoiceController(Controller):
 
     path = "/"
     tags = ["invoices"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post(
         "/invoice-runs",
@@ -375,9 +363,7 @@ class InvoiceController(Controller):
             ],
             rebill=body.rebill,
             idempotency_key=idempotency_key,
-            body_hash=handlers.request_hash(
-                principal.subject, str(invoice_id).encode() + msgspec.json.encode(body)
-            ),
+            body_hash=request_hash(principal.subject, str(invoice_id).encode() + msgspec.json.encode(body)),
         )
         return versioned(_out(row), row["version"], status_code=201)
 

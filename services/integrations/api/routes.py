@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -23,6 +23,7 @@ from shared.auth.guards import principal_of, requires_role, requires_scope
 from shared.auth.principal import BUYER_ADMIN, Principal
 from shared.errors import NotFound
 from shared.http.app import NO_AUTH
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 
 __all__ = ["ROUTES", "CloudEventOut"]
@@ -30,8 +31,6 @@ __all__ = ["ROUTES", "CloudEventOut"]
 EVENTS_READ = "events:read"
 WEBHOOKS_MANAGE = "webhooks:manage"
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 Policy = NamedDependency[handlers.EndpointPolicy]
 
 
@@ -81,7 +80,6 @@ class CloudEventOut(msgspec.Struct, frozen=True):
     tags=["events"],
     summary="The caller's public events (CloudEvents), oldest first; resume with the returned cursor",
     guards=[requires_scope(EVENTS_READ)],
-    dependencies={"principal": Provide(provide_active_principal)},
 )
 async def list_events(
     pool: Pool, principal: Caller, cursor: FromQuery[str | None] = None, limit: PageSize = 50
@@ -138,7 +136,6 @@ class SettingsOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
 class SettingsController(Controller):
     path = "/settings"
     tags = ["settings"]
-    dependencies = {"principal": Provide(provide_active_principal)}
     guards = [requires_role(BUYER_ADMIN)]
 
     @get("/", operation_id="getIntegrationSettings", summary="The buyer's integration settings")
@@ -245,7 +242,6 @@ class WebhookController(Controller):
 
     path = "/webhooks"
     tags = ["webhooks"]
-    dependencies = {"principal": Provide(provide_active_principal)}
     guards = [_webhook_managers]
 
     @post("/", operation_id="createWebhook", summary="Register an endpoint; its secret is shown once")

@@ -28,6 +28,7 @@ from shared.contracts import Event
 from shared.contracts import billing as billing_events
 from shared.contracts import orders as order_events
 from shared.contracts import sessions as session_events
+from shared.contracts.vocabulary import DeliveryModeName, SupervisionFormName
 
 __all__ = [
     "CATALOGUE",
@@ -57,19 +58,8 @@ CLOUDEVENTS_ATTRIBUTES = frozenset(
 )
 """Every top-level key of a public event; nothing else is ever sent."""
 
-Form = Literal[
-    "individual",
-    "pair",
-    "team",
-    "group",
-    "work_community",
-    "patient_work",
-    "manager",
-    "consultation",
-    "process_change",
-    "crisis",
-]
-Mode = Literal["remote", "at_buyer", "at_supervisor"]
+Form = SupervisionFormName
+Mode = DeliveryModeName
 Category = Literal["on_time", "late", "by_supervisor"]
 
 

@@ -11,10 +11,8 @@ import datetime as dt
 import uuid
 from typing import Annotated, TypeVar
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.orders import handlers
@@ -33,8 +31,9 @@ from services.orders.domain.agreements import (
     SupervisionForm,
     Validity,
 )
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -49,8 +48,6 @@ __all__ = [
     "ValidityBody",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 T = TypeVar("T")
 
 BUYER_ADMINS = [requires_role(BUYER_ADMIN)]
@@ -289,7 +286,6 @@ class AgreementController(Controller):
 
     path = "/agreements"
     tags = ["framework agreements"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createAgreement", summary="Draft a framework agreement", guards=BUYER_ADMINS)
     async def create(

@@ -18,15 +18,16 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.orders import handlers
 from services.orders.api.agreements import CancellationBody, PriceItemBody
 from services.orders.domain.agreements import DeliveryMode, PriceItem, SupervisionForm
 from services.orders.domain.orders import Order, OrderDraft, OrderStatus, SelectionMethod
-from shared.auth.guards import provide_principal, requires_role
+from shared.auth.guards import requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
+from shared.http.dependencies import Caller, Pool
+from shared.http.idempotency import IdempotencyKey, request_hash
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -41,8 +42,6 @@ __all__ = [
     "OrderOut",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 
 ORDERERS = [requires_role(APPROVER, EMPLOYEE)]
 APPROVERS = [requires_role(APPROVER)]
@@ -56,21 +55,6 @@ CANCELLERS = [requires_role(APPROVER, EMPLOYEE)]
 EXTENSION_REQUESTERS = [requires_role(APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 READERS = [requires_role(BUYER_ADMIN, APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="idempotency-key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[!-~]+$",
-        description=(
-            "Optional; send one to retry safely. The same key and body from the same caller answer the "
-            "first response again without creating anything; the same key with another body is a 422; "
-            "a request with it still in flight a 409. Without a key every POST creates a new order, so "
-            "a retry after a lost answer can create a second one."
-        ),
-    ),
-]
 
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 
@@ -370,7 +354,6 @@ class OrderController(Controller):
 
     path = "/orders"
     tags = ["orders"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createOrder", summary="Draft a supervision order", guards=ORDERERS)
     async def create(
@@ -381,7 +364,7 @@ class OrderController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OrderOut]:
         # The hash is of the decoded body, so formatting and key order do not matter.
-        body_hash = handlers.request_hash(principal.subject, msgspec.json.encode(data))
+        body_hash = request_hash(principal.subject, msgspec.json.encode(data))
         order = await handlers.create_order(
             pool, principal, _draft(data), idempotency_key=idempotency_key, body_hash=body_hash
         )

@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import asyncpg
 import msgspec
 from litestar import get
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 
 from services.orders import handlers
 from services.orders.handlers import KnownCostCentre
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 
 __all__ = ["CostCentreOut", "list_cost_centres"]
@@ -51,12 +50,11 @@ def _cost_centre(cost_centre: KnownCostCentre) -> CostCentreOut:
     summary="The caller's tenant's cost centres and their approvers, as orders knows them",
     description="For the buyer's admins and approvers only, as organisations' own cost-centre route: "
     "budgets and approvers are not every employee's (nor a machine client's) to read.",
-    dependencies={"principal": Provide(provide_principal)},
     guards=[requires_role(BUYER_ADMIN, APPROVER)],
 )
 async def list_cost_centres(
-    pool: NamedDependency[asyncpg.Pool],
-    principal: NamedDependency[Principal],
+    pool: Pool,
+    principal: Caller,
     cursor: FromQuery[str | None] = None,
     limit: PageSize = 50,
 ) -> Page[CostCentreOut]:

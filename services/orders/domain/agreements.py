@@ -15,6 +15,9 @@ from enum import StrEnum
 
 import msgspec
 
+from shared.contracts.vocabulary import DeliveryMode, QualificationKind, SupervisionForm
+from shared.errors import RuleBroken, WrongState
+
 __all__ = [
     "AdmittedProvider",
     "AgreementContent",
@@ -47,42 +50,15 @@ DEFAULT_PAYMENT_TERMS_DAYS = 21
 MAX_PAYMENT_TERMS_DAYS = 120
 
 
-class InvalidAgreement(ValueError):
-    """A value breaks a rule; ``field`` names it as the API spells it."""
+class InvalidAgreement(RuleBroken):
+    """A value breaks a rule; ``field`` names it as the API spells it, in the request body."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(field, message, location="body")
 
 
-class StateConflict(Exception):
+class StateConflict(WrongState):
     """The change is valid in itself but not in the agreement's current state."""
-
-
-class SupervisionForm(StrEnum):
-    INDIVIDUAL = "individual"
-    PAIR = "pair"
-    TEAM = "team"
-    GROUP = "group"
-    WORK_COMMUNITY = "work_community"
-    PATIENT_WORK = "patient_work"
-    MANAGER = "manager"
-    CONSULTATION = "consultation"
-    PROCESS_CHANGE = "process_change"
-    CRISIS = "crisis"
-
-
-class QualificationKind(StrEnum):
-    STORY_TRAINING = "story_training"
-    VALVIRA_REGISTRATION = "valvira_registration"
-    OTHER = "other"
-
-
-class DeliveryMode(StrEnum):
-    REMOTE = "remote"
-    AT_BUYER = "at_buyer"
-    AT_SUPERVISOR = "at_supervisor"
 
 
 class PriceUnit(StrEnum):

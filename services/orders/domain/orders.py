@@ -47,6 +47,7 @@ from services.orders.domain.agreements import (
     price_for,
     price_list_for,
 )
+from shared.errors import NotAllowed, RuleBroken, WrongState
 
 __all__ = [
     "MAX_PLANNED_SESSIONS",
@@ -100,21 +101,9 @@ MAX_JUSTIFICATION_LENGTH = 2000
 # --- errors ---
 
 
-class NotAllowed(Exception):
-    """The actor's role or relationship to the order does not allow this (403)."""
-
-
-class RuleBroken(ValueError):
-    """A value breaks a rule (422); ``field`` names it as the API spells it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class WrongState(Exception):
-    """The transition is not possible from the order's current status (409)."""
+# The refusals are the shared ones (``shared.errors``): NotAllowed (403), RuleBroken (422, its
+# ``field`` as the API spells it; the use case says where the request carries it), WrongState
+# (409: not possible from the order's current status).
 
 
 # --- values ---

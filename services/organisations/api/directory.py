@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET
 
@@ -53,8 +51,9 @@ from services.organisations.domain.directory import (
 )
 from services.organisations.handlers import directory as handlers
 from services.organisations.handlers import invitations as invitation_handlers
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, SUPERVISOR, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, SUPERVISOR
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -66,8 +65,6 @@ __all__ = [
     "SupervisorProfileController",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 
 BUYER_ADMINS = [requires_role(BUYER_ADMIN)]
 BUYER_READERS = [requires_role(BUYER_ADMIN, APPROVER)]
@@ -88,7 +85,6 @@ class OrgUnitController(Controller):
 
     path = "/org-units"
     tags = ["buyer structure"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createOrgUnit", summary="Add an org unit", guards=BUYER_ADMINS)
     async def create(
@@ -173,7 +169,6 @@ class CostCentreController(Controller):
 
     path = "/cost-centres"
     tags = ["buyer structure"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createCostCentre", summary="Open a cost centre", guards=BUYER_ADMINS)
     async def create(
@@ -337,7 +332,6 @@ class PersonController(Controller):
 
     path = "/people"
     tags = ["people"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post("/", operation_id="createPerson", summary="Add a person with roles", guards=ADMINS)
     async def create(
@@ -494,7 +488,6 @@ class SupervisorProfileController(Controller):
 
     path = "/supervisor-profiles"
     tags = ["supervisors"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post(
         "/",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 
@@ -17,9 +16,8 @@ from services.organisations.api.oauth import TokenResponse, token_response
 from services.organisations.domain.login import ATTEMPT_LIFETIME, IdentityProviderConfig, browser_binding
 from services.organisations.handlers import login as handlers
 from services.organisations.handlers.login import LoginContext
-from shared.auth.guards import provide_principal
-from shared.auth.principal import Principal
 from shared.http.app import NO_AUTH
+from shared.http.dependencies import Caller, Pool
 
 __all__ = [
     "IdentityProviderController",
@@ -43,7 +41,7 @@ class LoginController(Controller):
     async def start(
         self,
         tenant_id: FromPath[uuid.UUID],
-        pool: NamedDependency[asyncpg.Pool],
+        pool: Pool,
         login: NamedDependency[LoginContext],
         invitation: Annotated[
             str | None,
@@ -75,7 +73,7 @@ class LoginController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant_id: FromPath[uuid.UUID],
-        pool: NamedDependency[asyncpg.Pool],
+        pool: Pool,
         login: NamedDependency[LoginContext],
         # "state" is a reserved name in Litestar handlers; the query parameter keeps the OAuth name.
         oauth_state: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
@@ -173,14 +171,13 @@ def provider_out(config: IdentityProviderConfig, login: LoginContext) -> Identit
 class IdentityProviderController(Controller):
     path = "/identity-provider"
     tags = ["login"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @put("/", operation_id="configureIdentityProvider", summary="Set the tenant's own OpenID provider")
     async def configure(
         self,
         data: JSONBody[IdentityProviderIn],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
         config = await handlers.configure_provider(
@@ -200,8 +197,8 @@ class IdentityProviderController(Controller):
     @get("/", operation_id="getIdentityProvider", summary="The tenant's OpenID provider and its login URL")
     async def read(
         self,
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
         return provider_out(await handlers.get_provider(pool, principal), login)

@@ -9,19 +9,19 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from services.organisations.domain.tokens import OAuthError
 from services.organisations.handlers import tokens as handlers
 from services.organisations.handlers.tokens import IssuedTokens, RegisteredClient, TokenPolicy
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import BUYER_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import BUYER_ADMIN
 from shared.http.app import NO_AUTH
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize, decode_cursor, encode_cursor
 
 __all__ = ["MachineClientController", "OAuthController", "TokenResponse", "jwks_route", "token_response"]
@@ -103,7 +103,7 @@ class OAuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: FormBody,
-        pool: NamedDependency[asyncpg.Pool],
+        pool: Pool,
         token_policy: NamedDependency[TokenPolicy],
     ) -> Response[TokenResponse]:
         _form_encoded(request)
@@ -130,9 +130,7 @@ class OAuthController(Controller):
         status_code=200,
         media_type=MediaType.TEXT,
     )
-    async def revoke(
-        self, request: Request[Any, Any, Any], data: FormBody, pool: NamedDependency[asyncpg.Pool]
-    ) -> Response[None]:
+    async def revoke(self, request: Request[Any, Any, Any], data: FormBody, pool: Pool) -> Response[None]:
         _form_encoded(request)
         if "token" not in data:
             raise OAuthError("invalid_request", "token is required")
@@ -193,7 +191,6 @@ class MachineClientController(Controller):
     path = "/machine-clients"
     tags = ["machine clients"]
     guards = [requires_role(BUYER_ADMIN)]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post(
         "/",
@@ -203,8 +200,8 @@ class MachineClientController(Controller):
     async def register(
         self,
         data: JSONBody[MachineClientCreate],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
     ) -> Response[MachineClientOut]:
         client = await handlers.register_client(pool, principal, name=data.name, scopes=data.scopes)
         return Response(_client_out(client), status_code=201, headers=_NO_STORE)
@@ -212,8 +209,8 @@ class MachineClientController(Controller):
     @get("/", operation_id="listMachineClients", summary="The tenant's machine clients (never their secrets)")
     async def list_clients(
         self,
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         cursor: FromQuery[str | None] = None,
         limit: PageSize = 50,
     ) -> Page[MachineClientOut]:
@@ -233,7 +230,7 @@ class MachineClientController(Controller):
     async def revoke(
         self,
         client_id: FromPath[str],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
     ) -> None:
         await handlers.revoke_client(pool, principal, client_id)

@@ -12,10 +12,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from services.organisations.api.login import IdentityProviderIn, IdentityProviderOut, provider_out
@@ -24,8 +23,9 @@ from services.organisations.domain.invitations import DEFAULT_LIFETIME, MAX_LIFE
 from services.organisations.handlers import invitations as handlers
 from services.organisations.handlers import login as login_handlers
 from services.organisations.handlers.login import LoginContext
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import PLATFORM_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import PLATFORM_ADMIN
+from shared.http.dependencies import Caller, Pool
 
 __all__ = ["InvitationCreate", "InvitationOut", "OnboardingController"]
 
@@ -125,7 +125,6 @@ class OnboardingController(Controller):
     path = "/tenants/{tenant_id:uuid}"
     tags = ["tenants"]
     guards = [requires_role(PLATFORM_ADMIN)]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post(
         "/invitations",
@@ -137,8 +136,8 @@ class OnboardingController(Controller):
         self,
         tenant_id: FromPath[uuid.UUID],
         data: JSONBody[InvitationCreate],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         login: NamedDependency[LoginContext],
     ) -> Response[InvitationOut]:
         invitation = await handlers.issue_invitation(
@@ -162,8 +161,8 @@ class OnboardingController(Controller):
         self,
         tenant_id: FromPath[uuid.UUID],
         data: JSONBody[IdentityProviderIn],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
         config = await login_handlers.configure_provider_for_tenant(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Response, get, patch, post
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from msgspec import UNSET
 
@@ -26,8 +24,9 @@ from services.organisations.domain.tenants import (
     TenantDetails,
 )
 from services.organisations.handlers import tenants as handlers
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN
+from shared.http.dependencies import Caller, Pool
 from shared.http.versions import IfMatch, expected_version, versioned
 
 __all__ = ["TenantController"]
@@ -91,7 +90,6 @@ def _changes(data: TenantUpdate) -> TenantChanges:
 class TenantController(Controller):
     path = "/tenants"
     tags = ["tenants"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @post(
         "/",
@@ -102,8 +100,8 @@ class TenantController(Controller):
     async def create_tenant(
         self,
         data: JSONBody[TenantCreate],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
     ) -> Response[TenantOut]:
         details = TenantDetails(
             subtype=data.subtype,
@@ -119,9 +117,7 @@ class TenantController(Controller):
         return versioned(_out(tenant), tenant.version, 201)
 
     @get("/me", operation_id="getOwnTenant", summary="The caller's own tenant")
-    async def own_tenant(
-        self, pool: NamedDependency[asyncpg.Pool], principal: NamedDependency[Principal]
-    ) -> Response[TenantOut]:
+    async def own_tenant(self, pool: Pool, principal: Caller) -> Response[TenantOut]:
         tenant = await handlers.get_own_tenant(pool, principal)
         return versioned(_out(tenant), tenant.version)
 
@@ -134,8 +130,8 @@ class TenantController(Controller):
     async def update_own_tenant(
         self,
         data: JSONBody[TenantUpdate],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[TenantOut]:
         tenant = await handlers.update_own_tenant(
@@ -153,7 +149,7 @@ class TenantController(Controller):
     async def deactivate_tenant(
         self,
         tenant_id: FromPath[uuid.UUID],
-        pool: NamedDependency[asyncpg.Pool],
-        principal: NamedDependency[Principal],
+        pool: Pool,
+        principal: Caller,
     ) -> TenantOut:
         return _out(await handlers.deactivate_tenant_by_id(pool, principal, tenant_id))

@@ -20,6 +20,7 @@ from msgspec import UNSET, UnsetType
 from stdnum.fi import hetu
 
 from services.organisations.domain.tenants import RuleBroken, StateConflict, TenantKind, valid_text
+from shared.contracts.vocabulary import DeliveryMode, SupervisionForm
 
 __all__ = [
     "ADMIN_ROLE",
@@ -314,36 +315,6 @@ def check_may_approve(person: Person) -> None:
 
 
 # --- supervisors ---
-
-
-class SupervisionForm(StrEnum):
-    INDIVIDUAL = "individual"
-    """Yksilötyönohjaus."""
-    PAIR = "pair"
-    """Työparityönohjaus."""
-    TEAM = "team"
-    """Tiimityönohjaus."""
-    GROUP = "group"
-    """Ryhmätyönohjaus, typically 3–6 people from different units."""
-    WORK_COMMUNITY = "work_community"
-    """Työyhteisön työnohjaus: a whole unit."""
-    PATIENT_WORK = "patient_work"
-    """Potilastyön / hoitotyön (clinical) työnohjaus."""
-    MANAGER = "manager"
-    """Esihenkilötyön työnohjaus."""
-    CONSULTATION = "consultation"
-    """Konsultaatio: short or one-off."""
-    PROCESS_CHANGE = "process_change"
-    """Prosessi- tai muutostyönohjaus."""
-    CRISIS = "crisis"
-    """Kriisi- ja tilannetyönohjaus."""
-
-
-class DeliveryMode(StrEnum):
-    REMOTE = "remote"
-    """Etätyönohjaus."""
-    AT_BUYER = "at_buyer"
-    AT_SUPERVISOR = "at_supervisor"
 
 
 class StoryTraining(msgspec.Struct, frozen=True, kw_only=True, tag="story_training", tag_field="type"):

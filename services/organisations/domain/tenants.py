@@ -15,6 +15,8 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.fi import alv, ytunnus
 
+from shared.errors import RuleBroken, WrongState
+
 __all__ = [
     "SUBTYPES",
     "EInvoiceAddress",
@@ -40,20 +42,15 @@ __all__ = [
 ]
 
 
-class RuleBroken(ValueError):
-    """A value breaks a rule. ``field`` names it as the API spells it (``vatId``, ``postalAddress.city``)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+# A broken rule is the shared ``RuleBroken``: ``field`` names it as the API spells it (``vatId``,
+# ``postalAddress.city``); the use case says where the request carries it.
 
 
 class InvalidTenant(RuleBroken):
     pass
 
 
-class StateConflict(Exception):
+class StateConflict(WrongState):
     """The change is valid in itself but not in the thing's current state (e.g. deactivated)."""
 
 

@@ -45,7 +45,7 @@ from services.organisations.domain.directory import (
 )
 from services.organisations.domain.invitations import IdentityAction
 from services.organisations.domain.tenants import Tenant, TenantKind
-from services.organisations.handlers.tenants import announce, rules_as_problems
+from services.organisations.handlers.tenants import announce
 from services.organisations.store import directory as store
 from services.organisations.store import identity as identity_store
 from services.organisations.store import tenants as tenant_store
@@ -54,7 +54,15 @@ from shared.auth.principal import Principal
 from shared.contracts import Event
 from shared.contracts import organisations as contracts
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    check_version,
+    fields_at,
+)
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 
@@ -164,7 +172,7 @@ async def create_org_unit(
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
         if parent_id is not None and await store.fetch_org_unit(conn, tenant.tenant_id, parent_id) is None:
             raise _unknown("parentId", "org unit")
-        with rules_as_problems():
+        with fields_at("body"):
             unit = new_org_unit(new_id(), name=name, parent_id=parent_id)
         await store.insert_org_unit(conn, tenant.tenant_id, unit)
     return unit
@@ -209,7 +217,7 @@ async def update_org_unit(
             if await store.fetch_org_unit(conn, tenant.tenant_id, parent_id) is None:
                 raise _unknown("parentId", "org unit")
             ancestors = await store.ancestors_of_org_unit(conn, tenant.tenant_id, parent_id)
-        with rules_as_problems():
+        with fields_at("body"):
             changed = change_org_unit(unit, name=name, parent_id=parent_id, ancestors_of_parent=ancestors)
         if changed is unit:
             return unit
@@ -275,7 +283,7 @@ async def create_cost_centre(
         tenant = await _tenant(conn, principal, kind=TenantKind.BUYER)
         if await store.fetch_org_unit(conn, tenant.tenant_id, org_unit_id) is None:
             raise _unknown("orgUnitId", "org unit")
-        with rules_as_problems():
+        with fields_at("body"):
             cost_centre = new_cost_centre(
                 new_id(),
                 org_unit_id=org_unit_id,
@@ -349,7 +357,7 @@ async def update_cost_centre(
             await store.fetch_org_unit(conn, tenant.tenant_id, changes.org_unit_id) is None
         ):
             raise _unknown("orgUnitId", "org unit")
-        with rules_as_problems():
+        with fields_at("body"):
             changed = change_cost_centre(cost_centre, changes)
         if changed is cost_centre:
             return cost_centre
@@ -425,7 +433,7 @@ async def assign_approver(
         if not cost_centre.active:
             raise Conflict("a deactivated cost centre gets no new approvers")
         person = await _person(conn, tenant, person_id)
-        with rules_as_problems("path"):
+        with fields_at("path"):
             check_may_approve(person)
         if not await store.add_approver(conn, tenant.tenant_id, cost_centre_id, person_id):
             return cost_centre.version
@@ -510,7 +518,7 @@ async def create_person(
 ) -> Person:
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         tenant = await _tenant(conn, principal)
-        with rules_as_problems():
+        with fields_at("body"):
             person = new_person(
                 new_id(),
                 kind=tenant.kind,
@@ -598,7 +606,7 @@ async def update_person(
         tenant = await _tenant(conn, principal)
         person = await _person(conn, tenant, person_id)
         check_version(person.version, expected_version)
-        with rules_as_problems():
+        with fields_at("body"):
             changed = change_person(person, tenant.kind, changes)
         if changed is person:
             return person
@@ -701,7 +709,7 @@ async def create_supervisor_profile(
         if person is None:
             raise _unknown("personId", "person")
         verifiers = await _verifiers(conn, tenant, verifiers_needed(offer.qualifications))
-        with rules_as_problems():
+        with fields_at("body"):
             profile = new_supervisor_profile(person, offer, today=_today(), verifiers=verifiers)
         try:
             await store.insert_supervisor_profile(conn, tenant.tenant_id, profile)
@@ -768,7 +776,7 @@ async def update_supervisor_profile(
         person = await _person(conn, tenant, person_id)
         qualifications = changes.qualifications if not isinstance(changes.qualifications, UnsetType) else ()
         verifiers = await _verifiers(conn, tenant, verifiers_needed(qualifications))
-        with rules_as_problems():
+        with fields_at("body"):
             changed = change_supervisor_profile(profile, person, changes, today=_today(), verifiers=verifiers)
         await _save_profile(conn, tenant, profile, changed)
     return changed
@@ -784,7 +792,7 @@ async def set_own_availability(
         profile = await _profile(conn, tenant.tenant_id, person_id)
         check_version(profile.version, expected_version)
         person = await _person(conn, tenant, person_id)
-        with rules_as_problems():
+        with fields_at("body"):
             changed = set_availability(profile, person, available)
         await _save_profile(conn, tenant, profile, changed)
     return changed

@@ -18,14 +18,14 @@ from services.organisations.domain.invitations import (
     new_invitation,
 )
 from services.organisations.handlers.directory import get_own_person
-from services.organisations.handlers.tenants import announce, rules_as_problems
+from services.organisations.handlers.tenants import announce
 from services.organisations.store import directory as directory_store
 from services.organisations.store import identity as store
 from services.organisations.store import tenants as tenant_store
 from shared.auth.principal import PLATFORM_ADMIN, Principal
 from shared.contracts import organisations as contracts
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound
+from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, fields_at
 from shared.ids import new_id
 from shared.logging import get_logger
 
@@ -114,7 +114,7 @@ async def _new_admin(
             f"this tenant's first admin is a {admin_role.value}",
             errors=[FieldError("body.role", f"must be {admin_role.value}")],
         )
-    with rules_as_problems():
+    with fields_at("body"):
         person = new_person(new_id(), kind=kind, name=name or email, email=email, roles=[admin_role])
     try:
         await directory_store.insert_person(conn, tenant_id, person)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TypeVar
 
 import asyncpg
@@ -12,8 +10,6 @@ import asyncpg
 from services.organisations import SERVICE
 from services.organisations.domain.directory import ADMIN_ROLE
 from services.organisations.domain.tenants import (
-    RuleBroken,
-    StateConflict,
     Tenant,
     TenantChanges,
     TenantDetails,
@@ -31,9 +27,9 @@ from shared.errors import (
     Conflict,
     FieldError,
     Forbidden,
-    InvariantViolated,
     NotFound,
     check_version,
+    fields_at,
 )
 from shared.events import add_to_outbox, envelope_for
 from shared.ids import new_id
@@ -43,21 +39,8 @@ __all__ = [
     "create_tenant",
     "deactivate_tenant_by_id",
     "get_own_tenant",
-    "rules_as_problems",
     "update_own_tenant",
 ]
-
-
-@contextmanager
-def rules_as_problems(location: str = "body") -> Iterator[None]:
-    """Turn a broken domain rule into a 422 on ``<location>.<field>``, a state conflict into a 409."""
-    try:
-        yield
-    except RuleBroken as exc:
-        field = f"{location}.{exc.field}"
-        raise InvariantViolated(exc.message, errors=[FieldError(field, exc.message)]) from None
-    except StateConflict as exc:
-        raise Conflict(str(exc)) from None
 
 
 async def announce(
@@ -111,7 +94,7 @@ async def create_tenant(
 ) -> Tenant:
     if not principal.has_role(PLATFORM_ADMIN):
         raise Forbidden("only platform admins create tenants")
-    with rules_as_problems():
+    with fields_at("body"):
         tenant = new_tenant(new_id(), name=name, kind=kind, business_id=business_id, details=details)
     # The new tenant's rows are written in its own scope: its id is ours, never the caller's.
     async with tenant_transaction(pool, tenant.tenant_id) as conn:
@@ -148,7 +131,7 @@ async def update_own_tenant(
         if not tenant.active:
             raise Forbidden("the tenant is deactivated")
         check_version(tenant.version, expected_version)
-        with rules_as_problems():
+        with fields_at("body"):
             updated = update_tenant(tenant, changes)
         if updated is tenant:
             return tenant

@@ -12,7 +12,6 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
@@ -24,9 +23,8 @@ from services.sessions.domain.content import MAX_BODY_CHARS, ContentItem, Phase
 from services.sessions.domain.visibility import ContentKind
 from services.sessions.handlers import content as handlers
 from services.sessions.handlers import retention
-from shared.auth.guards import provide_principal
-from shared.auth.principal import Principal
 from shared.errors import Unavailable
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -46,8 +44,6 @@ __all__ = [
 
 CONTENT_KEYRING_STATE_KEY = "content_keyring"
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 Keyring = NamedDependency[ContentKeyring]
 Body = Annotated[str, msgspec.Meta(max_length=MAX_BODY_CHARS)]
 
@@ -202,7 +198,7 @@ class ContentController(Controller):
 
     path = "/processes/{process_id:uuid}"
     tags = ["content"]
-    dependencies = {"principal": Provide(provide_principal), "keyring": Provide(provide_keyring)}
+    dependencies = {"keyring": Provide(provide_keyring)}
 
     @post(
         "/content",
@@ -369,7 +365,6 @@ class RetentionOut(msgspec.Struct, frozen=True, rename="camel"):
     operation_id="setContentRetention",
     tags=["content"],
     summary="A provider admin sets how many months closed processes' content is kept",
-    dependencies={"principal": Provide(provide_principal)},
 )
 async def set_content_retention(data: JSONBody[RetentionBody], pool: Pool, principal: Caller) -> RetentionOut:
     return RetentionOut(months=await retention.set_retention_months(pool, principal, data.months))

@@ -12,18 +12,17 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.sessions.domain import processes as domain
 from services.sessions.domain.processes import Actor, EvaluationKind, Process, ProcessStatus, TrialDecision
 from services.sessions.handlers import processes as handlers
-from shared.auth.guards import provide_principal, requires_role
-from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR, Principal
+from shared.auth.guards import requires_role
+from shared.auth.principal import APPROVER, BUYER_ADMIN, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR
 from shared.contracts.orders import CancellationTermsFact, DeliveryMode, PriceItemFact, SupervisionForm
+from shared.http.dependencies import Caller, Pool
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -37,8 +36,6 @@ __all__ = [
     "TrialDecisionBody",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
 
 READERS = [requires_role(BUYER_ADMIN, APPROVER, EMPLOYEE, PROVIDER_ADMIN, SUPERVISOR)]
 SUPERVISORS = [requires_role(SUPERVISOR)]
@@ -239,7 +236,6 @@ class ProcessController(Controller):
 
     path = "/processes"
     tags = ["processes"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @get("/", operation_id="listProcesses", summary="The processes the caller may see", guards=READERS)
     async def index(

@@ -17,11 +17,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.sessions.api.processes import READERS, SUPERVISORS
 from services.sessions.domain import processes as process_rules
@@ -35,10 +33,10 @@ from services.sessions.domain.sessions import (
 )
 from services.sessions.domain.visibility import shown_cancellation_category
 from services.sessions.handlers import sessions as handlers
-from shared.auth.guards import provide_principal
-from shared.auth.principal import Principal
 from shared.contracts.orders import DeliveryMode
 from shared.contracts.sessions import CancellationCategory
+from shared.http.dependencies import Caller, Pool
+from shared.http.idempotency import IdempotencyKey, request_hash
 from shared.http.pagination import Page, PageSize
 from shared.http.versions import IfMatch, expected_version, versioned
 
@@ -51,24 +49,6 @@ __all__ = [
     "SessionOut",
 ]
 
-Pool = NamedDependency[asyncpg.Pool]
-Caller = NamedDependency[Principal]
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="idempotency-key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[!-~]+$",
-        description=(
-            "Optional; send one to retry safely. The same key and body from the same caller answer the "
-            "first response again without creating anything; the same key with another body is a 422; "
-            "a request with it still in flight a 409. Without a key every POST creates a new session, so "
-            "a retry after a lost answer can create a second one."
-        ),
-    ),
-]
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=480)]
 
@@ -266,7 +246,6 @@ class SessionController(Controller):
 
     path = "/"
     tags = ["sessions"]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @get(
         "/processes/{process_id:uuid}/sessions",
@@ -301,7 +280,7 @@ class SessionController(Controller):
         principal: Caller,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SessionOut]:
-        body_hash = handlers.request_hash(
+        body_hash = request_hash(
             principal.subject, str(process_id).encode() + b"\0" + msgspec.json.encode(data)
         )
         session = await handlers.schedule_session(

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from services.sessions.domain.visibility import ContentKind
+from shared.errors import RuleBroken
 
 __all__ = [
     "EVALUATION_KINDS",
@@ -33,13 +34,11 @@ class Phase(enum.StrEnum):
     FINAL = "final"
 
 
-class ContentRuleBroken(Exception):
-    """A rule about content said no; ``field`` names the request field (the message holds no content)."""
+class ContentRuleBroken(RuleBroken):
+    """A rule about content said no; ``field`` names the body field (the message holds no content)."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(field, message, location="body")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from shared.contracts.orders import (
     PriceItemFact,
     SupervisionForm,
 )
+from shared.errors import NotAllowed, RuleBroken, WrongState
 
 __all__ = [
     "MAX_TRIAL_SESSIONS",
@@ -79,21 +80,9 @@ TrialDecision = Literal["go", "no_go"]
 EvaluationKind = Literal["mid", "final"]
 
 
-class NotAllowed(Exception):
-    """The actor's role or relationship does not allow this (403)."""
-
-
-class RuleBroken(Exception):
-    """A value breaks a rule (422); ``field`` is the API's name for it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class WrongState(Exception):
-    """Not in this state of the process or session (409)."""
+# The refusals are the shared ones (``shared.errors``): NotAllowed (403), RuleBroken (422, its
+# ``field`` the API's full name for it, ``body.startsAt``), WrongState (409: not in this state of
+# the process or session).
 
 
 class Role(StrEnum):

@@ -53,9 +53,7 @@ from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
     DomainError,
-    FieldError,
     Forbidden,
-    InvariantViolated,
     NotFound,
     check_version,
 )
@@ -260,10 +258,6 @@ def _as_seen_by(relation: Relation, item: ContentItem) -> ContentItem:
     return item
 
 
-def _rule(exc: ContentRuleBroken) -> InvariantViolated:
-    return InvariantViolated(exc.message, errors=[FieldError(f"body.{exc.field}", exc.message)])
-
-
 # --- use cases ---
 
 
@@ -284,12 +278,9 @@ async def create_item(
         parties, relation, person_id = await _relation(conn, principal, process_id)
         if not may_write(relation, kind):
             raise Forbidden(f"a {relation.value} does not write {kind.value} items")
-        try:
-            check_new_item(kind, phase, body)
-        except ContentRuleBroken as exc:
-            raise _rule(exc) from None
+        check_new_item(kind, phase, body)  # ContentRuleBroken: a 422 on body.<field>
         if session_id is not None and not await store.session_in_process(conn, session_id, process_id):
-            raise _rule(ContentRuleBroken("sessionId", "not a session of this process"))
+            raise ContentRuleBroken("sessionId", "not a session of this process")
         data_key = await _data_key(conn, keyring, parties, create=True)
         assert data_key is not None
         row = await store.insert_item(
@@ -441,10 +432,7 @@ async def update_item(
         if not may_update(relation, kind, own=row.owner_id == person_id):
             raise Forbidden("only an item's author changes it")
         check_version(row.version, expected_version, what="item")
-        try:
-            check_body(body)
-        except ContentRuleBroken as exc:
-            raise _rule(exc) from None
+        check_body(body)
         data_key = await _data_key(conn, keyring, parties, create=False)
         assert data_key is not None
         updated = await store.update_item_body(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import asyncpg
 import msgspec
@@ -33,7 +31,7 @@ from shared.contracts import orders as orders_contracts
 from shared.contracts import organisations as organisations_contracts
 from shared.contracts import sessions as contracts
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
+from shared.errors import Conflict, Forbidden, NotFound, check_version
 from shared.events import add_to_outbox, envelope_for
 from shared.events.consumer import NotYetApplicable, PermanentEventError
 from shared.events.envelope import Envelope
@@ -56,7 +54,6 @@ __all__ = [
     "readable_process",
     "record_agreement",
     "record_evaluation",
-    "rules_as_problems",
     "utcnow",
     "with_approvals",
 ]
@@ -71,19 +68,6 @@ class ProcessNotYetKnown(NotYetApplicable):
 
 
 # --- shared by the use cases ---
-
-
-@contextmanager
-def rules_as_problems() -> Iterator[None]:
-    """NotAllowed → 403; RuleBroken → 422 naming the field; WrongState → 409."""
-    try:
-        yield
-    except domain.NotAllowed as exc:
-        raise Forbidden(str(exc)) from None
-    except domain.RuleBroken as exc:
-        raise InvariantViolated(exc.message, errors=[FieldError(exc.field, exc.message)]) from None
-    except domain.WrongState as exc:
-        raise Conflict(str(exc)) from None
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -304,8 +288,7 @@ async def record_agreement(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         process = await readable_process(conn, actor, process_id, for_update=True)
         check_version(process.version, expected_version, what="process")
-        with rules_as_problems():
-            changed = domain.record_agreement(process, actor, agreement, now=now or utcnow())
+        changed = domain.record_agreement(process, actor, agreement, now=now or utcnow())
         await _save(conn, process, changed)
     return changed
 
@@ -326,15 +309,14 @@ async def decide_trial(
         trials = [s for s in await sessions_store.sessions_of(conn, process_id) if s.trial]
         held = sum(1 for s in trials if s.status is sessions_domain.SessionStatus.HELD)
         pending = sum(1 for s in trials if s.status is sessions_domain.SessionStatus.SCHEDULED)
-        with rules_as_problems():
-            changed = domain.decide_trial(
-                process,
-                actor,
-                decision,
-                now=now or utcnow(),
-                trial_sessions_held=held,
-                trial_sessions_pending=pending,
-            )
+        changed = domain.decide_trial(
+            process,
+            actor,
+            decision,
+            now=now or utcnow(),
+            trial_sessions_held=held,
+            trial_sessions_pending=pending,
+        )
         await _save(conn, process, changed)
     return changed
 
@@ -354,8 +336,7 @@ async def record_evaluation(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         process = await readable_process(conn, actor, process_id, for_update=True)
         check_version(process.version, expected_version, what="process")
-        with rules_as_problems():
-            changed = domain.record_evaluation(process, actor, kind, done_at, now=now or utcnow())
+        changed = domain.record_evaluation(process, actor, kind, done_at, now=now or utcnow())
         await _save(conn, process, changed)
         event = contracts.EvaluationDone(
             process_id=changed.process_id,

@@ -16,12 +16,10 @@ participant's other sessions it says only that there is one (they may be another
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-import msgspec
 
 from services.sessions.domain import sessions as domain
 from services.sessions.domain.processes import Actor, Process
@@ -30,7 +28,6 @@ from services.sessions.handlers.processes import (
     actor_of,
     announce,
     readable_process,
-    rules_as_problems,
     utcnow,
     with_approvals,
 )
@@ -39,7 +36,8 @@ from shared.auth.principal import Principal
 from shared.contracts import sessions as contracts
 from shared.contracts.orders import DeliveryMode
 from shared.db.tenant import tenant_transaction
-from shared.errors import Conflict, FieldError, InvariantViolated, NotFound, check_version
+from shared.errors import Conflict, FieldError, NotFound, check_version
+from shared.http.idempotency import idempotent_request, remember, replay
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 
@@ -49,15 +47,9 @@ __all__ = [
     "list_sessions",
     "mark_held",
     "record_no_show",
-    "request_hash",
     "reschedule_session",
     "schedule_session",
 ]
-
-
-def request_hash(subject: str, body: bytes) -> str:
-    """The request as far as idempotency goes: who sent which body."""
-    return hashlib.sha256(subject.encode() + b"\0" + body).hexdigest()
 
 
 def _facts(process: Process, session: Session) -> dict[str, object]:
@@ -177,42 +169,24 @@ async def schedule_session(
 ) -> Session:
     """A new session of the process; a replayed Idempotency-Key answers the stored session."""
     actor = actor_of(principal)
+    request = idempotent_request(principal, idempotency_key, body_hash)
     async with tenant_transaction(pool, principal.tenant_id) as conn:
-        if idempotency_key is not None:
-            stored = await store.fetch_idempotent_response(
-                conn, principal.tenant_id, principal.subject, idempotency_key
-            )
-            if stored is not None:
-                if stored.request_hash != body_hash:
-                    raise InvariantViolated(
-                        "this Idempotency-Key was used with another request body",
-                        errors=[FieldError("header.Idempotency-Key", "used with another body")],
-                    )
-                return msgspec.json.decode(stored.body, type=Session)
+        if (stored := await replay(conn, request, Session)) is not None:
+            return stored
         process = await readable_process(conn, actor, process_id, for_update=True)
         sessions = await store.sessions_of(conn, process_id)
-        with rules_as_problems():
-            session = domain.schedule(
-                process,
-                sessions,
-                actor,
-                session_id=new_id(),
-                starts_at=starts_at,
-                duration_minutes=duration_minutes,
-                mode=mode,
-            )
+        session = domain.schedule(
+            process,
+            sessions,
+            actor,
+            session_id=new_id(),
+            starts_at=starts_at,
+            duration_minutes=duration_minutes,
+            mode=mode,
+        )
         await _without_overlap(conn, process, session, lambda: store.insert_session(conn, process, session))
         await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))  # type: ignore[arg-type]
-        if idempotency_key is not None and not await store.save_idempotent_response(
-            conn,
-            principal.tenant_id,
-            principal.subject,
-            idempotency_key,
-            request_hash=body_hash,
-            status=201,
-            body=session,
-        ):
-            raise Conflict("a request with this Idempotency-Key is in flight; retry")
+        await remember(conn, request, session)
     return session
 
 
@@ -235,10 +209,9 @@ async def reschedule_session(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         process, session = await _readable_session(conn, actor, session_id, for_update=True)
         check_version(session.version, expected_version, what="session")
-        with rules_as_problems():
-            changed = domain.reschedule(
-                process, session, actor, starts_at=starts_at, duration_minutes=duration_minutes, mode=mode
-            )
+        changed = domain.reschedule(
+            process, session, actor, starts_at=starts_at, duration_minutes=duration_minutes, mode=mode
+        )
         if changed is session:
             return session
         await _without_overlap(conn, process, changed, lambda: _save(conn, process, session, changed))
@@ -265,8 +238,7 @@ async def mark_held(
         process, session = await _readable_session(conn, actor, session_id, for_update=True)
         check_version(session.version, expected_version, what="session")
         sessions = await store.sessions_of(conn, process.process_id)
-        with rules_as_problems():
-            changed = domain.mark_held(process, sessions, session, actor, attendance, now=now or utcnow())
+        changed = domain.mark_held(process, sessions, session, actor, attendance, now=now or utcnow())
         await _save(conn, process, session, changed)
         event = contracts.SessionHeld(
             **_billable(process, changed),  # type: ignore[arg-type]
@@ -293,8 +265,7 @@ async def record_no_show(
         process, session = await _readable_session(conn, actor, session_id, for_update=True)
         check_version(session.version, expected_version, what="session")
         sessions = await store.sessions_of(conn, process.process_id)
-        with rules_as_problems():
-            changed = domain.record_no_show(process, sessions, session, actor, now=now or utcnow())
+        changed = domain.record_no_show(process, sessions, session, actor, now=now or utcnow())
         await _save(conn, process, session, changed)
         await _publish(conn, process, changed, contracts.SessionNoShow(**_billable(process, changed)))  # type: ignore[arg-type]
     return changed
@@ -315,15 +286,14 @@ async def cancel_session(
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         process, session = await _readable_session(conn, actor, session_id, for_update=True)
         check_version(session.version, expected_version, what="session")
-        with rules_as_problems():
-            changed = domain.cancel(
-                process,
-                session,
-                actor,
-                cancelled_by=cancelled_by,
-                reason_category=reason_category,
-                now=now or utcnow(),
-            )
+        changed = domain.cancel(
+            process,
+            session,
+            actor,
+            cancelled_by=cancelled_by,
+            reason_category=reason_category,
+            now=now or utcnow(),
+        )
         await _save(conn, process, session, changed)
         cancellation = changed.cancellation
         assert cancellation is not None

@@ -1,4 +1,4 @@
-"""SQL over ``sessions`` and ``idempotency_keys``: one function per query."""
+"""SQL over ``sessions``: one function per query."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ from services.sessions.domain.processes import Process
 from services.sessions.domain.sessions import Session
 
 __all__ = [
-    "IdempotentResponse",
     "Overlap",
-    "fetch_idempotent_response",
     "fetch_session",
     "insert_session",
     "list_sessions",
     "overlapping_session_of_supervisor",
-    "save_idempotent_response",
     "sessions_of",
     "update_session",
 ]
@@ -127,54 +124,3 @@ async def overlapping_session_of_supervisor(
         session.duration_minutes,
     )
     return Overlap(session_id=row["id"], starts_at=row["starts_at"]) if row is not None else None
-
-
-class IdempotentResponse(msgspec.Struct, frozen=True, kw_only=True):
-    request_hash: str
-    status: int
-    body: str
-    """The stored response body, JSON text."""
-
-
-async def fetch_idempotent_response(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, subject: str, key: str
-) -> IdempotentResponse | None:
-    """The response stored for this caller's (``subject``'s) key; keys are per caller, not per tenant."""
-    row = await conn.fetchrow(
-        "select request_hash, response_status, response_body::text as body from idempotency_keys"
-        " where tenant_id = $1 and subject = $2 and key = $3",
-        tenant_id,
-        subject,
-        key,
-    )
-    if row is None:
-        return None
-    return IdempotentResponse(
-        request_hash=row["request_hash"], status=row["response_status"], body=row["body"]
-    )
-
-
-async def save_idempotent_response(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    subject: str,
-    key: str,
-    *,
-    request_hash: str,
-    status: int,
-    body: object,
-) -> bool:
-    """Record the response; ``False`` if a concurrent request of the same caller took the key first."""
-    result = await conn.execute(
-        """
-        insert into idempotency_keys (tenant_id, subject, key, request_hash, response_status, response_body)
-        values ($1, $2, $3, $4, $5, $6::jsonb) on conflict (tenant_id, subject, key) do nothing
-        """,
-        tenant_id,
-        subject,
-        key,
-        request_hash,
-        status,
-        body,
-    )
-    return bool(result == "INSERT 0 1")
