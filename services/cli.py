@@ -37,9 +37,9 @@ import httpx
 import nats
 
 from services.demo import DEMO_TENANTS, seed
+from services.organisations.adapters.keys import Keyring, ensure_key_file, rotate_key_file
 from services.organisations.domain.login import secret_reference
 from services.organisations.domain.tokens import Grant, access_claims
-from services.organisations.keys import Keyring, ensure_key_file, rotate_key_file
 from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
 from services.platform import (
     SERVICES,

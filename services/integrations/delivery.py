@@ -33,8 +33,8 @@ import asyncpg
 from standardwebhooks.webhooks import Webhook
 
 from services.integrations import store
+from services.integrations.adapters.sealing import DecryptionFailed, open_secret
 from services.integrations.handlers import tenant_active
-from services.integrations.sealing import DecryptionFailed, open_secret
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
 from shared.http.outbound import (

@@ -12,9 +12,9 @@ import asyncpg
 import msgspec
 
 from services.integrations import store
+from services.integrations.adapters.sealing import DecryptionFailed, open_secret, seal_secret
 from services.integrations.domain import catalogue
 from services.integrations.domain.webhooks import check_url, new_secret
-from services.integrations.sealing import DecryptionFailed, open_secret, seal_secret
 from shared.auth.principal import Principal
 from shared.contracts import organisations as org_events
 from shared.contracts import sessions as session_events

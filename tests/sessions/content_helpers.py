@@ -12,8 +12,8 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from services.sessions.adapters.crypto import ContentKeyring
 from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
-from services.sessions.crypto import ContentKeyring
 from services.sessions.handlers import processes as process_handlers
 from shared.contracts import orders as orders_events
 from shared.db.tenant import tenant_transaction

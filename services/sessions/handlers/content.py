@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.sessions.crypto import (
+from services.sessions.adapters.crypto import (
     ContentKeyring,
     DataKey,
     DecryptionFailed,
