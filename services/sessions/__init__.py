@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from shared.approvers import MIGRATIONS as APPROVER_MIGRATIONS
 from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
 from shared.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
@@ -10,5 +11,6 @@ SERVICE = "sessions"
 MIGRATIONS = [
     EVENT_MIGRATIONS,
     TENANCY_MIGRATIONS,
+    APPROVER_MIGRATIONS,
     MigrationSource("sessions", Path(__file__).parent / "migrations"),
 ]

@@ -77,7 +77,7 @@ async def close_process(pool: asyncpg.Pool, world: World, closed_at: dt.datetime
     event = order_event(orders_events.OrderCompleted, world.parties, status="completed")
     envelope = orders_envelope(event, world.parties, version=9, occurred_at=closed_at)
     async with tenant_transaction(pool, world.parties.buyer_id) as conn:
-        await process_handlers.apply_order_closed(conn, envelope)
+        await process_handlers.apply_order_closed(conn, envelope, event)
 
 
 def body_of(response: httpx.Response, status: int) -> Any:
