@@ -68,31 +68,26 @@ async def assigned_cost_centres(
     return frozenset(row["cost_centre_id"] for row in rows)
 
 
+async def _record(
+    conn: asyncpg.Connection, envelope: Envelope, event: ApproverAssigned | ApproverRemoved, *, assigned: bool
+) -> None:
+    # Approver events carry the cost centre's version: it orders them per (cost centre, person).
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
+    await set_approver(
+        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=assigned, version=version
+    )
+
+
 async def apply_approver_assigned(
     conn: asyncpg.Connection, envelope: Envelope, event: ApproverAssigned
 ) -> None:
-    # Approver events carry the cost centre's version: it orders them per (cost centre, person).
-    await set_approver(
-        conn,
-        envelope.tenant_ids[0],
-        event.cost_centre_id,
-        event.person_id,
-        assigned=True,
-        version=envelope.version,
-    )
+    await _record(conn, envelope, event, assigned=True)
 
 
 async def apply_approver_removed(
     conn: asyncpg.Connection, envelope: Envelope, event: ApproverRemoved
 ) -> None:
-    await set_approver(
-        conn,
-        envelope.tenant_ids[0],
-        event.cost_centre_id,
-        event.person_id,
-        assigned=False,
-        version=envelope.version,
-    )
+    await _record(conn, envelope, event, assigned=False)
 
 
 APPROVER_HANDLERS: tuple[On[Any], ...] = (
