@@ -51,6 +51,7 @@ from shared.events import (
     encode_envelope,
     ensure_stream,
     envelope_for,
+    on,
 )
 
 PRODUCER = "bench"
@@ -134,12 +135,14 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
 
         await _timed("relay", n, relay_drain, results)
 
-        async def noop(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
+        async def noop(_conn: asyncpg.Connection, _envelope: Envelope, _data: Measured) -> None:
             return None
 
         async def consume() -> None:
             spec = ConsumerSpec(consumer="benchconsume", producer=PRODUCER)
-            consumer = EventConsumer(spec=spec, pool=pool, nats=nc, handlers=noop, batch_size=500)
+            consumer = EventConsumer(
+                spec=spec, pool=pool, nats=nc, handlers=[on(Measured, noop)], batch_size=500
+            )
             task = asyncio.create_task(consumer.run())
             try:
                 while consumer.applied < 2 * n:
@@ -154,7 +157,9 @@ async def run(n: int, admin_url: str, nats_url: str) -> dict[str, float]:
 
         async def e2e() -> None:
             relay = OutboxRelay(service=PRODUCER, dsn=layout.relay_url, nats=nc, poll_interval=0.05)
-            consumer = EventConsumer(spec=spec, pool=pool, nats=nc, handlers=noop, batch_size=500)
+            consumer = EventConsumer(
+                spec=spec, pool=pool, nats=nc, handlers=[on(Measured, noop)], batch_size=500
+            )
             tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
             try:
                 await write_all(_envelopes(n, tenant))

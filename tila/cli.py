@@ -34,8 +34,8 @@ import httpx
 import nats
 
 from services.organisations import cli as organisations_cli
+from services.organisations.adapters.keys import ensure_key_file
 from services.organisations.domain.login import secret_reference
-from services.organisations.keys import ensure_key_file
 from services.sessions import cli as sessions_cli
 from shared.cli import CliError, Command, base_url, data_dir, pg_address, reason, role_secret, say
 from shared.crypto import ensure_keyring_file

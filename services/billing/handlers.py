@@ -45,23 +45,23 @@ from services.billing.domain.documents import (
 from services.billing.domain.finvoice import FinvoiceWriter, finvoice_problems
 from services.billing.domain.items import HELSINKI, SessionOutcome, billable_item
 from services.billing.domain.references import invoice_number, reference_for_invoice, rf_reference
+from shared import approvers
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN, Principal
 from shared.contracts.billing import CreditNoteIssued, InvoiceIssued
 from shared.contracts.orders import OrderFacts
-from shared.contracts.organisations import ApproverAssigned, ApproverRemoved, CostCentreFacts, TenantFacts
+from shared.contracts.organisations import CostCentreFacts, TenantFacts
 from shared.contracts.sessions import BillableFacts, SessionCancelled, SessionHeld, SessionNoShow
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, Forbidden, InvariantViolated, NotFound, check_version
 from shared.events import add_to_outbox, envelope_for
 from shared.events.consumer import PermanentEventError
+from shared.events.envelope import Envelope
 from shared.http.idempotency import idempotent_request, remember, replay
 from shared.ids import new_id
 
 __all__ = [
     "DEFAULT_PAYMENT_TERMS_DAYS",
     "DocumentFormat",
-    "apply_approver_assigned",
-    "apply_approver_removed",
     "apply_cost_centre",
     "apply_order",
     "apply_session",
@@ -95,12 +95,10 @@ _FORMAT_NAMES = {"ubl": "a Peppol BIS 3.0 UBL document", "finvoice": "Finvoice 3
 # request for an invoice issued with such text (see ``open_document``).
 
 
-async def apply_tenant_facts(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantFacts, version: int
-) -> None:
-    if event.tenant_id != tenant_id:
+async def apply_tenant_facts(conn: asyncpg.Connection, envelope: Envelope, event: TenantFacts) -> None:
+    if event.tenant_id != envelope.tenant_ids[0]:
         raise PermanentEventError("tenant event for a tenant other than its envelope's")
-    await store.upsert_party(conn, _xml_safe_facts(event), version)
+    await store.upsert_party(conn, _xml_safe_facts(event), envelope.version)
 
 
 def _xml_safe_facts(event: TenantFacts) -> TenantFacts:
@@ -126,34 +124,16 @@ def _xml_safe_facts(event: TenantFacts) -> TenantFacts:
     return msgspec.structs.replace(event, **changes)
 
 
-async def apply_cost_centre(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreFacts, version: int
-) -> None:
+async def apply_cost_centre(conn: asyncpg.Connection, envelope: Envelope, event: CostCentreFacts) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await store.upsert_cost_centre(
         conn, tenant_id, event.cost_centre_id, xml_safe(event.code), xml_safe(event.name), version
     )
 
 
-async def apply_approver_assigned(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: ApproverAssigned, version: int
-) -> None:
-    await store.upsert_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=True, version=version
-    )
-
-
-async def apply_approver_removed(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: ApproverRemoved, version: int
-) -> None:
-    await store.upsert_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=False, version=version
-    )
-
-
-async def apply_order(
-    conn: asyncpg.Connection, tenant_ids: tuple[uuid.UUID, ...], event: OrderFacts, version: int
-) -> None:
+async def apply_order(conn: asyncpg.Connection, envelope: Envelope, event: OrderFacts) -> None:
     """Billing knows an order once its provider is a party to it (from the offer on)."""
+    tenant_ids, version = envelope.tenant_ids, envelope.version
     if event.buyer_id != tenant_ids[0]:
         raise PermanentEventError("order event for a buyer other than its envelope's")
     if event.provider_id not in tenant_ids:
@@ -207,19 +187,16 @@ def _outcome(event: BillableFacts) -> SessionOutcome:
     )
 
 
-async def apply_session(
-    conn: asyncpg.Connection, tenant_ids: tuple[uuid.UUID, ...], event: BillableFacts
-) -> bool:
-    """Bill a held, no-show or cancelled session once; True when an item was made now."""
-    if set(tenant_ids) != {event.buyer_id, event.provider_id}:
+async def apply_session(conn: asyncpg.Connection, envelope: Envelope, event: BillableFacts) -> None:
+    """Bill a held, no-show or cancelled session once (a redelivered one makes no second item)."""
+    if set(envelope.tenant_ids) != {event.buyer_id, event.provider_id}:
         raise PermanentEventError("session event whose tenants are not its buyer and provider")
     try:
         item = billable_item(_outcome(event))
     except ValueError as exc:
         raise PermanentEventError(str(exc)) from exc
-    if item is None:
-        return False
-    return await store.insert_billable_item(conn, new_id(), item)
+    if item is not None:
+        await store.insert_billable_item(conn, new_id(), item)
 
 
 # --- who sees which invoice ---
@@ -246,7 +223,8 @@ async def _viewer(conn: asyncpg.Connection, principal: Principal) -> _Viewer:
         return _Viewer(buyer_id=tenant)
     if principal.has_role(APPROVER):
         return _Viewer(
-            buyer_id=tenant, cost_centres=await store.approver_cost_centres(conn, _person(principal))
+            buyer_id=tenant,
+            cost_centres=sorted(await approvers.assigned_cost_centres(conn, tenant, _person(principal))),
         )
     raise Forbidden("invoices are for provider admins, buyer admins and the cost centre's approvers")
 

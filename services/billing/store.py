@@ -16,7 +16,6 @@ from shared.contracts.organisations import TenantFacts
 from shared.ids import new_id
 
 __all__ = [
-    "approver_cost_centres",
     "assign_unbilled_items",
     "create_drafts",
     "document_lines",
@@ -33,7 +32,6 @@ __all__ = [
     "prefer_hash_joins",
     "rebill_items",
     "recompute_drafts",
-    "upsert_approver",
     "upsert_buyer_invoicing",
     "upsert_cost_centre",
     "upsert_order",
@@ -99,38 +97,6 @@ async def upsert_cost_centre(
         name,
         version,
     )
-
-
-async def upsert_approver(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    cost_centre_id: uuid.UUID,
-    person_id: uuid.UUID,
-    *,
-    assigned: bool,
-    version: int,
-) -> None:
-    await conn.execute(
-        """
-        insert into billing_approvers (tenant_id, cost_centre_id, person_id, assigned, version)
-        values ($1, $2, $3, $4, $5)
-        on conflict (tenant_id, cost_centre_id, person_id) do update
-          set assigned = excluded.assigned, version = excluded.version
-          where billing_approvers.version < excluded.version
-        """,
-        tenant_id,
-        cost_centre_id,
-        person_id,
-        assigned,
-        version,
-    )
-
-
-async def approver_cost_centres(conn: asyncpg.Connection, person_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await conn.fetch(
-        "select cost_centre_id from billing_approvers where person_id = $1 and assigned", person_id
-    )
-    return [r["cost_centre_id"] for r in rows]
 
 
 async def upsert_order(

@@ -4,6 +4,8 @@ a second consumer on organisations' tenant events keeps its tenant directory (de
 from __future__ import annotations
 
 from services.integrations import SERVICE, handlers
+from shared.contracts import events_of
+from shared.events.consumer import on
 from shared.events.streams import STREAMS, ConsumerSpec
 from shared.events.worker import Subscription
 from shared.tenancy import tenant_subscription
@@ -15,6 +17,9 @@ TENANTS_CONSUMER = f"{SERVICE}-tenants"
 directory are known too."""
 
 SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(spec=ConsumerSpec(consumer=SERVICE, producer=producer), handlers=handlers.record_in_feed)
+    Subscription(
+        spec=ConsumerSpec(consumer=SERVICE, producer=producer),
+        handlers=[on(cls, handlers.record_in_feed) for cls in events_of(producer)],
+    )
     for producer in STREAMS
 ] + [tenant_subscription(TENANTS_CONSUMER)]

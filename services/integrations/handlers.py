@@ -12,10 +12,11 @@ import asyncpg
 import msgspec
 
 from services.integrations import store
+from services.integrations.adapters.sealing import DecryptionFailed, open_secret, seal_secret
 from services.integrations.domain import catalogue
 from services.integrations.domain.webhooks import check_url, new_secret
-from services.integrations.sealing import DecryptionFailed, open_secret, seal_secret
 from shared.auth.principal import Principal
+from shared.contracts import Event
 from shared.contracts import organisations as org_events
 from shared.contracts import sessions as session_events
 from shared.crypto import Keyring
@@ -52,11 +53,11 @@ _encoder = msgspec.json.Encoder()
 # --- the consumer ---
 
 
-async def record_in_feed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def record_in_feed(conn: asyncpg.Connection, envelope: Envelope, event: Event) -> None:
     """Consumer use case, inside the consumer's transaction: keep the read models, and add each
     public event the internal one becomes to its tenant's feed and webhook deliveries."""
     if envelope.type in _PERSON_EVENTS:
-        person = envelope.event()
+        person = event
         assert isinstance(person, org_events.PersonFacts)
         for tenant_id in envelope.tenant_ids:
             await set_tenant(conn, tenant_id)
@@ -70,7 +71,8 @@ async def record_in_feed(conn: asyncpg.Connection, envelope: Envelope) -> None:
             )
         return
     if envelope.type == org_events.PersonDeactivated.event_type:
-        gone = envelope.event_as(org_events.PersonDeactivated)
+        gone = event
+        assert isinstance(gone, org_events.PersonDeactivated)
         for tenant_id in envelope.tenant_ids:
             await set_tenant(conn, tenant_id)
             await store.set_person_inactive(
@@ -78,7 +80,7 @@ async def record_in_feed(conn: asyncpg.Connection, envelope: Envelope) -> None:
             )
         return
     if envelope.type in _COST_CENTRE_EVENTS:
-        centre = envelope.event()
+        centre = event
         assert isinstance(centre, org_events.CostCentreFacts)
         for tenant_id in envelope.tenant_ids:
             await set_tenant(conn, tenant_id)
@@ -92,7 +94,6 @@ async def record_in_feed(conn: asyncpg.Connection, envelope: Envelope) -> None:
         return
     if envelope.type not in catalogue.INTERNAL_TYPES:
         return  # not public: it never leaves Tila
-    event = envelope.event()
     # An event shared by a buyer and a provider appears in both feeds, each under its own RLS scope.
     for tenant_id in envelope.tenant_ids:
         await set_tenant(conn, tenant_id)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from shared.approvers import MIGRATIONS as APPROVER_MIGRATIONS
 from shared.db.migrate import MigrationSource
 from shared.events import MIGRATIONS as EVENT_MIGRATIONS
 from shared.http.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
@@ -12,5 +13,6 @@ MIGRATIONS = [
     EVENT_MIGRATIONS,
     TENANCY_MIGRATIONS,
     IDEMPOTENCY_MIGRATIONS,
+    APPROVER_MIGRATIONS,
     MigrationSource("orders", Path(__file__).parent / "migrations"),
 ]

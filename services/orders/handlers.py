@@ -15,6 +15,7 @@ from services.orders.domain import agreements as domain
 from services.orders.domain import orders as orders_domain
 from services.orders.domain.agreements import AgreementContent, AgreementStatus, FrameworkAgreement
 from services.orders.store import KnownCostCentre
+from shared import approvers
 from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.contracts import orders as contracts
 from shared.contracts.organisations import (
@@ -83,8 +84,9 @@ class NotYetKnown(NotYetApplicable):
 
 
 async def apply_cost_centre_created(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreFacts, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: CostCentreFacts
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await store.upsert_cost_centre(conn, tenant_id, event, version=version)
 
 
@@ -96,41 +98,37 @@ async def _require_cost_centre(
 
 
 async def apply_cost_centre_updated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreFacts, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: CostCentreFacts
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await _require_cost_centre(conn, tenant_id, event.cost_centre_id)
     await store.upsert_cost_centre(conn, tenant_id, event, version=version)  # known: an update
 
 
 async def apply_cost_centre_deactivated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: CostCentreDeactivated, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: CostCentreDeactivated
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await _require_cost_centre(conn, tenant_id, event.cost_centre_id)
     await store.deactivate_cost_centre(conn, tenant_id, event.cost_centre_id, version=version)
 
 
 async def apply_approver_assigned(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: ApproverAssigned, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: ApproverAssigned
 ) -> None:
-    # Approver events carry the cost centre's version: it orders them per (cost centre, person).
-    await _require_cost_centre(conn, tenant_id, event.cost_centre_id)
-    await store.set_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=True, version=version
-    )
+    await _require_cost_centre(conn, envelope.tenant_ids[0], event.cost_centre_id)
+    await approvers.apply_approver_assigned(conn, envelope, event)
 
 
 async def apply_approver_removed(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: ApproverRemoved, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: ApproverRemoved
 ) -> None:
-    await _require_cost_centre(conn, tenant_id, event.cost_centre_id)
-    await store.set_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=False, version=version
-    )
+    await _require_cost_centre(conn, envelope.tenant_ids[0], event.cost_centre_id)
+    await approvers.apply_approver_removed(conn, envelope, event)
 
 
-async def apply_person_created(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: PersonFacts, *, version: int
-) -> None:
+async def apply_person_created(conn: asyncpg.Connection, envelope: Envelope, event: PersonFacts) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await store.upsert_person(conn, tenant_id, event, version=version)
 
 
@@ -139,29 +137,31 @@ async def _require_person(conn: asyncpg.Connection, tenant_id: uuid.UUID, person
         raise NotYetKnown(f"person {person_id}")
 
 
-async def apply_person_updated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: PersonFacts, *, version: int
-) -> None:
+async def apply_person_updated(conn: asyncpg.Connection, envelope: Envelope, event: PersonFacts) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await _require_person(conn, tenant_id, event.person_id)
     await store.upsert_person(conn, tenant_id, event, version=version)  # known: an update
 
 
 async def apply_person_deactivated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: PersonDeactivated, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: PersonDeactivated
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await _require_person(conn, tenant_id, event.person_id)
     await store.deactivate_person(conn, tenant_id, event.person_id, version=version)
 
 
 async def apply_supervisor_created(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: SupervisorProfileFacts, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: SupervisorProfileFacts
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     await store.upsert_supervisor(conn, tenant_id, event, version=version)
 
 
 async def apply_supervisor_updated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: SupervisorProfileFacts, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: SupervisorProfileFacts
 ) -> None:
+    tenant_id, version = envelope.tenant_ids[0], envelope.version
     if await store.fetch_supervisor_version(conn, tenant_id, event.person_id) is None:
         raise NotYetKnown(f"supervisor profile {event.person_id}")
     await store.upsert_supervisor(conn, tenant_id, event, version=version)  # known: an update
@@ -412,18 +412,17 @@ async def end_agreement(
     return ended
 
 
-async def apply_tenant_facts(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantFacts, *, version: int
-) -> None:
+async def apply_tenant_facts(conn: asyncpg.Connection, envelope: Envelope, event: TenantFacts) -> None:
     """A provider tenant joined or changed: keep the catalogue buyers pick providers from."""
+    version = envelope.version
     if event.kind == "provider":
         await store.upsert_provider(conn, event.tenant_id, name=event.name, active=True, version=version)
 
 
 async def apply_tenant_deactivated(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, event: TenantDeactivated, *, version: int
+    conn: asyncpg.Connection, envelope: Envelope, event: TenantDeactivated
 ) -> None:
-    await store.deactivate_provider(conn, event.tenant_id, version=version)
+    await store.deactivate_provider(conn, event.tenant_id, version=envelope.version)
 
 
 # --- supervision orders (tenant from the token; the row is shared by buyer and offered provider) ---
@@ -776,10 +775,9 @@ async def transition_order(
     return orders_domain.seen_by(transition.order, actor)
 
 
-async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope, held: SessionHeld) -> None:
     """The first held session of an accepted order starts it (``OrderStarted`` naming the session);
     later sessions, and a redelivery (the inbox drops it anyway), change nothing."""
-    held = envelope.event_as(SessionHeld)
     order = await store.fetch_order(conn, held.order_id, for_update=True)
     if order is None or order.buyer_tenant_id != held.buyer_id:
         raise PermanentEventError("a held session of an order orders does not know")

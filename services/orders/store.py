@@ -44,7 +44,6 @@ __all__ = [
     "list_orders",
     "pass_offer",
     "provider_tenant",
-    "set_approver",
     "supervisor_qualifications",
     "update_agreement",
     "update_order",
@@ -116,39 +115,13 @@ async def deactivate_cost_centre(
     )
 
 
-async def set_approver(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    cost_centre_id: uuid.UUID,
-    person_id: uuid.UUID,
-    *,
-    assigned: bool,
-    version: int,
-) -> None:
-    """Record an assignment or a removal unless a newer one of the same pair is known."""
-    await conn.execute(
-        """
-        insert into known_approvers (tenant_id, cost_centre_id, person_id, assigned, version)
-        values ($1, $2, $3, $4, $5)
-        on conflict (tenant_id, cost_centre_id, person_id) do update
-          set assigned = excluded.assigned, version = excluded.version
-          where known_approvers.version < excluded.version
-        """,
-        tenant_id,
-        cost_centre_id,
-        person_id,
-        assigned,
-        version,
-    )
-
-
 async def list_cost_centres(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
 ) -> list[KnownCostCentre]:
     rows = await conn.fetch(
         """
         select c.cost_centre_id, c.code, c.name, c.yearly_budget_cents, c.active,
-               array(select a.person_id from known_approvers a
+               array(select a.person_id from approver_directory a
                      where a.tenant_id = c.tenant_id and a.cost_centre_id = c.cost_centre_id
                        and a.assigned
                      order by a.person_id) as approver_ids
@@ -577,7 +550,7 @@ async def approver_cost_centres(
     """The active cost centres the person is an assigned approver of."""
     rows = await conn.fetch(
         """
-        select a.cost_centre_id from known_approvers a
+        select a.cost_centre_id from approver_directory a
         join known_cost_centres c on c.tenant_id = a.tenant_id and c.cost_centre_id = a.cost_centre_id
         where a.tenant_id = $1 and a.person_id = $2 and a.assigned and c.active
         """,

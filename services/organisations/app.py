@@ -11,6 +11,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from services.organisations import SERVICE
+from services.organisations.adapters.keys import KeyringFile
+from services.organisations.adapters.oidc import OidcClient
 from services.organisations.api.directory import DIRECTORY_ROUTES
 from services.organisations.api.login import IdentityProviderController, LoginController
 from services.organisations.api.oauth import MachineClientController, OAuthController, jwks_route
@@ -18,8 +20,6 @@ from services.organisations.api.onboarding import OnboardingController
 from services.organisations.api.tenants import TenantController
 from services.organisations.handlers.login import LoginContext
 from services.organisations.handlers.tokens import TokenPolicy
-from services.organisations.keys import KeyringFile
-from services.organisations.oidc import OidcClient
 from services.organisations.settings import OrganisationsSettings
 from shared.config import ServiceSettings, load_settings
 from shared.errors import Unavailable

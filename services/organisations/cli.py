@@ -7,8 +7,8 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
+from services.organisations.adapters.keys import Keyring, rotate_key_file
 from services.organisations.domain.tokens import Grant, access_claims
-from services.organisations.keys import Keyring, rotate_key_file
 from services.organisations.settings import ACCESS_TOKEN_TTL_SECONDS
 from shared.auth.tokens import sign_token
 from shared.cli import CliError, Command, base_url, data_dir, say

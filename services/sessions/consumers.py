@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.sessions import SERVICE
 from services.sessions.handlers import processes
+from shared.approvers import APPROVER_HANDLERS
 from shared.contracts.orders import (
     OrderAccepted,
     OrderCancelled,
@@ -12,6 +13,7 @@ from shared.contracts.orders import (
     OrderInterrupted,
 )
 from shared.contracts.organisations import ApproverAssigned, ApproverRemoved
+from shared.events.consumer import on
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
 from shared.tenancy import tenant_subscription
@@ -38,11 +40,11 @@ def orders_subscription(consumer: str = ORDERS_CONSUMER) -> Subscription:
             producer="orders",
             filter_subjects=tuple(cls.event_type for cls in (OrderAccepted, OrderExtended, *_CLOSING)),
         ),
-        handlers={
-            OrderAccepted.event_type: processes.apply_order_accepted,
-            OrderExtended.event_type: processes.apply_order_extended,
-            **{cls.event_type: processes.apply_order_closed for cls in _CLOSING},
-        },
+        handlers=[
+            on(OrderAccepted, processes.apply_order_accepted),
+            on(OrderExtended, processes.apply_order_extended),
+            *(on(cls, processes.apply_order_closed) for cls in _CLOSING),
+        ],
     )
 
 
@@ -59,10 +61,7 @@ def directory_subscription(consumer: str = DIRECTORY_CONSUMER) -> Subscription:
             producer="organisations",
             filter_subjects=(ApproverAssigned.event_type, ApproverRemoved.event_type),
         ),
-        handlers={
-            ApproverAssigned.event_type: processes.apply_approver_assigned,
-            ApproverRemoved.event_type: processes.apply_approver_removed,
-        },
+        handlers=APPROVER_HANDLERS,
     )
 
 

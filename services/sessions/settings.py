@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 from services.sessions import SERVICE
-from services.sessions.crypto import ContentKeyring
+from services.sessions.adapters.crypto import ContentKeyring
 from shared.config import ServiceSettings, own_settings
 from shared.crypto import parse_keyring
 

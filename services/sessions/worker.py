@@ -1,10 +1,10 @@
-"""The sessions worker: its outbox relay and its consumers."""
+"""The sessions worker: its outbox relay, its consumers and the retention job."""
 
 from __future__ import annotations
 
 from services.sessions import SERVICE
 from services.sessions.consumers import SUBSCRIPTIONS
-from services.sessions.handlers.retention import RetentionWorker
+from services.sessions.jobs import RetentionJob
 from shared.config import ServiceSettings
 from shared.events.worker import Worker
 
@@ -13,4 +13,4 @@ __all__ = ["create_worker"]
 
 def create_worker(settings: ServiceSettings) -> Worker:
     assert settings.service == SERVICE
-    return RetentionWorker(settings, publishes=True, subscriptions=SUBSCRIPTIONS)  # + the retention job
+    return Worker(settings, publishes=True, subscriptions=SUBSCRIPTIONS, jobs=[RetentionJob()])

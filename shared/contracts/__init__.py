@@ -11,7 +11,7 @@ from typing import ClassVar, TypeVar
 
 import msgspec
 
-__all__ = ["Event", "UnknownEventType", "event_class", "register"]
+__all__ = ["Event", "UnknownEventType", "event_class", "events_of", "register"]
 
 
 class UnknownEventType(LookupError):
@@ -47,3 +47,10 @@ def event_class(event_type: str) -> type[Event]:
         return _registry[event_type]
     except KeyError:
         raise UnknownEventType(event_type) from None
+
+
+def events_of(producer: str) -> tuple[type[Event], ...]:
+    """Every event type ``producer`` publishes (for a consumer that hears a whole stream)."""
+    from shared.contracts import billing, orders, organisations, sessions  # noqa: F401
+
+    return tuple(cls for event_type, cls in _registry.items() if event_type.startswith(f"{producer}."))

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from shared.db.migrate import MigrationSource
-from shared.events.consumer import EventConsumer, EventHandler, PermanentEventError
+from shared.events.consumer import EventConsumer, On, PermanentEventError, on
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope, envelope_for
 from shared.events.nats import connect_nats
 from shared.events.outbox import OutboxRelay, add_to_outbox
@@ -18,7 +18,7 @@ __all__ = [
     "ConsumerSpec",
     "Envelope",
     "EventConsumer",
-    "EventHandler",
+    "On",
     "OutboxRelay",
     "PermanentEventError",
     "StreamSpec",
@@ -29,4 +29,5 @@ __all__ = [
     "ensure_consumer",
     "ensure_stream",
     "envelope_for",
+    "on",
 ]

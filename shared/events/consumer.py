@@ -13,27 +13,58 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from shared.contracts import UnknownEventType
+from shared.contracts import Event, UnknownEventType
 from shared.db.tenant import set_tenant
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.streams import ConsumerSpec, ensure_consumer
 from shared.logging import bind_context, clear_context, get_logger, trace_id_of
 
-__all__ = ["EventConsumer", "EventHandler", "NotYetApplicable", "PermanentEventError"]
+__all__ = ["EventConsumer", "NotYetApplicable", "On", "PermanentEventError", "apply_event", "on"]
 
 log = get_logger(__name__)
 
-EventHandler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
-"""Applies one event's effects on a connection inside the consumer's transaction.
+E = TypeVar("E", bound=Event)
 
-It decodes the data it needs with ``envelope.event_as(SomeEvent)``."""
+
+@dataclass(frozen=True)
+class On(Generic[E]):
+    """One event type a consumer handles and what applying it does (made by :func:`on`)."""
+
+    event: type[E]
+    apply: Callable[[asyncpg.Connection, Envelope, E], Awaitable[None]]
+
+
+def on(event: type[E], apply: Callable[[asyncpg.Connection, Envelope, E], Awaitable[None]]) -> On[E]:
+    """Declare a consumer's handler: ``apply(conn, envelope, data)`` runs inside the consumer's
+    transaction with ``data`` decoded as ``event`` (a contract Struct from ``shared.contracts``).
+
+    Several declarations of one type run in the order given, in the same savepoint."""
+    return On(event, apply)
+
+
+async def _run(handlers: Sequence[On[Any]], conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.event_as(handlers[0].event)
+    for handler in handlers:
+        await handler.apply(conn, envelope, data)
+
+
+async def apply_event(handlers: Sequence[On[Any]], conn: asyncpg.Connection, envelope: Envelope) -> bool:
+    """Apply ``envelope`` with those of ``handlers`` declared for its type, as a consumer does
+    (without the inbox); False when none is."""
+    chosen = [h for h in handlers if h.event.event_type == envelope.type]
+    if chosen:
+        await _run(chosen, conn, envelope)
+    return bool(chosen)
+
 
 AfterCommit = Callable[[Msg, Envelope], Awaitable[None]]
 
@@ -63,7 +94,7 @@ class EventConsumer:
         spec: ConsumerSpec,
         pool: asyncpg.Pool,
         nats: NATS,
-        handlers: Mapping[str, EventHandler] | EventHandler,
+        handlers: Sequence[On[Any]],
         batch_size: int = 100,
         fetch_timeout: float = 1.0,
         after_commit: AfterCommit | None = None,
@@ -71,8 +102,12 @@ class EventConsumer:
         self.spec = spec
         self.pool = pool
         self.nats = nats
-        # A mapping picks a handler per event type; a single callable takes every type.
-        self.handlers = handlers
+        self.handlers: dict[str, list[On[Any]]] = {}
+        for handler in handlers:
+            same_type = self.handlers.setdefault(handler.event.event_type, [])
+            if same_type and same_type[0].event is not handler.event:
+                raise ValueError(f"{handler.event.event_type} declared with two classes")
+            same_type.append(handler)
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.applied = 0
@@ -150,8 +185,8 @@ class EventConsumer:
             tenant_id=str(envelope.tenant_ids[0]),
             trace_id=trace_id_of(envelope.traceparent),
         )
-        handler = self.handlers.get(envelope.type) if isinstance(self.handlers, Mapping) else self.handlers
-        if handler is None:
+        handlers = self.handlers.get(envelope.type)
+        if not handlers:
             return msg, envelope, _Outcome.IGNORED  # the filter is broader than the handlers
         try:
             async with conn.transaction():  # a savepoint: a failure undoes this message only
@@ -167,7 +202,7 @@ class EventConsumer:
                 )
                 if not first_time:
                     return msg, envelope, _Outcome.DUPLICATE
-                await handler(conn, envelope)
+                await _run(handlers, conn, envelope)
                 return msg, envelope, _Outcome.APPLIED
         except (PermanentEventError, msgspec.DecodeError, UnknownEventType) as exc:
             await self._dead_letter(conn, msg, envelope, f"{type(exc).__name__}: {exc}")

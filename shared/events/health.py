@@ -7,7 +7,8 @@ A tiny HTTP/1.1 responder on asyncio streams (a worker has no web framework of i
 - ``GET /ready``: 200 when every worker has started, its database answers, its NATS connection
   is up with JetStream reachable, and all its tasks run; 503 with the reasons otherwise.
 - ``GET /metrics``: Prometheus text — per consumer applied / duplicates / dead-lettered, the
-  relay's published count and leadership, and whether each task is running.
+  relay's published count and leadership, each periodic job's passes and failed passes, and
+  whether each task (relay, consumer, job) is running.
 
 ``worker_health_port`` (``TILA_WORKER_HEALTH_PORT`` or ``TILA_<SVC>_WORKER_HEALTH_PORT``) turns it
 on; 0 (the default) leaves it off. Workers of one process that share a port share one server.
@@ -24,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from shared.events.worker import Worker
+from shared.events.worker import PeriodicJob, Worker
 from shared.logging import get_logger
 
 __all__ = ["WorkerHealthServer", "check_live", "check_ready", "start_health_servers"]
@@ -117,6 +118,13 @@ class _WorkerCollector(Collector):
             "1 when this process's relay holds the outbox lock",
             labels=["service"],
         )
+        job_labels = ["service", "job"]
+        passes = CounterMetricFamily(
+            "tila_worker_job_passes", "Passes a periodic job made", labels=job_labels
+        )
+        failures = CounterMetricFamily(
+            "tila_worker_job_failures", "Passes of a periodic job that failed", labels=job_labels
+        )
         up = GaugeMetricFamily(
             "tila_worker_task_up", "1 while a worker task runs", labels=["service", "task"]
         )
@@ -130,9 +138,13 @@ class _WorkerCollector(Collector):
             if worker.relay is not None:
                 published.add_metric([service], worker.relay.published)
                 leader.add_metric([service], 1 if worker.relay.is_leader else 0)
+            for job in worker.jobs:
+                if isinstance(job, PeriodicJob):
+                    passes.add_metric([service, job.name], job.passes)
+                    failures.add_metric([service, job.name], job.failures)
             for task in worker.tasks:
                 up.add_metric([service, task.get_name()], 0 if task.done() else 1)
-        yield from (applied, duplicates, dead, published, leader, up)
+        yield from (applied, duplicates, dead, published, leader, passes, failures, up)
 
 
 class WorkerHealthServer:

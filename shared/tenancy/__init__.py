@@ -21,12 +21,19 @@ from shared.contracts.organisations import TenantCreated, TenantDeactivated, Ten
 from shared.db.migrate import MigrationSource
 from shared.db.tenant import tenant_transaction
 from shared.errors import NotFound
-from shared.events.consumer import EventHandler, NotYetApplicable, PermanentEventError
+from shared.events.consumer import NotYetApplicable, On, PermanentEventError, on
 from shared.events.envelope import Envelope
 from shared.events.streams import ConsumerSpec
 from shared.events.worker import Subscription
 
-__all__ = ["MIGRATIONS", "KnownTenant", "fetch_known_tenant", "known_tenant_route", "tenant_subscription"]
+__all__ = [
+    "MIGRATIONS",
+    "TENANT_HANDLERS",
+    "KnownTenant",
+    "fetch_known_tenant",
+    "known_tenant_route",
+    "tenant_subscription",
+]
 
 MIGRATIONS = MigrationSource("tenancy", Path(__file__).parent / "migrations")
 
@@ -47,8 +54,7 @@ async def fetch_known_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> 
     return KnownTenant(**dict(row)) if row else None
 
 
-async def _on_tenant_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    event = envelope.event_as(TenantCreated)
+async def _on_tenant_created(conn: asyncpg.Connection, envelope: Envelope, event: TenantCreated) -> None:
     if event.tenant_id != envelope.tenant_ids[0]:
         raise PermanentEventError("tenant event for a tenant other than its envelope's")
     await conn.execute(
@@ -72,8 +78,9 @@ class TenantNotYetKnown(NotYetApplicable):
     """An event about a tenant arrived before the tenant did: retried until it has."""
 
 
-async def _on_tenant_deactivated(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    event = envelope.event_as(TenantDeactivated)
+async def _on_tenant_deactivated(
+    conn: asyncpg.Connection, envelope: Envelope, event: TenantDeactivated
+) -> None:
     known_version = await conn.fetchval(
         "select version from tenant_directory where tenant_id = $1 for update", event.tenant_id
     )
@@ -88,10 +95,9 @@ async def _on_tenant_deactivated(conn: asyncpg.Connection, envelope: Envelope) -
         )
 
 
-async def _on_tenant_updated(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _on_tenant_updated(conn: asyncpg.Connection, envelope: Envelope, event: TenantUpdated) -> None:
     # Only the name is kept here; kind and business id never change, and a deactivated tenant
     # is never updated, so applying the newest version is all there is to ordering.
-    event = envelope.event_as(TenantUpdated)
     if event.tenant_id != envelope.tenant_ids[0]:
         raise PermanentEventError("tenant event for a tenant other than its envelope's")
     known_version = await conn.fetchval(
@@ -108,18 +114,22 @@ async def _on_tenant_updated(conn: asyncpg.Connection, envelope: Envelope) -> No
         )
 
 
+TENANT_HANDLERS: tuple[On[Any], ...] = (
+    on(TenantCreated, _on_tenant_created),
+    on(TenantUpdated, _on_tenant_updated),
+    on(TenantDeactivated, _on_tenant_deactivated),
+)
+"""What keeps the tenant directory current; a service that reacts to tenant events itself adds
+its own ``on(...)`` after these in the same subscription."""
+
+
 def tenant_subscription(consumer: str) -> Subscription:
     """The subscription a service adds to its worker to keep its tenant directory current."""
-    handlers: dict[str, EventHandler] = {
-        TenantCreated.event_type: _on_tenant_created,
-        TenantUpdated.event_type: _on_tenant_updated,
-        TenantDeactivated.event_type: _on_tenant_deactivated,
-    }
     return Subscription(
         spec=ConsumerSpec(
             consumer=consumer, producer="organisations", filter_subjects=("organisations.tenant.>",)
         ),
-        handlers=handlers,
+        handlers=TENANT_HANDLERS,
     )
 
 

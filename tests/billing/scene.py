@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from shared.contracts.sessions import (
 )
 from shared.db.tenant import tenant_transaction
 from shared.events import ConsumerSpec, EventConsumer, encode_envelope, envelope_for
+from shared.events.consumer import On, apply_event
 from shared.events.envelope import Envelope
 from shared.events.worker import Subscription
 from shared.testing.issuer import TestIssuer
@@ -80,10 +81,9 @@ class Scene:
         return self.as_(self.buyer, "approver", person=self.approver)
 
 
-async def _apply(pool: asyncpg.Pool, handlers: Any, envelope: Envelope) -> None:
-    assert isinstance(handlers, Mapping)
+async def _apply(pool: asyncpg.Pool, handlers: Sequence[On[Any]], envelope: Envelope) -> None:
     async with tenant_transaction(pool, envelope.tenant_ids[0]) as conn:
-        await handlers[envelope.type](conn, envelope)
+        assert await apply_event(handlers, conn, envelope)
 
 
 def _organisation(tenant: uuid.UUID, kind: str, name: str) -> TenantCreated:
@@ -270,17 +270,11 @@ async def deliver(
     )
     wanted = {envelope.id for envelope in envelopes}
     seen: dict[uuid.UUID, int] = {}
-
-    async def tracked(conn: asyncpg.Connection, envelope: Envelope) -> None:
-        assert isinstance(subscription.handlers, Mapping)
-        await subscription.handlers[envelope.type](conn, envelope)
-
-    handlers = {event_type: tracked for event_type in subscription.handlers}  # type: ignore[union-attr]
     consumer = EventConsumer(
         spec=spec,
         pool=pool,
         nats=nc,
-        handlers=handlers,
+        handlers=subscription.handlers,
         fetch_timeout=0.2,
         after_commit=lambda msg, envelope: _note(seen, envelope),
     )

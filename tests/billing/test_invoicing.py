@@ -22,8 +22,10 @@ from nats.aio.client import Client as NATS
 
 from services.billing import handlers
 from shared.auth.principal import Principal
+from shared.contracts import Event, events_of
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict
+from shared.events.consumer import on
 from shared.testing.issuer import TestIssuer
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl, business_rule_violations
 from tests.billing.scene import Scene, add_order, deliver, make_scene, session_event
@@ -394,12 +396,18 @@ async def test_a_credit_note_credits_an_issued_invoice_once_and_both_events_leav
         ack_wait_seconds=5,
     )
 
-    async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def record(conn: asyncpg.Connection, envelope: Envelope, data: Event) -> None:
         if scene.provider in envelope.tenant_ids:
             heard.append(envelope)
 
     relay = OutboxRelay(service="billing", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
-    consumer = EventConsumer(spec=spec, pool=billing_pool, nats=nc, handlers=record, fetch_timeout=0.2)
+    consumer = EventConsumer(
+        spec=spec,
+        pool=billing_pool,
+        nats=nc,
+        handlers=[on(cls, record) for cls in events_of("billing")],
+        fetch_timeout=0.2,
+    )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     try:
         async with asyncio.timeout(20):

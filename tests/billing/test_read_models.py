@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -20,7 +21,7 @@ from shared.contracts.orders import OrderOffered, OrderSubmitted
 from shared.contracts.organisations import TenantCreated, TenantUpdated
 from shared.db.tenant import tenant_transaction
 from shared.events import envelope_for
-from shared.events.consumer import PermanentEventError
+from shared.events.consumer import On, PermanentEventError, apply_event
 from shared.events.envelope import Envelope
 from shared.testing.issuer import TestIssuer
 from tests.billing.scene import TERMS, make_scene, session_event
@@ -35,10 +36,9 @@ def test_billing_has_one_durable_per_producer() -> None:
     ]
 
 
-async def _apply(pool: asyncpg.Pool, handlers: object, envelope: Envelope) -> None:
-    assert isinstance(handlers, Mapping)
+async def _apply(pool: asyncpg.Pool, handlers: Sequence[On[Any]], envelope: Envelope) -> None:
     async with tenant_transaction(pool, envelope.tenant_ids[0]) as conn:
-        await handlers[envelope.type](conn, envelope)
+        assert await apply_event(handlers, conn, envelope)
 
 
 async def test_a_tenants_invoicing_facts_follow_its_newest_version(billing_pool: asyncpg.Pool) -> None:

@@ -21,13 +21,14 @@ from nats.js import JetStreamContext
 
 from services.integrations.app import create_app
 from services.integrations.settings import IntegrationsSettings
-from services.integrations.worker import IntegrationsWorker
+from services.integrations.worker import create_worker
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events import STREAMS, connect_nats, encode_envelope, ensure_stream
 from shared.events.envelope import Envelope
+from shared.events.worker import Worker
 from shared.testing.issuer import TestIssuer
 from tests.integrations.support import Receiver
 
@@ -90,8 +91,8 @@ async def client(settings: IntegrationsSettings) -> AsyncIterator[Client]:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def worker(settings: IntegrationsSettings) -> AsyncIterator[IntegrationsWorker]:
-    running = IntegrationsWorker(settings)
+async def worker(settings: IntegrationsSettings) -> AsyncIterator[Worker]:
+    running = create_worker(settings)
     tasks = await running.start()
     yield running
     pending = set(tasks)

@@ -50,7 +50,7 @@ def _public_id(envelope: Envelope) -> str:
 
 async def _record(pool: asyncpg.Pool, envelope: Envelope, hold: float = 0) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await handlers.record_in_feed(conn, envelope)
+        await handlers.record_in_feed(conn, envelope, envelope.event())
         await asyncio.sleep(hold)  # keep the transaction open, as a slow consumer batch would
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from services.integrations.sealing import DecryptionFailed, open_secret, seal_secret
+from services.integrations.adapters.sealing import DecryptionFailed, open_secret, seal_secret
 from services.integrations.settings import IntegrationsSettings
 from shared.config import SettingsError
 from shared.crypto import Keyring, parse_keyring

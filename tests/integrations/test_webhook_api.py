@@ -9,8 +9,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from services.integrations.delivery import DeliveryLoop
-from services.integrations.sealing import seal_secret
+from services.integrations.adapters.sealing import seal_secret
+from services.integrations.jobs import DeliveryLoop
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.integrations.delivery import DeliveryLoop
+from services.integrations.jobs import WebhookDeliveryJob
 from services.integrations.settings import IntegrationsSettings
-from services.integrations.worker import IntegrationsWorker
+from shared.events.worker import Worker
 from shared.testing.issuer import TestIssuer
 from tests.integrations.conftest import (
     Client,
@@ -343,7 +343,7 @@ async def test_two_workers_never_work_on_one_endpoint_at_once(
     in event-time order, each event once, while new events keep arriving."""
     receiver = Receiver()
     receiver.start()
-    second = DeliveryLoop(pool, settings)
+    second = WebhookDeliveryJob(settings, pool=pool)
     running = asyncio.create_task(second.run())
     try:
         p = Parties()
@@ -457,7 +457,7 @@ async def test_the_receiver_rejects_a_tampered_body_a_wrong_secret_and_a_stale_t
 
 
 async def test_only_allow_listed_events_reach_a_webhook_or_the_feed(
-    client: Client, issuer: TestIssuer, receiver: Receiver, producer: Producer, worker: IntegrationsWorker
+    client: Client, issuer: TestIssuer, receiver: Receiver, producer: Producer, worker: Worker
 ) -> None:
     p = Parties()
     _, path = await register(client, issuer, receiver, p.buyer, [APPROVED])

@@ -17,6 +17,7 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from shared.contracts import Event, events_of
 from shared.contracts import orders as events
 from shared.db.provision import DatabaseLayout
 from shared.events import (
@@ -28,6 +29,7 @@ from shared.events import (
     connect_nats,
     ensure_stream,
 )
+from shared.events.consumer import on
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.orders.test_orders_api import PROBLEM_JSON, Scene, known_supervisor, ok, scene, submitted
@@ -66,14 +68,20 @@ async def test_an_order_goes_from_draft_to_completed_and_a_consumer_hears_every_
     extended: list[events.OrderExtended] = []
     order_id: list[str] = []  # known once the draft exists; events before that are not ours
 
-    async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def record(conn: asyncpg.Connection, envelope: Envelope, data: Event) -> None:
         if order_id and envelope.subject == order_id[0]:
             heard.append((envelope.type, envelope.tenant_ids, envelope.version))
             if envelope.type == events.OrderExtended.event_type:
                 extended.append(envelope.event_as(events.OrderExtended))
 
     relay = OutboxRelay(service="orders", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
-    consumer = EventConsumer(spec=spec, pool=orders_pool, nats=nc, handlers=record, fetch_timeout=0.2)
+    consumer = EventConsumer(
+        spec=spec,
+        pool=orders_pool,
+        nats=nc,
+        handlers=[on(cls, record) for cls in events_of("orders")],
+        fetch_timeout=0.2,
+    )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     try:
         draft = ok(

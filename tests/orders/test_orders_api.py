@@ -34,6 +34,7 @@ from services.orders.domain.agreements import (
     SupervisionForm,
     Validity,
 )
+from shared import approvers as shared_approvers
 from shared.contracts import orders as events
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
@@ -87,7 +88,9 @@ async def cost_centre(
             budget,
         )
         for person_id in approvers:
-            await store.set_approver(conn, buyer.id, cost_centre_id, person_id, assigned=True, version=1)
+            await shared_approvers.set_approver(
+                conn, buyer.id, cost_centre_id, person_id, assigned=True, version=1
+            )
     return cost_centre_id
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Mapping
 
 import asyncpg
 import msgspec
@@ -36,6 +35,7 @@ from shared.contracts.organisations import (
 )
 from shared.db.tenant import tenant_transaction
 from shared.events import EventConsumer, connect_nats, encode_envelope, ensure_stream, envelope_for
+from shared.events.consumer import apply_event
 from shared.events.envelope import Envelope
 from shared.events.streams import STREAMS, ConsumerSpec
 from shared.testing.issuer import TestIssuer
@@ -71,10 +71,8 @@ def _cost_centre(
 
 
 async def _apply(pool: asyncpg.Pool, tenant: uuid.UUID, envelope: Envelope) -> None:
-    subscription_handlers = directory_subscription().handlers
-    assert isinstance(subscription_handlers, Mapping)
     async with tenant_transaction(pool, tenant) as conn:
-        await subscription_handlers[envelope.type](conn, envelope)
+        assert await apply_event(directory_subscription().handlers, conn, envelope)
 
 
 async def _row(pool: asyncpg.Pool, tenant: uuid.UUID, sql: str, *args: object) -> asyncpg.Record | None:
@@ -150,7 +148,7 @@ async def test_approvers_are_assigned_and_removed_idempotently(orders_pool: asyn
     await _apply(orders_pool, tenant, _cost_centre(tenant, cost_centre, version=1))
     await _apply(orders_pool, tenant, assigned)
     await _apply(orders_pool, tenant, assigned)
-    sql = "select array_agg(person_id) as ids from known_approvers where cost_centre_id = $1 and assigned"
+    sql = "select array_agg(person_id) as ids from approver_directory where cost_centre_id = $1 and assigned"
     row = await _row(orders_pool, tenant, sql, cost_centre)
     assert row is not None
     assert row["ids"] == [person]
@@ -292,7 +290,7 @@ async def test_through_the_consumer_events_out_of_order_converge(
                     approvers = await _row(
                         orders_pool,
                         tenant,
-                        "select count(*) as n from known_approvers where person_id = $1 and assigned",
+                        "select count(*) as n from approver_directory where person_id = $1 and assigned",
                         person,
                     )
                     if (

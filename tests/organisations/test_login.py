@@ -27,10 +27,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from litestar.types import Receive, Scope, Send
 
+from services.organisations.adapters.keys import Keyring, ensure_key_file
+from services.organisations.adapters.oidc import OidcClient, ProviderMetadata
 from services.organisations.app import create_app
 from services.organisations.domain.login import LoginRefused, check_id_token_claims, issuer_allowed
-from services.organisations.keys import Keyring, ensure_key_file
-from services.organisations.oidc import OidcClient, ProviderMetadata
 from services.organisations.settings import OrganisationsSettings
 from shared.auth.jwks import JwksClient
 from shared.auth.principal import Principal

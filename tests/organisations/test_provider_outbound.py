@@ -20,10 +20,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from services.organisations.adapters.keys import ensure_key_file
+from services.organisations.adapters.oidc import OidcClient, ProviderMetadata, ProviderUnavailable
 from services.organisations.app import create_app
 from services.organisations.domain.login import IdentityProviderConfig, LoginAttempt, secret_reference
-from services.organisations.keys import ensure_key_file
-from services.organisations.oidc import OidcClient, ProviderMetadata, ProviderUnavailable
 from services.organisations.settings import OrganisationsSettings
 from shared.config import ServiceSettings
 from shared.testing.issuer import TestIssuer

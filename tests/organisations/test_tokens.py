@@ -17,11 +17,17 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from services.organisations.adapters.keys import (
+    Keyring,
+    KeyringEntry,
+    KeyringFile,
+    ensure_key_file,
+    rotate_key_file,
+)
 from services.organisations.app import create_app
 from services.organisations.domain.tokens import Grant
 from services.organisations.handlers import tokens as handlers
 from services.organisations.handlers.tokens import TokenPolicy
-from services.organisations.keys import Keyring, KeyringEntry, KeyringFile, ensure_key_file, rotate_key_file
 from services.organisations.settings import OrganisationsSettings
 from shared.auth.errors import InvalidToken
 from shared.auth.jwks import JwksClient

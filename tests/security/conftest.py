@@ -38,7 +38,7 @@ def unlimited(settings: ServiceSettings) -> ServiceSettings:
 def _key_file_maker(service: str, field_name: str) -> Callable[[Path], object] | None:
     """The service's own ``ensure_…key…file`` function for a ``…keys_file`` setting, if it has one."""
     makers: list[Callable[[Path], object]] = []
-    for name in ("settings", "keys"):
+    for name in ("settings", "adapters.keys"):
         try:
             module = importlib.import_module(f"services.{service}.{name}")
         except ModuleNotFoundError:

@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from litestar.testing import AsyncTestClient
 
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import set_tenant
-from shared.events.consumer import EventHandler
+from shared.events.consumer import apply_event
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.worker import Subscription
 from shared.testing.issuer import TestIssuer
@@ -288,12 +288,7 @@ async def bridge(
                         filters = sub.spec.filter_subjects or (f"{producer}.>",)
                         if not any(_subject_matches(f, subject) for f in filters):
                             continue
-                        handler: EventHandler | None = (
-                            sub.handlers.get(envelope.type)
-                            if isinstance(sub.handlers, Mapping)
-                            else sub.handlers
-                        )
-                        if handler is None:
+                        if not any(h.event.event_type == envelope.type for h in sub.handlers):
                             continue
                         try:
                             async with pool.acquire() as conn, conn.transaction():
@@ -306,7 +301,7 @@ async def bridge(
                                     envelope.tenant_ids[0],
                                 )
                                 if first:
-                                    await handler(conn, envelope)
+                                    await apply_event(sub.handlers, conn, envelope)
                                     round_applied += 1
                         except Exception as exc:  # the consumer would retry or dead-letter it
                             BRIDGE_ERRORS.append(f"{sub.spec.durable} {envelope.type}: {exc!r}"[:300])

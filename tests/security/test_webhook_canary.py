@@ -8,8 +8,8 @@ import json
 import uuid
 from collections.abc import Callable
 
-from services.integrations.delivery import DeliveryLoop
 from services.integrations.domain import catalogue
+from services.integrations.jobs import DeliveryLoop
 from shared.config import ServiceSettings
 from tests.integrations.support import Receiver
 from tests.security.documents import all_operations

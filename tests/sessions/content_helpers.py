@@ -12,8 +12,8 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from services.sessions.adapters.crypto import ContentKeyring
 from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
-from services.sessions.crypto import ContentKeyring
 from services.sessions.handlers import processes as process_handlers
 from shared.contracts import orders as orders_events
 from shared.db.tenant import tenant_transaction
@@ -77,7 +77,7 @@ async def close_process(pool: asyncpg.Pool, world: World, closed_at: dt.datetime
     event = order_event(orders_events.OrderCompleted, world.parties, status="completed")
     envelope = orders_envelope(event, world.parties, version=9, occurred_at=closed_at)
     async with tenant_transaction(pool, world.parties.buyer_id) as conn:
-        await process_handlers.apply_order_closed(conn, envelope)
+        await process_handlers.apply_order_closed(conn, envelope, event)
 
 
 def body_of(response: httpx.Response, status: int) -> Any:

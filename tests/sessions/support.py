@@ -14,6 +14,7 @@ import msgspec
 from services.sessions.domain.processes import Process
 from services.sessions.handlers import processes as handlers
 from services.sessions.store import processes as store
+from shared import approvers
 from shared.contracts import Event
 from shared.contracts import orders as orders_events
 from shared.contracts import organisations as organisations_events
@@ -132,7 +133,7 @@ async def open_process(
     event = order_event(orders_events.OrderAccepted, parties, **event_fields)
     envelope = orders_envelope(event, parties, version=6, occurred_at=accepted_at)
     async with tenant_transaction(pool, parties.buyer_id) as conn:
-        await handlers.apply_order_accepted(conn, envelope)
+        await handlers.apply_order_accepted(conn, envelope, envelope.event_as(orders_events.OrderAccepted))
         process = await store.fetch_process_by_order(conn, parties.order_id)
     assert process is not None
     await assign_approver(pool, parties.buyer_id, parties.cost_centre_id, parties.approver_id)
@@ -169,7 +170,9 @@ async def assign_approver(
         organisations_events.ApproverAssigned, buyer_id, cost_centre_id, person_id, version=version
     )
     async with tenant_transaction(pool, buyer_id) as conn:
-        await handlers.apply_approver_assigned(conn, envelope)
+        await approvers.apply_approver_assigned(
+            conn, envelope, envelope.event_as(organisations_events.ApproverAssigned)
+        )
 
 
 @dataclass

@@ -14,8 +14,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from services.sessions.handlers import processes as handlers
-from services.sessions.store import processes as store
+from shared import approvers
 from shared.contracts import organisations as organisations_events
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
@@ -96,9 +95,13 @@ async def test_a_removed_approver_loses_the_process_and_a_late_older_assignment_
         version=2,
     )
     async with tenant_transaction(sessions_pool, parties.buyer_id) as conn:
-        await handlers.apply_approver_removed(conn, removed)
-        await handlers.apply_approver_assigned(conn, late)
-        held = await store.approver_cost_centres(conn, parties.buyer_id, parties.approver_id)
+        await approvers.apply_approver_removed(
+            conn, removed, removed.event_as(organisations_events.ApproverRemoved)
+        )
+        await approvers.apply_approver_assigned(
+            conn, late, late.event_as(organisations_events.ApproverAssigned)
+        )
+        held = await approvers.assigned_cost_centres(conn, parties.buyer_id, parties.approver_id)
     assert held == frozenset()
     assert (await client.get(path, headers=who.approver())).status_code == 404
     again = (parties.buyer_id, parties.cost_centre_id, parties.approver_id)

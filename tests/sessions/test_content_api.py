@@ -9,7 +9,7 @@ import uuid
 
 import asyncpg
 
-from services.sessions.crypto import ContentKeyring
+from services.sessions.adapters.crypto import ContentKeyring
 from services.sessions.handlers.content import rewrap_keys
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.sessions import crypto
-from services.sessions.crypto import (
+from services.sessions.adapters import crypto
+from services.sessions.adapters.crypto import (
     ContentKeyring,
     DataKey,
     DecryptionFailed,

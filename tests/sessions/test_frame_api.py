@@ -626,7 +626,7 @@ async def test_a_closed_process_takes_no_more_sessions(
     completed = order_event(orders_events.OrderCompleted, world.parties, status="completed")
     envelope = orders_envelope(completed, world.parties, version=9)
     async with tenant_transaction(sessions_pool, world.parties.buyer_id) as conn:
-        await handlers.apply_order_closed(conn, envelope)
+        await handlers.apply_order_closed(conn, envelope, completed)
     closed = ok(await client.get(world.path, headers=world.who.buyer_admin()))
     assert (closed["status"], closed["outcome"]) == ("closed", "completed")
     body = {"startsAt": iso(now() + dt.timedelta(days=3)), "durationMinutes": 90, "mode": "remote"}

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest_asyncio
@@ -24,7 +25,7 @@ from shared.contracts import sessions as events
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events import STREAMS, Envelope, EventConsumer, connect_nats, ensure_stream, envelope_for
-from shared.events.consumer import EventHandler
+from shared.events.consumer import On, on
 from shared.events.envelope import encode_envelope
 from shared.events.streams import ConsumerSpec
 from shared.testing.plugin import Stack
@@ -48,12 +49,12 @@ class Orders:
         await self.js.publish(envelope.type, encode_envelope(envelope), headers=headers)
 
 
-def _only(ours: set[str], handler: EventHandler) -> EventHandler:
-    async def handle(conn: asyncpg.Connection, envelope: Envelope) -> None:
+def _only(ours: set[str], handler: On[Any]) -> On[Any]:
+    async def handle(conn: asyncpg.Connection, envelope: Envelope, data: Any) -> None:
         if envelope.subject in ours:
-            await handler(conn, envelope)
+            await handler.apply(conn, envelope, data)
 
-    return handle
+    return on(handler.event, handle)
 
 
 @pytest_asyncio.fixture
@@ -72,8 +73,7 @@ async def orders(stack: Stack, sessions_pool: asyncpg.Pool) -> AsyncIterator[Ord
         nak_backoff_seconds=(0.05, 0.1),
     )
     ours: set[str] = set()
-    assert isinstance(subscription.handlers, dict)
-    handlers = {kind: _only(ours, handler) for kind, handler in subscription.handlers.items()}
+    handlers = [_only(ours, handler) for handler in subscription.handlers]
     consumer = EventConsumer(spec=spec, pool=sessions_pool, nats=nc, handlers=handlers, fetch_timeout=0.2)
     task = asyncio.create_task(consumer.run())
     try:

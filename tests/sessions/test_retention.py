@@ -13,7 +13,8 @@ import pytest
 import structlog
 
 from services.sessions.handlers import retention
-from services.sessions.handlers.retention import RETENTION_ACTOR, RetentionJob, RetentionWorker
+from services.sessions.handlers.retention import RETENTION_ACTOR
+from services.sessions.jobs import RetentionJob, retention_pass
 from services.sessions.worker import create_worker
 from shared.config import ServiceSettings
 from shared.db.provision import DatabaseLayout
@@ -36,8 +37,8 @@ def _months_ago(months: int) -> dt.datetime:
     return NOW - dt.timedelta(days=31 * months)
 
 
-def _job(pool: asyncpg.Pool, layout: DatabaseLayout) -> RetentionJob:
-    return RetentionJob(pool, layout.relay_url, default_months=12, interval=3600)
+async def _pass(pool: asyncpg.Pool, layout: DatabaseLayout, now: dt.datetime) -> list[uuid.UUID]:
+    return await retention_pass(pool, layout.relay_url, default_months=12, now=now)
 
 
 async def _closed_world_with_content(
@@ -71,7 +72,7 @@ async def test_after_the_period_nothing_decrypts_and_the_frame_stays(
     # Before the job runs the content is still there.
     body_of(await client.get(f"{world.base}/content/{item['id']}", headers=world.participant()), 200)
 
-    shredded = await _job(sessions_pool, layout).run_once(NOW)
+    shredded = await _pass(sessions_pool, layout, NOW)
     assert world.process_id in shredded
 
     for headers in (world.supervisor(), world.participant()):
@@ -116,7 +117,7 @@ async def test_within_the_period_nothing_is_shredded(
     world, item = await _closed_world_with_content(client, sessions_pool, issuer, _months_ago(11))
     open_world = await new_world(sessions_pool, issuer)
     await write(client, open_world, open_world.supervisor(), "shared_note", "an open process")
-    shredded = await _job(sessions_pool, layout).run_once(NOW)
+    shredded = await _pass(sessions_pool, layout, NOW)
     assert world.process_id not in shredded
     assert open_world.process_id not in shredded
     body_of(await client.get(f"{world.base}/content/{item['id']}", headers=world.supervisor()), 200)
@@ -137,7 +138,7 @@ async def test_a_provider_sets_its_own_period(
     assert body_of(
         await client.put("/sessions/content-retention", json={"months": 2}, headers=admin), 200
     ) == {"months": 2}
-    assert world.process_id in await _job(sessions_pool, layout).run_once(NOW)
+    assert world.process_id in await _pass(sessions_pool, layout, NOW)
     gone = await client.get(f"{world.base}/content/{item['id']}", headers=world.supervisor())
     assert gone.status_code == 410
 
@@ -151,7 +152,7 @@ async def test_the_sessions_worker_runs_the_retention_job(
     use_keyring(client)
     world, item = await _closed_world_with_content(client, sessions_pool, issuer, _months_ago(30))
     worker = create_worker(settings_for("sessions"))
-    assert isinstance(worker, RetentionWorker)
+    assert any(isinstance(job, RetentionJob) for job in worker.jobs)
     tasks = await worker.start()
     try:
         assert any(t.get_name() == "sessions-retention" for t in tasks)
@@ -189,7 +190,7 @@ async def test_one_tenants_failure_does_not_stop_the_pass_for_the_others(
 
     monkeypatch.setattr(retention, "shred_due", failing_for_one_tenant)
     with structlog.testing.capture_logs() as logs:
-        shredded = await _job(sessions_pool, layout).run_once(NOW)
+        shredded = await _pass(sessions_pool, layout, NOW)
     assert healthy.process_id in shredded
     assert broken.process_id not in shredded
     assert (

@@ -12,6 +12,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from shared.contracts import Event, events_of
 from shared.contracts import sessions as events
 from shared.db.provision import DatabaseLayout
 from shared.events import (
@@ -23,6 +24,7 @@ from shared.events import (
     connect_nats,
     ensure_stream,
 )
+from shared.events.consumer import on
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.sessions.support import Callers, Parties, iso, open_process
@@ -51,12 +53,18 @@ async def test_a_held_session_reaches_a_consumer_with_attendance_and_without_con
     heard: list[Envelope] = []
     session_id: list[str] = []
 
-    async def record(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def record(conn: asyncpg.Connection, envelope: Envelope, data: Event) -> None:
         if session_id and envelope.subject == session_id[0]:
             heard.append(envelope)
 
     relay = OutboxRelay(service="sessions", dsn=layout.relay_url, nats=nc, poll_interval=0.1)
-    consumer = EventConsumer(spec=spec, pool=sessions_pool, nats=nc, handlers=record, fetch_timeout=0.2)
+    consumer = EventConsumer(
+        spec=spec,
+        pool=sessions_pool,
+        nats=nc,
+        handlers=[on(cls, record) for cls in events_of("sessions")],
+        fetch_timeout=0.2,
+    )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     try:
         body = {"startsAt": iso(now - dt.timedelta(days=2)), "durationMinutes": 90, "mode": "remote"}

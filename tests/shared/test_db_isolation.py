@@ -41,7 +41,7 @@ TENANT_TABLES = (
     ("organisations", "identity_audit"),
     ("orders", "tenant_directory"),
     ("orders", "known_cost_centres"),
-    ("orders", "known_approvers"),
+    ("orders", "approver_directory"),
     ("orders", "known_people"),
     ("orders", "known_supervisors"),
     ("orders", "framework_agreements"),
@@ -57,12 +57,12 @@ TENANT_TABLES = (
     ("sessions", "content_items"),
     ("sessions", "content_audit"),
     ("sessions", "content_retention"),
-    ("sessions", "known_approvers"),
+    ("sessions", "approver_directory"),
     ("billing", "tenant_directory"),
     ("billing", "billing_orders"),
     ("billing", "billing_parties"),
     ("billing", "billing_cost_centres"),
-    ("billing", "billing_approvers"),
+    ("billing", "approver_directory"),
     ("billing", "buyer_invoicing"),
     ("billing", "invoices"),
     ("billing", "invoice_counters"),
@@ -299,9 +299,9 @@ def _known_cost_centre_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
-def _known_approver_row(tenant_id: uuid.UUID) -> Row:
+def _approver_directory_row(tenant_id: uuid.UUID) -> Row:
     return Row(
-        "insert into known_approvers (tenant_id, cost_centre_id, person_id, assigned, version)"
+        "insert into approver_directory (tenant_id, cost_centre_id, person_id, assigned, version)"
         " values ($1, $2, $3, true, 1)",
         (uuid.uuid4(), uuid.uuid4()),
     )
@@ -519,14 +519,6 @@ def _billing_cost_centre_row(tenant_id: uuid.UUID) -> Row:
     )
 
 
-def _billing_approver_row(tenant_id: uuid.UUID) -> Row:
-    return Row(
-        "insert into billing_approvers (tenant_id, cost_centre_id, person_id, assigned, version)"
-        " values ($1, $2, $3, true, 1)",
-        (uuid.uuid4(), uuid.uuid4()),
-    )
-
-
 def _buyer_invoicing_row(tenant_id: uuid.UUID) -> Row:
     return Row("insert into buyer_invoicing (tenant_id, per_order) values ($1, true)", ())
 
@@ -605,7 +597,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "event_feed": _event_feed_row,
     "feed_heads": _feed_head_row,
     "known_cost_centres": _known_cost_centre_row,
-    "known_approvers": _known_approver_row,
+    "approver_directory": _approver_directory_row,
     "known_people": _known_person_row,
     "known_supervisors": _known_supervisor_row,
     "framework_agreements": _framework_agreement_row,
@@ -628,7 +620,6 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
     "billing_orders": _billing_order_row,
     "billing_parties": _billing_party_row,
     "billing_cost_centres": _billing_cost_centre_row,
-    "billing_approvers": _billing_approver_row,
     "buyer_invoicing": _buyer_invoicing_row,
     "invoices": _invoice_row,
     "invoice_counters": _invoice_counter_row,

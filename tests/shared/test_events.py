@@ -36,7 +36,7 @@ from shared.events import (
     ensure_stream,
     envelope_for,
 )
-from shared.events.consumer import NotYetApplicable, _raise_if_cancelled
+from shared.events.consumer import NotYetApplicable, _raise_if_cancelled, on
 from shared.events.outbox import prune_published
 from shared.logging import bind_context, clear_context, trace_id_of
 from shared.testing.plugin import Stack
@@ -89,7 +89,7 @@ class Kit:
     def consumer(
         self,
         *,
-        handler: Callable[[asyncpg.Connection, Envelope], Awaitable[None]] | None = None,
+        handler: Callable[[asyncpg.Connection, Envelope, Pinged], Awaitable[None]] | None = None,
         max_deliver: int = 4,
         **kwargs: object,
     ) -> EventConsumer:
@@ -104,7 +104,7 @@ class Kit:
             spec=spec,
             pool=self.pool,
             nats=self.nats,
-            handlers={Pinged.event_type: handler or apply_effect},
+            handlers=[on(Pinged, handler or apply_effect)],
             fetch_timeout=0.2,
             **kwargs,  # type: ignore[arg-type]
         )
@@ -136,8 +136,7 @@ class Kit:
         return int(info.state.messages)
 
 
-async def apply_effect(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    event = envelope.event_as(Pinged)
+async def apply_effect(conn: asyncpg.Connection, envelope: Envelope, event: Pinged) -> None:
     await conn.execute(
         "insert into effects (tenant_id, event_id, seq) values ($1, $2, $3)",
         envelope.tenant_ids[0],
@@ -329,10 +328,10 @@ async def test_consumer_killed_inside_a_batch_leaves_no_effect_and_loses_none(ki
     await _published(kit, 10)
     applied = 0
 
-    async def dies_on_the_fourth(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def dies_on_the_fourth(conn: asyncpg.Connection, envelope: Envelope, event: Pinged) -> None:
         nonlocal applied
         applied += 1
-        await apply_effect(conn, envelope)
+        await apply_effect(conn, envelope, event)
         if applied == 4:
             raise Crash  # three effects written in the open transaction, none committed
 
@@ -380,10 +379,10 @@ async def test_one_failing_message_does_not_undo_the_rest_of_its_batch(kit: Kit)
     await _published(kit, 5)
     attempts: dict[int, int] = {}
 
-    async def third_fails_once(conn: asyncpg.Connection, envelope: Envelope) -> None:
-        seq = envelope.event_as(Pinged).seq
+    async def third_fails_once(conn: asyncpg.Connection, envelope: Envelope, event: Pinged) -> None:
+        seq = event.seq
         attempts[seq] = attempts.get(seq, 0) + 1
-        await apply_effect(conn, envelope)
+        await apply_effect(conn, envelope, event)
         if seq == 2 and attempts[seq] == 1:
             raise ValueError("transient")
 
@@ -397,12 +396,12 @@ async def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(kit
     await kit.write_events(1)
     attempts = 0
 
-    async def flaky(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def flaky(conn: asyncpg.Connection, envelope: Envelope, event: Pinged) -> None:
         nonlocal attempts
         attempts += 1
         if attempts < 3:
             raise ConnectionError("downstream hiccup")
-        await apply_effect(conn, envelope)
+        await apply_effect(conn, envelope, event)
 
     relay, consumer = kit.relay(), kit.consumer(handler=flaky)
     await _run_until([relay.run, consumer.run], lambda: _has_effects(kit, 1))
@@ -426,7 +425,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
     envelopes = await kit.write_events(1)
     attempts = 0
 
-    async def always_fails(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
+    async def always_fails(_conn: asyncpg.Connection, _envelope: Envelope, _event: Pinged) -> None:
         nonlocal attempts
         attempts += 1
         raise ValueError("cannot apply")
@@ -451,12 +450,12 @@ async def test_an_event_that_waits_for_an_earlier_one_outlasts_max_deliveries(ki
     await kit.write_events(1)
     attempts = 0
 
-    async def waits_a_while(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    async def waits_a_while(conn: asyncpg.Connection, envelope: Envelope, event: Pinged) -> None:
         nonlocal attempts
         attempts += 1
         if attempts <= 5:
             raise NotYetApplicable("its creation has not come yet")
-        await apply_effect(conn, envelope)
+        await apply_effect(conn, envelope, event)
 
     relay, consumer = kit.relay(), kit.consumer(handler=waits_a_while, max_deliver=2)
     await _run_until([relay.run, consumer.run], lambda: _handled(consumer, 1))
@@ -471,7 +470,7 @@ async def test_a_poison_message_is_dead_lettered_at_once(kit: Kit) -> None:
     await ensure_stream(js, STREAM)
     await js.publish("kittest.ping.happened.v1", b"{not json")
 
-    async def refuses(_conn: asyncpg.Connection, _envelope: Envelope) -> None:
+    async def refuses(_conn: asyncpg.Connection, _envelope: Envelope, _event: Pinged) -> None:
         raise PermanentEventError("never valid")
 
     garbage_consumer = kit.consumer()

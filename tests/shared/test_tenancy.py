@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -15,6 +15,7 @@ from shared.db.pool import create_pool
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.events import EventConsumer, connect_nats, encode_envelope, ensure_stream, envelope_for
+from shared.events.consumer import apply_event
 from shared.events.envelope import Envelope
 from shared.events.streams import STREAMS
 from shared.tenancy import TenantNotYetKnown, fetch_known_tenant, tenant_subscription
@@ -40,10 +41,8 @@ def _deactivated(tenant: uuid.UUID, version: int = 2) -> Envelope:
 
 
 async def _apply(pool: asyncpg.Pool, tenant: uuid.UUID, envelope: Envelope) -> None:
-    handlers = tenant_subscription("orders").handlers
-    assert isinstance(handlers, Mapping)
     async with tenant_transaction(pool, tenant) as conn:
-        await handlers[envelope.type](conn, envelope)
+        assert await apply_event(tenant_subscription("orders").handlers, conn, envelope)
 
 
 async def test_a_created_tenant_becomes_known_and_a_deactivation_is_recorded(

@@ -178,3 +178,22 @@ def test_a_health_port_outside_the_tcp_range_is_refused() -> None:
         load_settings(
             "orders", {"TILA_ORDERS_DATABASE_URL": "postgresql://x/y", "TILA_WORKER_HEALTH_PORT": "70000"}
         )
+
+
+async def test_a_workers_jobs_are_watched_and_counted_like_its_consumers(
+    settings_for: Callable[[str], ServiceSettings],
+) -> None:
+    worker = create_service_worker("sessions", settings_for("sessions"))
+    assert [job.name for job in worker.jobs] == ["sessions-retention"]
+    async with serving(worker) as client:
+        job_task = next(t for t in worker.tasks if t.get_name() == "sessions-retention")
+        metrics = await client.get("/metrics")
+        job_task.cancel()
+        await asyncio.gather(job_task, return_exceptions=True)
+        live = await client.get("/live")
+    labels = '{job="sessions-retention",service="sessions"}'
+    assert f"tila_worker_job_passes_total{labels}" in metrics.text
+    assert f"tila_worker_job_failures_total{labels}" in metrics.text
+    assert 'tila_worker_task_up{service="sessions",task="sessions-retention"} 1.0' in metrics.text
+    assert live.status_code == 503
+    assert "sessions-retention" in live.json()["problems"]["sessions"]

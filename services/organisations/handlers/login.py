@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 
+from services.organisations.adapters.oidc import OidcClient
 from services.organisations.domain.directory import PersonChanges, Role
 from services.organisations.domain.invitations import IdentityAction, hash_code
 from services.organisations.domain.login import (
@@ -30,7 +31,6 @@ from services.organisations.domain.login import (
 from services.organisations.domain.tokens import Grant
 from services.organisations.handlers import directory
 from services.organisations.handlers.tokens import IssuedTokens, TokenPolicy, start_session
-from services.organisations.oidc import OidcClient
 from services.organisations.store import identity as identity_store
 from services.organisations.store import login as store
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal

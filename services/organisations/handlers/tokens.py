@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 import msgspec
 
+from services.organisations.adapters.keys import KeyringFile
 from services.organisations.domain.tokens import (
     Grant,
     OAuthError,
@@ -24,7 +25,6 @@ from services.organisations.domain.tokens import (
     secret_matches,
     validate_machine_scopes,
 )
-from services.organisations.keys import KeyringFile
 from services.organisations.store import tokens as store
 from services.organisations.store.login import tenant_is_active
 from shared.auth.principal import BUYER_ADMIN, Principal

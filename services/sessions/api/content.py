@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.sessions.crypto import ContentKeyring
+from services.sessions.adapters.crypto import ContentKeyring
 from services.sessions.domain.content import MAX_BODY_CHARS, ContentItem, Phase
 from services.sessions.domain.visibility import ContentKind
 from services.sessions.handlers import content as handlers

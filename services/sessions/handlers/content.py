@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.sessions.crypto import (
+from services.sessions.adapters.crypto import (
     ContentKeyring,
     DataKey,
     DecryptionFailed,
@@ -48,7 +48,7 @@ from services.sessions.domain.visibility import (
 from services.sessions.errors import PreconditionRequired
 from services.sessions.store import audit as audit_store
 from services.sessions.store import content as store
-from services.sessions.store import processes as process_store
+from shared import approvers
 from shared.auth.principal import APPROVER, BUYER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
@@ -192,7 +192,7 @@ async def _relation(
     parties = await _parties(conn, process_id)
     caller = _caller(principal)
     if APPROVER in caller.roles and caller.person_id is not None:
-        held = await process_store.approver_cost_centres(conn, caller.tenant_id, caller.person_id)
+        held = await approvers.assigned_cost_centres(conn, caller.tenant_id, caller.person_id)
         caller = dataclasses.replace(caller, approver_of=held)
     relation = relation_of(caller, parties)
     if relation is Relation.NONE or caller.person_id is None:

@@ -25,10 +25,10 @@ from services.sessions.domain.processes import (
 )
 from services.sessions.store import processes as store
 from services.sessions.store import sessions as sessions_store
+from shared import approvers
 from shared.auth.principal import Principal
 from shared.contracts import Event
 from shared.contracts import orders as orders_contracts
-from shared.contracts import organisations as organisations_contracts
 from shared.contracts import sessions as contracts
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, Forbidden, NotFound, check_version
@@ -42,8 +42,6 @@ __all__ = [
     "ProcessNotYetKnown",
     "actor_of",
     "announce",
-    "apply_approver_assigned",
-    "apply_approver_removed",
     "apply_order_accepted",
     "apply_order_closed",
     "apply_order_extended",
@@ -88,7 +86,7 @@ async def with_approvals(conn: asyncpg.Connection, actor: Actor) -> Actor:
     """The actor with the cost centres they hold as an approver, looked up once."""
     if actor.approver_of is not None or domain.Role.APPROVER not in actor.roles:
         return actor
-    held = await store.approver_cost_centres(conn, actor.tenant_id, actor.person_id)
+    held = await approvers.assigned_cost_centres(conn, actor.tenant_id, actor.person_id)
     return msgspec.structs.replace(actor, approver_of=held)
 
 
@@ -152,9 +150,10 @@ def _buyer_of(envelope: Envelope, event: orders_contracts.OrderFacts) -> None:
         raise PermanentEventError("an order event addressed otherwise than to its buyer and provider")
 
 
-async def apply_order_accepted(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def apply_order_accepted(
+    conn: asyncpg.Connection, envelope: Envelope, event: orders_contracts.OrderAccepted
+) -> None:
     """Open the order's process, once: a repeated acceptance finds it there."""
-    event = envelope.event_as(orders_contracts.OrderAccepted)
     _buyer_of(envelope, event)
     if await store.fetch_process_by_order(conn, event.order_id) is not None:
         return
@@ -177,9 +176,10 @@ async def _process_of(conn: asyncpg.Connection, order_id: uuid.UUID) -> Process:
     return process
 
 
-async def apply_order_extended(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def apply_order_extended(
+    conn: asyncpg.Connection, envelope: Envelope, event: orders_contracts.OrderExtended
+) -> None:
     """An approved extension raises the ordered count."""
-    event = envelope.event_as(orders_contracts.OrderExtended)
     _buyer_of(envelope, event)
     process = await _process_of(conn, event.order_id)
     extended = domain.extend(process, event, order_version=envelope.version)
@@ -194,10 +194,10 @@ _OUTCOMES: dict[str, domain.ProcessOutcome] = {
 }
 
 
-async def apply_order_closed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def apply_order_closed(
+    conn: asyncpg.Connection, envelope: Envelope, event: orders_contracts.OrderFacts
+) -> None:
     """Completed, interrupted or cancelled: the process closes (a cancelled order may have none)."""
-    event = envelope.event()
-    assert isinstance(event, orders_contracts.OrderFacts)
     outcome = _OUTCOMES[envelope.type]
     if outcome == "cancelled":
         # Orders tells the provider of an order only from its offer on: a cancellation before that
@@ -348,23 +348,3 @@ async def record_evaluation(
         )
         await announce(conn, changed, event, subject=changed.process_id, version=changed.version)
     return changed
-
-
-# --- from the organisations service's events: which cost centres each approver holds ---
-
-
-async def apply_approver_assigned(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    """Approver events carry the cost centre's version: it orders them per (cost centre, person)."""
-    event = envelope.event_as(organisations_contracts.ApproverAssigned)
-    tenant_id, version = envelope.tenant_ids[0], envelope.version
-    await store.set_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=True, version=version
-    )
-
-
-async def apply_approver_removed(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    event = envelope.event_as(organisations_contracts.ApproverRemoved)
-    tenant_id, version = envelope.tenant_ids[0], envelope.version
-    await store.set_approver(
-        conn, tenant_id, event.cost_centre_id, event.person_id, assigned=False, version=version
-    )

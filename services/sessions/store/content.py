@@ -19,6 +19,7 @@ __all__ = [
     "KeyRow",
     "add_approval",
     "clear_goal_consents",
+    "dequeue_shredded",
     "due_for_shredding",
     "fetch_item_meta",
     "fetch_key",
@@ -35,6 +36,7 @@ __all__ = [
     "set_retention_months",
     "set_shared_with_supervisor",
     "shred_key",
+    "tenants_with_closures",
     "update_item_body",
 ]
 
@@ -261,7 +263,7 @@ _VISIBLE = """
        or ($8 = 'participant' and $4 = any(p.participants) and p.tenant_id = $9)
        or ($8 = 'employer' and p.tenant_id = $9 and not ($4 = any(p.participants)))
        or ($8 = 'approver' and p.tenant_id = $9 and not ($4 = any(p.participants))
-           and exists (select 1 from known_approvers a where a.tenant_id = p.tenant_id
+           and exists (select 1 from approver_directory a where a.tenant_id = p.tenant_id
                        and a.cost_centre_id = p.cost_centre_id and a.person_id = $4 and a.assigned)))
 """
 
@@ -424,3 +426,21 @@ async def due_for_shredding(
         now,
     )
     return [r["id"] for r in rows]
+
+
+# --- the retention queue (read and emptied through the relay role, across tenants) ---
+
+
+async def tenants_with_closures(relay: asyncpg.Connection, *, now: dt.datetime) -> list[uuid.UUID]:
+    """The tenants with a queued process closed a month or more before ``now``: no retention
+    period is shorter than a month, so younger closures are not looked at."""
+    rows = await relay.fetch(
+        "select distinct tenant_id from content_retention_queue"
+        " where closed_at <= $1::timestamptz - make_interval(months => 1)",
+        now,
+    )
+    return [row["tenant_id"] for row in rows]
+
+
+async def dequeue_shredded(relay: asyncpg.Connection, process_ids: list[uuid.UUID]) -> None:
+    await relay.execute("delete from content_retention_queue where process_id = any($1)", process_ids)

@@ -10,12 +10,10 @@ import msgspec
 from services.sessions.domain.processes import Process
 
 __all__ = [
-    "approver_cost_centres",
     "fetch_process",
     "fetch_process_by_order",
     "insert_process",
     "list_processes",
-    "set_approver",
     "update_process",
 ]
 
@@ -113,41 +111,3 @@ async def list_processes(
         limit,
     )
     return [msgspec.json.decode(row["doc"], type=Process) for row in rows]
-
-
-async def set_approver(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    cost_centre_id: uuid.UUID,
-    person_id: uuid.UUID,
-    *,
-    assigned: bool,
-    version: int,
-) -> None:
-    """Record an assignment or a removal unless a newer one of the same pair is known."""
-    await conn.execute(
-        """
-        insert into known_approvers (tenant_id, cost_centre_id, person_id, assigned, version)
-        values ($1, $2, $3, $4, $5)
-        on conflict (tenant_id, cost_centre_id, person_id) do update
-          set assigned = excluded.assigned, version = excluded.version
-          where known_approvers.version < excluded.version
-        """,
-        tenant_id,
-        cost_centre_id,
-        person_id,
-        assigned,
-        version,
-    )
-
-
-async def approver_cost_centres(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_id: uuid.UUID
-) -> frozenset[uuid.UUID]:
-    """The cost centres the person is currently an assigned approver of."""
-    rows = await conn.fetch(
-        "select cost_centre_id from known_approvers where tenant_id = $1 and person_id = $2 and assigned",
-        tenant_id,
-        person_id,
-    )
-    return frozenset(r["cost_centre_id"] for r in rows)

@@ -1,4 +1,4 @@
-"""The webhook delivery loop: signed POSTs (Standard Webhooks) with retries, per-endpoint order
+"""The webhook delivery job: signed POSTs (Standard Webhooks) with retries, per-endpoint order
 and isolation between endpoints.
 
 - The loop leases due endpoints from ``webhook_schedule`` (``FOR UPDATE SKIP LOCKED``, so several
@@ -33,10 +33,12 @@ import asyncpg
 from standardwebhooks.webhooks import Webhook
 
 from services.integrations import store
+from services.integrations.adapters.sealing import DecryptionFailed, open_secret
 from services.integrations.handlers import tenant_active
-from services.integrations.sealing import DecryptionFailed, open_secret
 from services.integrations.settings import IntegrationsSettings
+from shared.db.pool import create_pool
 from shared.db.tenant import tenant_transaction
+from shared.events.worker import PeriodicJob, Worker
 from shared.http.outbound import (
     AnswerTooLarge,
     DeadlineExceeded,
@@ -46,7 +48,7 @@ from shared.http.outbound import (
 )
 from shared.logging import get_logger
 
-__all__ = ["CONTENT_TYPE", "DeliveryLoop", "sign"]
+__all__ = ["CONTENT_TYPE", "DeliveryLoop", "WebhookDeliveryJob", "sign"]
 
 log = get_logger(__name__)
 
@@ -64,6 +66,8 @@ def sign(secrets: list[str], *, msg_id: str, timestamp: dt.datetime, body: str) 
 
 
 class DeliveryLoop:
+    """Works the due endpoints on each :meth:`tick` (the job calls it every poll interval)."""
+
     def __init__(
         self, pool: asyncpg.Pool, settings: IntegrationsSettings, *, rng: random.Random | None = None
     ) -> None:
@@ -82,19 +86,6 @@ class DeliveryLoop:
             max_connections=settings.webhook_concurrency * 2,
             user_agent="Tila-Webhooks/1",
         )
-
-    async def run(self) -> None:
-        try:
-            while True:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("webhook_tick_failed", error=repr(exc))
-                await asyncio.sleep(self.settings.webhook_poll_interval)
-        finally:
-            await self.close()
 
     async def close(self) -> None:
         tasks = list(self.busy.values())
@@ -117,7 +108,7 @@ class DeliveryLoop:
         now = dt.datetime.now(dt.UTC)
         chosen: list[tuple[uuid.UUID, uuid.UUID]] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("select set_config('app.webhook_scheduler', 'on', true)")
+            await store.act_as_scheduler(conn)
             for row in await store.lock_due_endpoints(conn, now=now, limit=room * 4, busy=list(self.busy)):
                 if len(chosen) < room and load[row["tenant_id"]] < per_tenant:
                     load[row["tenant_id"]] += 1
@@ -274,3 +265,41 @@ class DeliveryLoop:
         if answer.is_success:
             return answer.status_code, None
         return answer.status_code, f"http_{answer.status_code}"
+
+
+class WebhookDeliveryJob(PeriodicJob):
+    """The integrations worker's delivery loop, ticking every ``webhook_poll_interval`` on a pool
+    of its own (its endpoint tasks must not take the consumers' connections)."""
+
+    name = "integrations-webhooks"
+
+    def __init__(self, settings: IntegrationsSettings, *, pool: asyncpg.Pool | None = None) -> None:
+        """``pool`` (tests: a second loop beside a worker's) runs it without a worker to start it."""
+        self.settings = settings
+        self.interval = settings.webhook_poll_interval
+        self.pool = pool
+        self._owns_pool = pool is None
+        self.loop = DeliveryLoop(pool, settings) if pool is not None else None
+
+    async def start(self, worker: Worker) -> None:
+        if self.pool is None:
+            self.pool = await create_pool(self.settings.database_url, min_size=1, max_size=6)
+            self.loop = DeliveryLoop(self.pool, self.settings)
+
+    async def run_once(self) -> int:
+        assert self.loop is not None, "started by its worker"
+        return await self.loop.tick()
+
+    async def run(self) -> None:
+        assert self.loop is not None, "started by its worker"
+        try:
+            await super().run()
+        finally:
+            await self.loop.close()
+
+    def pass_failed(self, exc: Exception) -> None:
+        log.warning("webhook_tick_failed", error=repr(exc))
+
+    async def close(self) -> None:
+        if self.pool is not None and self._owns_pool:
+            await self.pool.close()

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: what the integrations service talks to beyond its database and NATS."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: what the organisations service talks to beyond its database and NATS."""
