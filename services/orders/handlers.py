@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,8 @@ from shared.tenancy import fetch_known_tenant
 __all__ = [
     "KnownCostCentre",
     "NotYetKnown",
+    "accept_conflict",
+    "accept_order",
     "activate_agreement",
     "apply_approver_assigned",
     "apply_approver_removed",
@@ -63,16 +66,29 @@ __all__ = [
     "apply_session_held",
     "apply_supervisor_created",
     "apply_supervisor_updated",
+    "approve_extension",
+    "approve_order",
+    "assign_supervisor",
+    "cancel_order",
+    "complete_order",
     "create_agreement",
     "create_order",
+    "declare_conflict",
+    "decline_order",
     "end_agreement",
     "get_agreement",
     "get_order",
+    "interrupt_order",
     "list_agreements",
     "list_cost_centres",
     "list_orders",
+    "offer_order",
+    "reject_extension",
+    "reject_order",
     "replace_agreement",
-    "transition_order",
+    "request_extension",
+    "start_order",
+    "submit_order",
 ]
 
 
@@ -502,26 +518,6 @@ def _price_fact(price: domain.PriceItem) -> contracts.PriceItemFact:
     )
 
 
-_ORDER_EVENTS: dict[str, type[contracts.OrderFacts]] = {
-    "order.submitted": contracts.OrderSubmitted,
-    "order.approved": contracts.OrderApproved,
-    "order.rejected": contracts.OrderRejected,
-    "order.offered": contracts.OrderOffered,
-    "order.conflict_declared": contracts.OrderConflictDeclared,
-    "order.supervisor_assigned": contracts.OrderSupervisorAssigned,
-    "order.conflict_accepted": contracts.OrderConflictAccepted,
-    "order.accepted": contracts.OrderAccepted,
-    "order.declined": contracts.OrderDeclined,
-    "order.started": contracts.OrderStarted,
-    "order.completed": contracts.OrderCompleted,
-    "order.interrupted": contracts.OrderInterrupted,
-    "order.cancelled": contracts.OrderCancelled,
-    "order.extension_requested": contracts.OrderExtensionRequested,
-    "order.extended": contracts.OrderExtended,
-    "order.extension_rejected": contracts.OrderExtensionRejected,
-}
-
-
 async def _announce_order(
     conn: asyncpg.Connection,
     transition: orders_domain.Transition,
@@ -535,10 +531,10 @@ async def _announce_order(
     recipients = [order.buyer_tenant_id]
     if store.provider_tenant(order) is not None:
         recipients.append(order.provider_id)
-    if transition.event == "order.declined" and previous_provider != order.provider_id:
+    if transition.event is contracts.OrderDeclined and previous_provider != order.provider_id:
         recipients.append(previous_provider)
     tenant_ids = list(dict.fromkeys(recipients))
-    event = _order_facts(_ORDER_EVENTS[transition.event], order, **extra)
+    event = _order_facts(transition.event, order, **extra)
     envelope = envelope_for(
         event,
         source=SERVICE,
@@ -673,90 +669,52 @@ async def _approval_facts(
     return agreement, budget - committed
 
 
-async def transition_order(
+Decide = Callable[
+    [asyncpg.Connection, orders_domain.Order, orders_domain.Actor], Awaitable[orders_domain.Transition]
+]
+"""A transition's rules: the order (locked, readable by the caller) and the caller decide the move."""
+
+EventFacts = Callable[[orders_domain.Order, orders_domain.Transition], dict[str, object]]
+"""What a transition's event says beyond the order's facts, of the order before and the move."""
+
+
+def _rule(
+    rule: Callable[[orders_domain.Order, orders_domain.Actor], orders_domain.Transition],
+) -> Decide:
+    """A transition decided by the order rules alone."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        return rule(order, actor)
+
+    return decide
+
+
+def _no_facts(order: orders_domain.Order, transition: orders_domain.Transition) -> dict[str, object]:
+    return {}
+
+
+async def _transition(
     pool: asyncpg.Pool,
     principal: Principal,
     order_id: uuid.UUID,
-    action: str,
+    decide: Decide,
     *,
     expected_version: int | None,
-    override_reason: str | None = None,
-    related_participants: frozenset[uuid.UUID] = frozenset(),
-    supervisor_id: uuid.UUID | None = None,
-    additional_sessions: int | None = None,
+    facts: EventFacts = _no_facts,
 ) -> orders_domain.Order:
-    """One lifecycle transition by the caller; writes the order and its event, or nothing."""
+    """Lock, check read permission, decide, check the version, save, announce: one lifecycle
+    transition by the caller, writing the order and its event, or nothing."""
     async with tenant_transaction(pool, principal.tenant_id) as conn:
         order = await store.fetch_order(conn, order_id, for_update=True)
         actor = await _actor(conn, principal)
-        # Read permission first, then the version, then the state: whoever may not read the order
+        # Read permission first, then the rules, then the version: whoever may not read the order
         # hears what a random id answers, never its version or state.
         if order is None or not orders_domain.can_read(order, actor):
             raise NotFound("order not found")
-        extra: dict[str, object] = {}
         with fields_at("order"):
-            if action == "submit":
-                transition = orders_domain.submit(order, actor)
-            elif action == "approve":
-                agreement, room = await _approval_facts(conn, order)
-                transition = orders_domain.approve(
-                    order,
-                    actor,
-                    agreement=agreement,
-                    today=_today(),
-                    budget_room_cents=room,
-                    override_reason=override_reason,
-                )
-            elif action == "reject":
-                transition = orders_domain.reject(order, actor)
-            elif action == "offer":
-                transition = orders_domain.offer(order, actor)
-            elif action == "declare-conflict":
-                transition = orders_domain.declare_conflict(order, actor, related_participants)
-                extra["related_participant_count"] = len(related_participants)
-            elif action == "accept":
-                transition = orders_domain.accept(order, actor)
-            elif action == "assign-supervisor":
-                if supervisor_id is None:  # pragma: no cover - the route requires the body
-                    raise InvariantViolated(
-                        "a supervisor is required", errors=[FieldError("body.supervisorId", "required")]
-                    )
-                transition = await _assign_supervisor(conn, principal, order, actor, supervisor_id)
-            elif action == "accept-conflict":
-                transition = orders_domain.accept_conflict(order, actor, now=dt.datetime.now(dt.UTC))
-                if transition.order.conflict.acceptances != order.conflict.acceptances:
-                    latest = transition.order.conflict.acceptances[-1]
-                    extra |= {"accepted_by": latest.by, "accepted_as": latest.party, "accepted_at": latest.at}
-            elif action == "decline":
-                if not orders_domain.can_decline(order, actor):
-                    raise Forbidden("only the provider the order is offered to declines it")
-                # Under ranking the next provider comes from the lot snapshotted at approval.
-                transition = orders_domain.decline(order, actor)
-            elif action == "start":
-                transition = orders_domain.start(order, actor)
-            elif action == "complete":
-                transition = orders_domain.complete(order, actor)
-            elif action == "interrupt":
-                transition = orders_domain.interrupt(order, actor)
-            elif action == "cancel":
-                transition = orders_domain.cancel(order, actor)
-            elif action == "request-extension":
-                if additional_sessions is None:  # pragma: no cover - the route requires the body
-                    raise InvariantViolated(
-                        "additional sessions are required",
-                        errors=[FieldError("body.additionalSessions", "required")],
-                    )
-                with fields_at("body"):
-                    transition = orders_domain.request_extension(order, actor, additional_sessions)
-                extra["additional_sessions"] = additional_sessions
-            elif action == "approve-extension":
-                transition = await _approve_extension(conn, order, actor, override_reason)
-                pending = order.pending_extension
-                extra["additional_sessions"] = pending.additional_sessions if pending else 0
-            elif action == "reject-extension":
-                transition = orders_domain.reject_extension(order, actor)
-            else:  # pragma: no cover - the routes name only the actions above
-                raise NotFound("no such transition")
+            transition = await decide(conn, order, actor)
         # After the rules (RFC 9110 §13.2.1: a 403 or 422 the request would get anyway comes before
         # 412), so a caller who may not act learns nothing of the order's version.
         check_version(order.version, expected_version, what="order")
@@ -771,8 +729,260 @@ async def transition_order(
             saved = await store.update_order(conn, transition.order, expected_version=order.version)
         if not saved:
             raise Conflict("changed by another request meanwhile; read it again and retry")
+        extra = facts(order, transition)
         await _announce_order(conn, transition, previous_provider=order.provider_id, **extra)
     return orders_domain.seen_by(transition.order, actor)
+
+
+async def submit_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    """The orderer submits a draft for approval."""
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.submit), expected_version=expected_version
+    )
+
+
+async def approve_order(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    *,
+    override_reason: str | None,
+    expected_version: int | None,
+) -> orders_domain.Order:
+    """An approver of the cost centre approves: the price and terms are snapshotted, the budget checked."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        agreement, room = await _approval_facts(conn, order)
+        return orders_domain.approve(
+            order,
+            actor,
+            agreement=agreement,
+            today=_today(),
+            budget_room_cents=room,
+            override_reason=override_reason,
+        )
+
+    return await _transition(pool, principal, order_id, decide, expected_version=expected_version)
+
+
+async def reject_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.reject), expected_version=expected_version
+    )
+
+
+async def offer_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.offer), expected_version=expected_version
+    )
+
+
+async def declare_conflict(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    *,
+    related_participants: frozenset[uuid.UUID],
+    expected_version: int | None,
+) -> orders_domain.Order:
+    """The supervisor declares prior relationships; the event counts them, never names them."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        return orders_domain.declare_conflict(order, actor, related_participants)
+
+    def facts(order: orders_domain.Order, transition: orders_domain.Transition) -> dict[str, object]:
+        return {"related_participant_count": len(related_participants)}
+
+    return await _transition(
+        pool, principal, order_id, decide, expected_version=expected_version, facts=facts
+    )
+
+
+async def accept_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.accept), expected_version=expected_version
+    )
+
+
+async def assign_supervisor(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    *,
+    supervisor_id: uuid.UUID,
+    expected_version: int | None,
+) -> orders_domain.Order:
+    """The provider's admin names a supervisor from the provider's own profiles (its tenant scope)."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        if actor.tenant_id != order.provider_id:
+            raise Forbidden("only the provider the order is offered to assigns its supervisor")
+        kinds = await store.supervisor_qualifications(conn, actor.tenant_id, supervisor_id)
+        if kinds is None:
+            raise InvariantViolated(
+                "no such supervisor",
+                errors=[FieldError("body.supervisorId", "not a known supervisor of this provider")],
+            )
+        known = {k.value for k in domain.QualificationKind}
+        qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
+        with fields_at("body"):
+            return orders_domain.assign_supervisor(
+                order, actor, supervisor_id=supervisor_id, supervisor_qualifications=qualifications
+            )
+
+    return await _transition(pool, principal, order_id, decide, expected_version=expected_version)
+
+
+async def accept_conflict(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    """An approver of the cost centre or an affected participant accepts a declared conflict."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        return orders_domain.accept_conflict(order, actor, now=dt.datetime.now(dt.UTC))
+
+    def facts(order: orders_domain.Order, transition: orders_domain.Transition) -> dict[str, object]:
+        # Only a changed order is announced, and a change adds an acceptance: the latest is this one.
+        latest = transition.order.conflict.acceptances[-1]
+        return {"accepted_by": latest.by, "accepted_as": latest.party, "accepted_at": latest.at}
+
+    return await _transition(
+        pool, principal, order_id, decide, expected_version=expected_version, facts=facts
+    )
+
+
+async def decline_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    """The provider declines; under ranking the next provider comes from the lot snapshotted at approval."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        if not orders_domain.can_decline(order, actor):
+            raise Forbidden("only the provider the order is offered to declines it")
+        return orders_domain.decline(order, actor)
+
+    return await _transition(pool, principal, order_id, decide, expected_version=expected_version)
+
+
+async def start_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.start), expected_version=expected_version
+    )
+
+
+async def complete_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.complete), expected_version=expected_version
+    )
+
+
+async def interrupt_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.interrupt), expected_version=expected_version
+    )
+
+
+async def cancel_order(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.cancel), expected_version=expected_version
+    )
+
+
+async def request_extension(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    *,
+    additional_sessions: int,
+    expected_version: int | None,
+) -> orders_domain.Order:
+    """More sessions asked for; they count once an approver approves."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        with fields_at("body"):
+            return orders_domain.request_extension(order, actor, additional_sessions)
+
+    def facts(order: orders_domain.Order, transition: orders_domain.Transition) -> dict[str, object]:
+        return {"additional_sessions": additional_sessions}
+
+    return await _transition(
+        pool, principal, order_id, decide, expected_version=expected_version, facts=facts
+    )
+
+
+async def approve_extension(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: uuid.UUID,
+    *,
+    override_reason: str | None,
+    expected_version: int | None,
+) -> orders_domain.Order:
+    """A new approval of the pending sessions: the room left after every approved order, this one too."""
+
+    async def decide(
+        conn: asyncpg.Connection, order: orders_domain.Order, actor: orders_domain.Actor
+    ) -> orders_domain.Transition:
+        if order.pending_extension is None:
+            raise orders_domain.WrongState("no extension is pending")
+        if not orders_domain.can_approve(order, actor):
+            raise orders_domain.NotAllowed(
+                "only an approver of the order's cost centre approves an extension"
+            )
+        agreement, room = await _approval_facts(conn, order)
+        room -= orders_domain.committed_cents(order) or 0
+        return orders_domain.approve_extension(
+            order,
+            actor,
+            agreement=agreement,
+            today=_today(),
+            budget_room_cents=room,
+            override_reason=override_reason,
+        )
+
+    def facts(order: orders_domain.Order, transition: orders_domain.Transition) -> dict[str, object]:
+        pending = order.pending_extension
+        return {"additional_sessions": pending.additional_sessions if pending else 0}
+
+    return await _transition(
+        pool, principal, order_id, decide, expected_version=expected_version, facts=facts
+    )
+
+
+async def reject_extension(
+    pool: asyncpg.Pool, principal: Principal, order_id: uuid.UUID, *, expected_version: int | None
+) -> orders_domain.Order:
+    return await _transition(
+        pool, principal, order_id, _rule(orders_domain.reject_extension), expected_version=expected_version
+    )
 
 
 async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope, held: SessionHeld) -> None:
@@ -787,50 +997,3 @@ async def apply_session_held(conn: asyncpg.Connection, envelope: Envelope, held:
     if not await store.update_order(conn, transition.order, expected_version=order.version):
         raise Conflict("changed meanwhile")  # pragma: no cover - the row is locked; retried anyway
     await _announce_order(conn, transition, previous_provider=order.provider_id, session_id=held.session_id)
-
-
-async def _approve_extension(
-    conn: asyncpg.Connection,
-    order: orders_domain.Order,
-    actor: orders_domain.Actor,
-    override_reason: str | None,
-) -> orders_domain.Transition:
-    """A new approval of the pending sessions: the room left after every approved order, this one too."""
-    if order.pending_extension is None:
-        raise orders_domain.WrongState("no extension is pending")
-    if not orders_domain.can_approve(order, actor):
-        raise orders_domain.NotAllowed("only an approver of the order's cost centre approves an extension")
-    agreement, room = await _approval_facts(conn, order)
-    room -= orders_domain.committed_cents(order) or 0
-    return orders_domain.approve_extension(
-        order,
-        actor,
-        agreement=agreement,
-        today=_today(),
-        budget_room_cents=room,
-        override_reason=override_reason,
-    )
-
-
-async def _assign_supervisor(
-    conn: asyncpg.Connection,
-    principal: Principal,
-    order: orders_domain.Order,
-    actor: orders_domain.Actor,
-    supervisor_id: uuid.UUID,
-) -> orders_domain.Transition:
-    """The provider's admin names a supervisor from the provider's own profiles (its tenant scope)."""
-    if principal.tenant_id != order.provider_id:
-        raise Forbidden("only the provider the order is offered to assigns its supervisor")
-    kinds = await store.supervisor_qualifications(conn, principal.tenant_id, supervisor_id)
-    if kinds is None:
-        raise InvariantViolated(
-            "no such supervisor",
-            errors=[FieldError("body.supervisorId", "not a known supervisor of this provider")],
-        )
-    known = {k.value for k in domain.QualificationKind}
-    qualifications = frozenset(domain.QualificationKind(k) for k in kinds if k in known)
-    with fields_at("body"):
-        return orders_domain.assign_supervisor(
-            order, actor, supervisor_id=supervisor_id, supervisor_qualifications=qualifications
-        )
