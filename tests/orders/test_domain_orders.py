@@ -57,6 +57,7 @@ from services.orders.domain.orders import (
     start_by_session,
     submit,
 )
+from shared.contracts import orders as events
 
 TODAY = dt.date(2026, 3, 1)
 NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
@@ -217,7 +218,7 @@ def test_an_approver_creates_a_draft() -> None:
 def test_an_employee_requests_and_submits_their_own_order() -> None:
     order = new_order(uuid.uuid4(), BUYER, _draft(), EMPLOYEE)
     moved = submit(order, EMPLOYEE)
-    assert moved.event == "order.submitted"
+    assert moved.event is events.OrderSubmitted
     assert moved.order.status is OrderStatus.SUBMITTED
     assert moved.order.version == 2
 
@@ -275,7 +276,7 @@ def test_approval_snapshots_price_and_cancellation_terms() -> None:
         today=TODAY,
         budget_room_cents=ROOM,
     )
-    assert moved.event == "order.approved"
+    assert moved.event is events.OrderApproved
     order = moved.order
     assert order.status is OrderStatus.APPROVED
     assert order.approved_by == APPROVER.person_id
@@ -435,7 +436,7 @@ def test_needs_based_with_justification_is_approved_and_recorded() -> None:
 
 def test_reject() -> None:
     moved = reject(_submitted(), APPROVER)
-    assert moved.event == "order.rejected"
+    assert moved.event is events.OrderRejected
     assert moved.order.status is OrderStatus.REJECTED
 
 
@@ -449,7 +450,7 @@ def test_reject_by_another_cost_centre_is_refused() -> None:
 
 def test_offer() -> None:
     moved = offer(_approved(), APPROVER)
-    assert moved.event == "order.offered"
+    assert moved.event is events.OrderOffered
     assert moved.order.status is OrderStatus.OFFERED
 
 
@@ -472,7 +473,7 @@ def test_a_supervisor_named_at_creation_is_only_a_wish_until_the_provider_assign
     confirmed = assign_supervisor(
         order, PROVIDER_ADMIN, supervisor_id=SUPERVISOR, supervisor_qualifications=QUALIFIED
     )
-    assert confirmed.event == "order.supervisor_assigned"
+    assert confirmed.event is events.OrderSupervisorAssigned
     assert (confirmed.order.supervisor_id, confirmed.order.supervisor_assigned) == (SUPERVISOR, True)
     assert confirmed.order.version == order.version + 1
     again = assign_supervisor(
@@ -509,10 +510,10 @@ def test_the_lot_snapshot_decides_the_supervisors_qualifications() -> None:
 
 def test_no_conflict_declared_then_accept() -> None:
     declared = declare_conflict(_assigned(), SUPERVISOR_ACTOR, frozenset())
-    assert declared.event == "order.conflict_declared"
+    assert declared.event is events.OrderConflictDeclared
     assert declared.order.conflict.state is ConflictState.NONE
     moved = accept(declared.order, SUPERVISOR_ACTOR)
-    assert moved.event == "order.accepted"
+    assert moved.event is events.OrderAccepted
     assert moved.order.status is OrderStatus.ACCEPTED
 
 
@@ -567,7 +568,7 @@ def test_acceptance_by_the_wrong_party_is_refused() -> None:
 
 def test_ranking_passes_the_offer_to_the_next_provider() -> None:
     moved = decline(_offered(), PROVIDER_ADMIN)
-    assert moved.event == "order.offered"
+    assert moved.event is events.OrderOffered
     order = moved.order
     assert order.status is OrderStatus.OFFERED
     assert order.provider_id == PROVIDER_2
@@ -590,7 +591,7 @@ def test_ranking_passes_the_offer_to_the_next_provider() -> None:
     assert order.provider_id == PROVIDER_3
     provider_3 = Actor(person_id=uuid.uuid4(), tenant_id=PROVIDER_3, roles=frozenset({Role.PROVIDER_ADMIN}))
     final = decline(order, provider_3)
-    assert final.event == "order.declined"
+    assert final.event is events.OrderDeclined
     assert final.order.status is OrderStatus.DECLINED
     assert final.order.declined_by_providers == (PROVIDER_1, PROVIDER_2, PROVIDER_3)
 
@@ -610,7 +611,7 @@ def test_assigning_an_unqualified_supervisor_is_refused() -> None:
 def test_a_decline_outside_ranking_is_final() -> None:
     order = _assigned(selection=SelectionMethod.MINI_COMPETITION)
     moved = decline(order, SUPERVISOR_ACTOR)
-    assert moved.event == "order.declined"
+    assert moved.event is events.OrderDeclined
     assert moved.order.status is OrderStatus.DECLINED
 
 
@@ -624,15 +625,15 @@ def test_decline_by_the_buyer_is_refused() -> None:
 
 def test_start_complete() -> None:
     moved = start(_accepted(), SUPERVISOR_ACTOR)
-    assert (moved.event, moved.order.status) == ("order.started", OrderStatus.ACTIVE)
+    assert (moved.event, moved.order.status) == (events.OrderStarted, OrderStatus.ACTIVE)
     moved = complete(moved.order, SUPERVISOR_ACTOR)
-    assert (moved.event, moved.order.status) == ("order.completed", OrderStatus.COMPLETED)
+    assert (moved.event, moved.order.status) == (events.OrderCompleted, OrderStatus.COMPLETED)
 
 
 def test_either_side_interrupts() -> None:
     for actor in (APPROVER, PROVIDER_ADMIN):
         moved = interrupt(_active(), actor)
-        assert (moved.event, moved.order.status) == ("order.interrupted", OrderStatus.INTERRUPTED)
+        assert (moved.event, moved.order.status) == (events.OrderInterrupted, OrderStatus.INTERRUPTED)
 
 
 def test_a_participant_cannot_complete() -> None:
@@ -642,7 +643,7 @@ def test_a_participant_cannot_complete() -> None:
 
 def test_cancel_before_start() -> None:
     moved = cancel(_accepted(), APPROVER)
-    assert (moved.event, moved.order.status) == ("order.cancelled", OrderStatus.CANCELLED)
+    assert (moved.event, moved.order.status) == (events.OrderCancelled, OrderStatus.CANCELLED)
     own = new_order(uuid.uuid4(), BUYER, _draft(), EMPLOYEE)
     assert cancel(own, EMPLOYEE).order.status is OrderStatus.CANCELLED
 
@@ -697,7 +698,7 @@ def test_accepting_an_approved_but_not_offered_order_is_a_wrong_state() -> None:
 
 def test_an_extension_needs_a_new_approval() -> None:
     requested = request_extension(_active(), SUPERVISOR_ACTOR, 5)
-    assert requested.event == "order.extension_requested"
+    assert requested.event is events.OrderExtensionRequested
     order = requested.order
     assert order.status is OrderStatus.ACTIVE
     assert order.planned_sessions == 10
@@ -712,7 +713,7 @@ def test_an_extension_needs_a_new_approval() -> None:
     moved = approve_extension(
         order, APPROVER, agreement=AGREEMENT_ACTIVE, today=TODAY, budget_room_cents=5 * 150_00
     )
-    assert moved.event == "order.extended"
+    assert moved.event is events.OrderExtended
     assert moved.order.planned_sessions == 15
     assert moved.order.pending_extension is None
 
@@ -720,7 +721,7 @@ def test_an_extension_needs_a_new_approval() -> None:
 def test_an_extension_can_be_rejected() -> None:
     order = request_extension(_approved(), APPROVER, 2).order
     moved = reject_extension(order, APPROVER)
-    assert moved.event == "order.extension_rejected"
+    assert moved.event is events.OrderExtensionRejected
     assert moved.order.pending_extension is None
     assert moved.order.planned_sessions == 10
     with pytest.raises(WrongState):
@@ -755,7 +756,7 @@ def test_who_may_read_an_order() -> None:
 def test_the_first_held_session_starts_only_an_accepted_order() -> None:
     started = start_by_session(_accepted())
     assert started is not None
-    assert (started.event, started.order.status) == ("order.started", OrderStatus.ACTIVE)
+    assert (started.event, started.order.status) == (events.OrderStarted, OrderStatus.ACTIVE)
     assert start_by_session(started.order) is None  # a later session changes nothing
     assert start_by_session(_offered()) is None
 

@@ -4,7 +4,7 @@ every step once, in version order.
 
 Also: the provider cannot accept before it assigned the supervisor and the supervisor declared
 prior relationships.
-The scene (tenants, cost centre, approver, active agreement) is seeded as in test_orders_api.
+The scene (tenants, cost centre, approver, active agreement) is seeded by tests/orders/support.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ from shared.events import (
 from shared.events.consumer import on
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.orders.test_orders_api import PROBLEM_JSON, Scene, known_supervisor, ok, scene, submitted
+from tests.orders.support import (
+    PROBLEM_JSON,
+    Scene,
+    known_supervisor,
+    ok,
+    scene,
+    submitted,
+)
 
 Client = AsyncTestClient[Litestar]
 Heard = tuple[str, tuple[uuid.UUID, ...], int]

@@ -2,7 +2,7 @@
 
 Each transition is shown once with its event, then each refusal (wrong role or relationship 403,
 wrong state 409, a bad value 422, a stale If-Match 412, another tenant's order 404), and that a
-refused call leaves the order and the outbox as they were. Scenes are seeded as in test_orders_api.
+refused call leaves the order and the outbox as they were. Scenes are seeded by tests/orders/support.py.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from litestar.testing import AsyncTestClient
 from shared.contracts import orders as events
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_orders_api import (
+from tests.orders.support import (
     Headers,
     Scene,
+    accepted,
     cost_centre,
     events_of,
-    known_supervisor,
     ok,
+    order_id,
     problem_fields,
     scene,
     submitted,
@@ -37,21 +38,6 @@ Client = AsyncTestClient[Litestar]
 @pytest_asyncio.fixture
 async def world(orders_pool: asyncpg.Pool, issuer: TestIssuer) -> Scene:
     return await scene(orders_pool, issuer)
-
-
-async def accepted(client: Client, world: Scene, pool: asyncpg.Pool, **overrides: Any) -> str:
-    """An order taken to accepted: approved and offered, a supervisor assigned who declares no conflict."""
-    path = await submitted(client, world, **overrides)
-    for action in ("approve", "offer"):
-        ok(await client.post(f"{path}/{action}", headers=world.approver_headers()))
-    supervisor = await known_supervisor(pool, world.provider, "story_training")
-    provider_admin = world.provider.as_("provider_admin")
-    body = {"supervisorId": str(supervisor)}
-    ok(await client.post(f"{path}/assign-supervisor", json=body, headers=provider_admin))
-    as_supervisor = world.provider.as_("supervisor", person=supervisor)
-    ok(await client.post(f"{path}/declare-conflict", json={"relatedParticipants": []}, headers=as_supervisor))
-    ok(await client.post(f"{path}/accept", headers=provider_admin))
-    return path
 
 
 async def in_state(client: Client, world: Scene, pool: asyncpg.Pool, state: str) -> str:
@@ -76,10 +62,6 @@ async def in_state(client: Client, world: Scene, pool: asyncpg.Pool, state: str)
     else:
         assert state == "active", state
     return path
-
-
-def order_id(path: str) -> str:
-    return path.rsplit("/", 1)[1]
 
 
 async def snapshot(client: Client, world: Scene, layout: DatabaseLayout, path: str) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_orders_api import Scene, cost_centre, ok, problem_fields, scene
+from tests.orders.support import Scene, cost_centre, ok, problem_fields, scene
 
 Client = AsyncTestClient[Litestar]
 

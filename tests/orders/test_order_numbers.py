@@ -21,7 +21,7 @@ from shared.contracts import orders as events
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_orders_api import Scene, events_of, ok, scene
+from tests.orders.support import Scene, events_of, ok, scene
 
 Client = AsyncTestClient[Litestar]
 NUMBER = re.compile(r"^TO-(\d{4})-(\d{6})$")

@@ -18,8 +18,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_order_lifecycle_api import accepted
-from tests.orders.test_orders_api import PROBLEM_JSON, Headers, Scene, cost_centre, ok, scene, submitted
+from tests.orders.support import PROBLEM_JSON, Headers, Scene, accepted, cost_centre, ok, scene, submitted
 
 Client = AsyncTestClient[Litestar]
 

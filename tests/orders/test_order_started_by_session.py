@@ -25,8 +25,7 @@ from shared.events.envelope import Envelope
 from shared.events.streams import STREAMS
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.orders.test_order_lifecycle_api import accepted, order_id
-from tests.orders.test_orders_api import Scene, events_of, ok, scene
+from tests.orders.support import Scene, accepted, events_of, ok, order_id, scene
 
 Client = AsyncTestClient[Litestar]
 

@@ -22,7 +22,15 @@ from litestar.testing import AsyncTestClient
 from shared.contracts import orders as events
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_orders_api import Headers, Scene, events_of, known_supervisor, offered, ok, scene
+from tests.orders.support import (
+    Headers,
+    Scene,
+    events_of,
+    known_supervisor,
+    offered,
+    ok,
+    scene,
+)
 
 Client = AsyncTestClient[Litestar]
 

@@ -19,7 +19,7 @@ from services.orders import store
 from services.orders.domain.orders import ConflictDeclaration, Order
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.orders.test_orders_api import (
+from tests.orders.support import (
     Org,
     Scene,
     agreement,

@@ -15,7 +15,6 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -318,33 +317,6 @@ def _out(order: Order, viewer: Principal) -> OrderOut:
     )
 
 
-async def _transition(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    order_id: uuid.UUID,
-    action: str,
-    if_match: str | None,
-    *,
-    override_reason: str | None = None,
-    related_participants: frozenset[uuid.UUID] = frozenset(),
-    supervisor_id: uuid.UUID | None = None,
-    additional_sessions: int | None = None,
-) -> Response[OrderOut]:
-    """Run one transition under the caller's If-Match; answer the order as the caller may see it."""
-    order = await handlers.transition_order(
-        pool,
-        principal,
-        order_id,
-        action,
-        expected_version=expected_version(if_match),
-        override_reason=override_reason,
-        related_participants=related_participants,
-        supervisor_id=supervisor_id,
-        additional_sessions=additional_sessions,
-    )
-    return _versioned(order, principal)
-
-
 def _versioned(order: Order, viewer: Principal, status_code: int = 200) -> Response[OrderOut]:
     return versioned(_out(order, viewer), order.version, status_code)
 
@@ -416,7 +388,10 @@ class OrderController(Controller):
     async def submit(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "submit", if_match)
+        order = await handlers.submit_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/reject",
@@ -428,7 +403,10 @@ class OrderController(Controller):
     async def reject(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "reject", if_match)
+        order = await handlers.reject_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/offer",
@@ -440,7 +418,10 @@ class OrderController(Controller):
     async def offer(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "offer", if_match)
+        order = await handlers.offer_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/accept",
@@ -452,7 +433,10 @@ class OrderController(Controller):
     async def accept(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "accept", if_match)
+        order = await handlers.accept_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/decline",
@@ -464,7 +448,10 @@ class OrderController(Controller):
     async def decline(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "decline", if_match)
+        order = await handlers.decline_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/approve",
@@ -481,14 +468,14 @@ class OrderController(Controller):
         data: JSONBody[ApproveBody | None] = None,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        return await _transition(
+        order = await handlers.approve_order(
             pool,
             principal,
             order_id,
-            "approve",
-            if_match,
             override_reason=data.override_reason if data else None,
+            expected_version=expected_version(if_match),
         )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/declare-conflict",
@@ -505,14 +492,14 @@ class OrderController(Controller):
         principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        return await _transition(
+        order = await handlers.declare_conflict(
             pool,
             principal,
             order_id,
-            "declare-conflict",
-            if_match,
             related_participants=frozenset(data.related_participants),
+            expected_version=expected_version(if_match),
         )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/assign-supervisor",
@@ -529,9 +516,14 @@ class OrderController(Controller):
         principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        return await _transition(
-            pool, principal, order_id, "assign-supervisor", if_match, supervisor_id=data.supervisor_id
+        order = await handlers.assign_supervisor(
+            pool,
+            principal,
+            order_id,
+            supervisor_id=data.supervisor_id,
+            expected_version=expected_version(if_match),
         )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/accept-conflict",
@@ -543,7 +535,10 @@ class OrderController(Controller):
     async def accept_conflict(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "accept-conflict", if_match)
+        order = await handlers.accept_conflict(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/start",
@@ -559,7 +554,10 @@ class OrderController(Controller):
     async def start(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "start", if_match)
+        order = await handlers.start_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/complete",
@@ -571,7 +569,10 @@ class OrderController(Controller):
     async def complete(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "complete", if_match)
+        order = await handlers.complete_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/interrupt",
@@ -583,7 +584,10 @@ class OrderController(Controller):
     async def interrupt(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "interrupt", if_match)
+        order = await handlers.interrupt_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/cancel",
@@ -595,7 +599,10 @@ class OrderController(Controller):
     async def cancel(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "cancel", if_match)
+        order = await handlers.cancel_order(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/request-extension",
@@ -612,14 +619,14 @@ class OrderController(Controller):
         principal: Caller,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        return await _transition(
+        order = await handlers.request_extension(
             pool,
             principal,
             order_id,
-            "request-extension",
-            if_match,
             additional_sessions=data.additional_sessions,
+            expected_version=expected_version(if_match),
         )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/approve-extension",
@@ -636,14 +643,14 @@ class OrderController(Controller):
         data: JSONBody[ApproveBody | None] = None,
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
-        return await _transition(
+        order = await handlers.approve_extension(
             pool,
             principal,
             order_id,
-            "approve-extension",
-            if_match,
             override_reason=data.override_reason if data else None,
+            expected_version=expected_version(if_match),
         )
+        return _versioned(order, principal)
 
     @post(
         "/{order_id:uuid}/reject-extension",
@@ -655,4 +662,7 @@ class OrderController(Controller):
     async def reject_extension(
         self, order_id: FromPath[uuid.UUID], pool: Pool, principal: Caller, if_match: IfMatch = None
     ) -> Response[OrderOut]:
-        return await _transition(pool, principal, order_id, "reject-extension", if_match)
+        order = await handlers.reject_extension(
+            pool, principal, order_id, expected_version=expected_version(if_match)
+        )
+        return _versioned(order, principal)

@@ -47,6 +47,7 @@ from services.orders.domain.agreements import (
     price_for,
     price_list_for,
 )
+from shared.contracts import orders as events
 from shared.errors import NotAllowed, RuleBroken, WrongState
 
 __all__ = [
@@ -275,8 +276,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
     order: Order
-    event: str
-    """The event to emit, e.g. ``order.approved``."""
+    event: type[events.OrderFacts]
+    """The event to emit, e.g. :class:`~shared.contracts.orders.OrderApproved`."""
 
 
 # --- relationships ---
@@ -366,7 +367,7 @@ def _require_state(order: Order, *states: OrderStatus) -> None:
         raise WrongState(f"the order is {order.status}; this needs {expected}")
 
 
-def _next(order: Order, event: str, **changes: object) -> Transition:
+def _next(order: Order, event: type[events.OrderFacts], **changes: object) -> Transition:
     new = msgspec.structs.replace(order, version=order.version + 1, **changes)
     return Transition(order=new, event=event)
 
@@ -448,7 +449,7 @@ def submit(order: Order, actor: Actor) -> Transition:
         and (actor.person_id == order.requested_by or _approves(order, actor)),
         "only the orderer or an approver of the cost centre submits",
     )
-    return _next(order, "order.submitted", status=OrderStatus.SUBMITTED)
+    return _next(order, events.OrderSubmitted, status=OrderStatus.SUBMITTED)
 
 
 # --- approving ---
@@ -544,7 +545,7 @@ def approve(
     )
     return _next(
         order,
-        "order.approved",
+        events.OrderApproved,
         status=OrderStatus.APPROVED,
         approved_by=actor.person_id,
         price=price,
@@ -560,7 +561,7 @@ def approve(
 def reject(order: Order, actor: Actor) -> Transition:
     _require_state(order, OrderStatus.SUBMITTED)
     _require(_approves(order, actor), "only an approver of the order's cost centre rejects")
-    return _next(order, "order.rejected", status=OrderStatus.REJECTED)
+    return _next(order, events.OrderRejected, status=OrderStatus.REJECTED)
 
 
 # --- offering and acceptance ---
@@ -569,7 +570,7 @@ def reject(order: Order, actor: Actor) -> Transition:
 def offer(order: Order, actor: Actor) -> Transition:
     _require_state(order, OrderStatus.APPROVED)
     _require(_approves(order, actor), "only an approver of the order's cost centre offers")
-    return _next(order, "order.offered", status=OrderStatus.OFFERED)
+    return _next(order, events.OrderOffered, status=OrderStatus.OFFERED)
 
 
 def assign_supervisor(
@@ -589,11 +590,11 @@ def assign_supervisor(
     _check_qualified(_lot_terms(order), supervisor_qualifications)
     if supervisor_id == order.supervisor_id:
         if order.supervisor_assigned:
-            return Transition(order=order, event="order.supervisor_assigned")
-        return _next(order, "order.supervisor_assigned", supervisor_assigned=True)
+            return Transition(order=order, event=events.OrderSupervisorAssigned)
+        return _next(order, events.OrderSupervisorAssigned, supervisor_assigned=True)
     return _next(
         order,
-        "order.supervisor_assigned",
+        events.OrderSupervisorAssigned,
         supervisor_id=supervisor_id,
         supervisor_assigned=True,
         conflict=ConflictDeclaration(),
@@ -618,7 +619,7 @@ def declare_conflict(order: Order, actor: Actor, related_participants: frozenset
         declared_by=actor.person_id,
         related_participants=related_participants,
     )
-    return _next(order, "order.conflict_declared", conflict=declaration)
+    return _next(order, events.OrderConflictDeclared, conflict=declaration)
 
 
 def accept_conflict(order: Order, actor: Actor, *, now: dt.datetime) -> Transition:
@@ -631,12 +632,12 @@ def accept_conflict(order: Order, actor: Actor, *, now: dt.datetime) -> Transiti
         raise WrongState("no declared conflict to accept")
     if _approves(order, actor):
         if conflict.accepted_by_buyer is not None:
-            return Transition(order=order, event="order.conflict_accepted")
+            return Transition(order=order, event=events.OrderConflictAccepted)
         party: Literal["approver", "participant"] = "approver"
         conflict = msgspec.structs.replace(conflict, accepted_by_buyer=actor.person_id)
     elif _is_participant(order, actor) and actor.person_id in conflict.related_participants:
         if actor.person_id in conflict.accepted_by_participants:
-            return Transition(order=order, event="order.conflict_accepted")
+            return Transition(order=order, event=events.OrderConflictAccepted)
         party = "participant"
         conflict = msgspec.structs.replace(
             conflict, accepted_by_participants=conflict.accepted_by_participants | {actor.person_id}
@@ -645,7 +646,7 @@ def accept_conflict(order: Order, actor: Actor, *, now: dt.datetime) -> Transiti
         raise NotAllowed("only an approver of the cost centre or an affected participant accepts a conflict")
     acceptance = ConflictAcceptance(by=actor.person_id, party=party, at=now)
     conflict = msgspec.structs.replace(conflict, acceptances=(*conflict.acceptances, acceptance))
-    return _next(order, "order.conflict_accepted", conflict=conflict)
+    return _next(order, events.OrderConflictAccepted, conflict=conflict)
 
 
 def accept(order: Order, actor: Actor) -> Transition:
@@ -659,7 +660,7 @@ def accept(order: Order, actor: Actor) -> Transition:
         raise RuleBroken(
             "conflict", "the declared conflict is not accepted by the buyer and the participants"
         )
-    return _next(order, "order.accepted", status=OrderStatus.ACCEPTED)
+    return _next(order, events.OrderAccepted, status=OrderStatus.ACCEPTED)
 
 
 def _next_ranked(order: Order, declined: tuple[uuid.UUID, ...]) -> uuid.UUID | None:
@@ -682,14 +683,14 @@ def decline(order: Order, actor: Actor) -> Transition:
         if nxt is not None:
             return _next(
                 order,
-                "order.offered",
+                events.OrderOffered,
                 provider_id=nxt,
                 supervisor_id=None,
                 supervisor_assigned=False,
                 conflict=ConflictDeclaration(),
                 declined_by_providers=declined,
             )
-    return _next(order, "order.declined", status=OrderStatus.DECLINED, declined_by_providers=declined)
+    return _next(order, events.OrderDeclined, status=OrderStatus.DECLINED, declined_by_providers=declined)
 
 
 # --- running and closing ---
@@ -700,7 +701,7 @@ def start(order: Order, actor: Actor) -> Transition:
     held session starts it anyway, :func:`start_by_session`)."""
     _require_state(order, OrderStatus.ACCEPTED)
     _require(_for_provider(order, actor) or _approves(order, actor), "only the parties to the order start it")
-    return _next(order, "order.started", status=OrderStatus.ACTIVE)
+    return _next(order, events.OrderStarted, status=OrderStatus.ACTIVE)
 
 
 def start_by_session(order: Order) -> Transition | None:
@@ -708,7 +709,7 @@ def start_by_session(order: Order) -> Transition | None:
     past accepted already (started, closed) or not yet there, so a later session changes nothing."""
     if order.status is not OrderStatus.ACCEPTED:
         return None
-    return _next(order, "order.started", status=OrderStatus.ACTIVE)
+    return _next(order, events.OrderStarted, status=OrderStatus.ACTIVE)
 
 
 def complete(order: Order, actor: Actor) -> Transition:
@@ -716,7 +717,7 @@ def complete(order: Order, actor: Actor) -> Transition:
     _require(
         _for_provider(order, actor) or _approves(order, actor), "only the parties to the order complete it"
     )
-    return _next(order, "order.completed", status=OrderStatus.COMPLETED, pending_extension=None)
+    return _next(order, events.OrderCompleted, status=OrderStatus.COMPLETED, pending_extension=None)
 
 
 def interrupt(order: Order, actor: Actor) -> Transition:
@@ -725,7 +726,7 @@ def interrupt(order: Order, actor: Actor) -> Transition:
     _require(
         _for_provider(order, actor) or _approves(order, actor), "only the parties to the order interrupt it"
     )
-    return _next(order, "order.interrupted", status=OrderStatus.INTERRUPTED, pending_extension=None)
+    return _next(order, events.OrderInterrupted, status=OrderStatus.INTERRUPTED, pending_extension=None)
 
 
 def cancel(order: Order, actor: Actor) -> Transition:
@@ -746,7 +747,7 @@ def cancel(order: Order, actor: Actor) -> Transition:
     _require(own_request or _approves(order, actor), "only an approver of the cost centre cancels")
     return _next(
         order,
-        "order.cancelled",
+        events.OrderCancelled,
         status=OrderStatus.CANCELLED,
         pending_extension=None,
         cancelled_from=order.status,
@@ -772,7 +773,7 @@ def request_extension(order: Order, actor: Actor, additional_sessions: int) -> T
             f"must be at least 1 and keep the order at most {MAX_PLANNED_SESSIONS} sessions",
         )
     pending = PendingExtension(additional_sessions=additional_sessions, requested_by=actor.person_id)
-    return _next(order, "order.extension_requested", pending_extension=pending)
+    return _next(order, events.OrderExtensionRequested, pending_extension=pending)
 
 
 def approve_extension(
@@ -798,7 +799,7 @@ def approve_extension(
     )
     return _next(
         order,
-        "order.extended",
+        events.OrderExtended,
         planned_sessions=order.planned_sessions + added,
         pending_extension=None,
         budget_override=override or order.budget_override,
@@ -809,4 +810,4 @@ def reject_extension(order: Order, actor: Actor) -> Transition:
     if order.pending_extension is None:
         raise WrongState("no extension is pending")
     _require(_approves(order, actor), "only an approver of the order's cost centre rejects an extension")
-    return _next(order, "order.extension_rejected", pending_extension=None)
+    return _next(order, events.OrderExtensionRejected, pending_extension=None)
