@@ -26,7 +26,7 @@ from shared.events.envelope import Envelope, decode_envelope
 from shared.testing.issuer import TestIssuer
 from tests.clients import ReadBeforeWriteClient
 from tests.factories import business_id, iban, ovt, vat_id
-from tests.organisations.test_tenants_api import outbox_payloads, with_wrong_check_digit
+from tests.organisations.support import outbox_payloads, with_wrong_check_digit
 
 Client = AsyncTestClient[Litestar]
 Headers = dict[str, str]

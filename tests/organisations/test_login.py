@@ -44,6 +44,7 @@ from shared.ids import new_id
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack, free_port
 from tests.factories import business_id
+from tests.organisations.support import basic_auth
 
 Client = AsyncTestClient[Litestar]
 BASE = "http://testserver.local"
@@ -811,10 +812,6 @@ async def behind_ingress(login_settings: OrganisationsSettings) -> AsyncIterator
         yield test_client
 
 
-def _basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
-
-
 async def test_one_clients_junk_at_the_token_endpoint_refuses_no_one_else(
     client: Client, issuer: TestIssuer, tenants: dict[str, Tenant], behind_ingress: Client
 ) -> None:
@@ -834,7 +831,7 @@ async def test_one_clients_junk_at_the_token_endpoint_refuses_no_one_else(
     ingress = behind_ingress
     # The HR system behind the same address as the flooder has been fetching tokens all along.
     machine_grant = {"grant_type": "client_credentials"}
-    machine_auth = attacker | _basic(machine["clientId"], machine["clientSecret"])
+    machine_auth = attacker | basic_auth(machine["clientId"], machine["clientSecret"])
     issued = await ingress.post("/organisations/oauth/token", data=machine_grant, headers=machine_auth)
     assert issued.status_code == 200, issued.text
     answers = set()
@@ -844,7 +841,7 @@ async def test_one_clients_junk_at_the_token_endpoint_refuses_no_one_else(
             (await ingress.post("/organisations/oauth/token", data=junk, headers=attacker)).status_code
         )
         grant = {"grant_type": "client_credentials"}
-        headers = attacker | _basic(junk_client, "junk")
+        headers = attacker | basic_auth(junk_client, "junk")
         answers.add(
             (await ingress.post("/organisations/oauth/token", data=grant, headers=headers)).status_code
         )

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -21,6 +20,7 @@ from shared.events.envelope import decode_envelope
 from shared.testing.issuer import TestIssuer
 from tests.clients import ReadBeforeWriteClient
 from tests.factories import business_id
+from tests.organisations.support import outbox_payloads, with_wrong_check_digit
 
 Client = AsyncTestClient[Litestar]
 
@@ -45,25 +45,6 @@ def bearer(issuer: TestIssuer, tenant_id: uuid.UUID | str, *roles: str) -> dict[
 async def create_tenant(client: Client, headers: dict[str, str], **body: Any) -> httpx.Response:
     payload = {"name": "Pirkanmaan hyvinvointialue", "kind": "buyer", "businessId": business_id(), **body}
     return await client.post("/organisations/tenants", json=payload, headers=headers)
-
-
-def with_wrong_check_digit(valid: str) -> str:
-    return f"{valid[:-1]}{(int(valid[-1]) + 1) % 10}"
-
-
-async def outbox_payloads(layout: DatabaseLayout, tenant_id: uuid.UUID | None = None) -> list[bytes]:
-    """The outbox as the relay sees it (the app role may only insert there)."""
-    conn = await asyncpg.connect(layout.relay_url)
-    try:
-        if tenant_id is None:
-            rows = await conn.fetch("select payload from outbox order by created_at")
-        else:
-            rows = await conn.fetch(
-                "select payload from outbox where tenant_id = $1 order by created_at", tenant_id
-            )
-    finally:
-        await conn.close()
-    return [bytes(row["payload"]) for row in rows]
 
 
 async def test_ready_answers_200_with_database_and_nats(client: Client) -> None:

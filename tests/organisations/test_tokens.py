@@ -41,6 +41,7 @@ from shared.ids import new_id
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.factories import business_id
+from tests.organisations.support import basic_auth
 
 Client = AsyncTestClient[Litestar]
 TOKEN_URL = "/organisations/oauth/token"
@@ -89,10 +90,6 @@ async def verify(client: Client, token: str) -> Principal:
     """Verify as any other service does: our JWKS over HTTP, issuer and audience checked."""
     jwks = JwksClient(JWKS_URL, http_client=client, min_refresh_interval=0)
     return await TokenVerifier(jwks, issuer=ISSUER, audience="tila").verify(token)
-
-
-def _basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 async def _person(pool: asyncpg.Pool, roles: tuple[str, ...] = ("buyer_admin",)) -> Grant:
@@ -311,7 +308,7 @@ async def test_a_machine_client_gets_its_registered_tenant_and_scopes(
     registered = await _register(client, issuer, tenant, ["events:read"])
     client_id, secret = str(registered["clientId"]), str(registered["clientSecret"])
     response = await client.post(
-        TOKEN_URL, data={"grant_type": "client_credentials"}, headers=_basic(client_id, secret)
+        TOKEN_URL, data={"grant_type": "client_credentials"}, headers=basic_auth(client_id, secret)
     )
     assert response.status_code == 200, response.text
     principal = await verify(client, response.json()["access_token"])
@@ -329,7 +326,7 @@ async def test_a_client_asking_for_a_scope_it_was_not_given_is_refused(
     response = await client.post(
         TOKEN_URL,
         data={"grant_type": "client_credentials", "scope": "events:read webhooks:manage"},
-        headers=_basic(str(registered["clientId"]), str(registered["clientSecret"])),
+        headers=basic_auth(str(registered["clientId"]), str(registered["clientSecret"])),
     )
     assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")
 
@@ -340,7 +337,7 @@ async def test_the_tenant_in_the_request_is_ignored(client: Client, issuer: Test
     response = await client.post(
         TOKEN_URL,
         data={"grant_type": "client_credentials", "tid": str(uuid.uuid4()), "tenant_id": str(uuid.uuid4())},
-        headers=_basic(str(registered["clientId"]), str(registered["clientSecret"])),
+        headers=basic_auth(str(registered["clientId"]), str(registered["clientSecret"])),
     )
     assert response.status_code == 200
     assert (await verify(client, response.json()["access_token"])).tenant_id == tenant
@@ -354,16 +351,16 @@ async def test_client_authentication_fails_closed(client: Client, issuer: TestIs
     registered = await _register(client, issuer, tenant, ["events:read"])
     client_id, secret = str(registered["clientId"]), str(registered["clientSecret"])
     form = {"grant_type": "client_credentials"}
-    headers = _basic(client_id, secret)
+    headers = basic_auth(client_id, secret)
     if how == "wrong secret":
-        headers = _basic(client_id, secret[:-2] + "xx")
+        headers = basic_auth(client_id, secret[:-2] + "xx")
     elif how == "secret in body":
         form |= {"client_id": client_id, "client_secret": secret}
         headers = {}
     elif how == "no credentials":
         headers = {}
     elif how == "unknown client":
-        headers = _basic(f"{tenant}.{uuid.uuid4()}", secret)
+        headers = basic_auth(f"{tenant}.{uuid.uuid4()}", secret)
     elif how == "revoked":
         admin = {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=['buyer_admin'])}"}
         revoked = await client.post(f"/organisations/machine-clients/{client_id}/revoke", headers=admin)
@@ -487,7 +484,7 @@ async def test_a_deactivated_tenants_clients_get_no_tokens_and_none_are_register
     response = await client.post(
         TOKEN_URL,
         data={"grant_type": "client_credentials"},
-        headers=_basic(str(registered["clientId"]), str(registered["clientSecret"])),
+        headers=basic_auth(str(registered["clientId"]), str(registered["clientSecret"])),
     )
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
     admin = {"Authorization": f"Bearer {issuer.token(tenant_id=tenant, roles=['buyer_admin'])}"}

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.security.documents import all_operations
 from tests.security.harness import BRIDGE_ERRORS, Actor, IdPool, Tally, Tenant, World, leaks_in
 from tests.security.openapi import Operation, Slot, generate
+from tests.security.support import all_operations
 
 ATTACKERS = ("A-buyer", "A-provider")
 VICTIMS = ("B-buyer", "B-provider")

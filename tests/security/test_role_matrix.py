@@ -7,17 +7,12 @@ and never sees a content canary, whatever the route answers.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
-from tests.security.documents import all_operations
 from tests.security.harness import Actor, Tally, World, leaks_in
-from tests.security.openapi import Operation, generate, operations
-
-CONTENT_PATH = re.compile(r"/content(?:$|/|-status)|/goal-consent|/notes|/evaluations|/feedback")
-"""What marks a content route; a new one under these names is in the matrix without an edit. (A
-provider admin's ``/content-retention`` setting holds no content and is not one.)"""
+from tests.security.openapi import operations
+from tests.security.support import all_operations, content_body, content_operations, content_path
 
 EMPLOYER_ROLES = ("buyer_admin", "approver")
 """The employer: may ask (reads answer only what every participant agreed to share), never write."""
@@ -27,10 +22,6 @@ CONTENT_ROLES = ("supervisor", "employee")
 """The supervisor of the process and a participant: the callers content routes serve."""
 
 TALLY = Tally()
-
-
-def content_operations(ops: list[Operation]) -> list[Operation]:
-    return [op for op in ops if CONTENT_PATH.search(op.path) and not op.public]
 
 
 def test_content_routes_are_found_by_path_in_a_document() -> None:
@@ -72,37 +63,6 @@ def _actors(world: World) -> dict[str, Actor]:
     }
 
 
-def _path(op: Operation, world: World, created: list[str]) -> str:
-    """``op``'s path with A's ids; an id of a kind A's callers never listed (a content item's) is the
-    last one the supervisor created."""
-    path = op.path
-    pools = [world.tenants["A-buyer"].pool, world.tenants["A-provider"].pool]
-    for slot in op.slots:
-        if slot.location == "path":
-            found = next((p.by_kind[slot.kind][:1] for p in pools if slot.kind in p.by_kind), [])
-            fallback = created[-1:] or [str(uuid.uuid4())]
-            path = path.replace("{" + slot.name + "}", (found or fallback)[0])
-    return path
-
-
-def _content_body(op: Operation, world: World, canary: str) -> Any:
-    if op.body_schema is None:
-        return None
-    body = generate(world.apps.docs[op.service], op.body_schema)
-    return _plant(body, canary)
-
-
-def _plant(node: Any, canary: str) -> Any:
-    """Every free-text string of a generated body carries the content canary."""
-    if isinstance(node, dict):
-        return {k: _plant(v, canary) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plant(v, canary) for v in node]
-    if isinstance(node, str) and node.startswith("Testi"):
-        return f"{canary} {node}"[: max(len(node), 40)]
-    return node
-
-
 async def test_only_the_supervisor_and_the_participant_reach_content(world: World) -> None:
     content_ops = content_operations(all_operations())
     actors = _actors(world)
@@ -113,9 +73,9 @@ async def test_only_the_supervisor_and_the_participant_reach_content(world: Worl
     for op in sorted(content_ops, key=lambda o: o.path.count("{")):
         if op.method not in ("put", "post", "patch"):
             continue
-        body = _content_body(op, world, canary)
+        body = content_body(op, world, canary)
         response = await world.apps.send(
-            op.method, _path(op, world, created), actors["supervisor"], json_body=body
+            op.method, content_path(op, world, created), actors["supervisor"], json_body=body
         )
         TALLY.requests += 1
         if response.status_code >= 500:
@@ -127,9 +87,9 @@ async def test_only_the_supervisor_and_the_participant_reach_content(world: Worl
         ):
             created.append(str(response.json()["id"]))
     for op in content_ops:
-        path = _path(op, world, created)
+        path = content_path(op, world, created)
         for role, actor in actors.items():
-            body = _content_body(op, world, f"{canary}-{role}") if op.method != "get" else None
+            body = content_body(op, world, f"{canary}-{role}") if op.method != "get" else None
             response = await world.apps.send(op.method, path, actor, json_body=body)
             TALLY.operations.add(op.key)
             TALLY.vectors += 1

@@ -12,9 +12,8 @@ from services.integrations.domain import catalogue
 from services.integrations.jobs import DeliveryLoop
 from shared.config import ServiceSettings
 from tests.integrations.support import Receiver
-from tests.security.documents import all_operations
 from tests.security.harness import World
-from tests.security.test_role_matrix import _content_body, _path, content_operations
+from tests.security.support import all_operations, content_body, content_operations, content_path
 
 
 async def test_webhook_bodies_carry_no_content_and_nothing_of_another_tenant(
@@ -39,7 +38,10 @@ async def test_webhook_bodies_carry_no_content_and_nothing_of_another_tenant(
         for op in content_operations(all_operations()):
             if op.method == "post" and op.path.endswith("/content"):
                 await world.apps.send(
-                    op.method, _path(op, world, []), supervisor, json_body=_content_body(op, world, canary)
+                    op.method,
+                    content_path(op, world, []),
+                    supervisor,
+                    json_body=content_body(op, world, canary),
                 )
         for side in ("A", "B"):
             await world.order_flow(world.tenants[f"{side}-buyer"], world.tenants[f"{side}-provider"])

@@ -1,5 +1,9 @@
-"""Builders the sessions tests share: an accepted order's event, its envelope, an opened process,
-and callers of the buyer and the provider with tokens from the test issuer."""
+"""Helpers the sessions tests share (test modules import these, never each other).
+
+Builders: an accepted order's event, its envelope, an opened process, and callers of the buyer and
+the provider with tokens from the test issuer; the frame API's world; the content wall's world
+(a process with its people, a keyring on the app, items); and checks of answers.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
+from services.sessions.adapters.crypto import ContentKeyring
+from services.sessions.api.content import CONTENT_KEYRING_STATE_KEY
 from services.sessions.domain.processes import Process
 from services.sessions.handlers import processes as handlers
+from services.sessions.handlers import processes as process_handlers
 from services.sessions.store import processes as store
 from shared import approvers
 from shared.contracts import Event
@@ -22,6 +32,8 @@ from shared.db.tenant import tenant_transaction
 from shared.events.envelope import Envelope, envelope_for
 from shared.testing.issuer import TestIssuer
 
+Client = AsyncTestClient[Litestar]
+PROBLEM_JSON = "application/problem+json"
 Headers = dict[str, str]
 LOT = "Ryhmätyönohjaus"
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -238,3 +250,122 @@ async def outbox_events(relay_url: str, subject: str) -> list[Envelope]:
         await conn.close()
     envelopes = [decode_envelope(bytes(row["payload"])) for row in rows]
     return [e for e in envelopes if e.subject == subject]
+
+
+# --- answers ---
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def fields(response: httpx.Response, status: int) -> list[str]:
+    return [error["field"] for error in problem(response, status).get("errors") or []]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+# --- the frame API: one open process and its callers ---
+
+
+@dataclass
+class FrameWorld:
+    """One open process, its parties and their callers, as the frame API tests see it."""
+
+    process: Process
+    parties: Parties
+    who: Callers
+
+    @property
+    def path(self) -> str:
+        return f"/sessions/processes/{self.process.process_id}"
+
+
+def everyone_attended(world: FrameWorld) -> dict[str, Any]:
+    return {"attendance": [{"personId": str(p), "attended": True} for p in world.parties.participants]}
+
+
+# --- the content wall: a process with its people, a keyring on the app, items ---
+
+
+def use_keyring(client: Client, keyring: ContentKeyring | None = None) -> ContentKeyring:
+    """Give the app a generated content keyring (tests never use the environment's)."""
+    keyring = keyring or ContentKeyring.generate()
+    client.app.state[CONTENT_KEYRING_STATE_KEY] = keyring
+    return keyring
+
+
+@dataclass
+class World:
+    """One process between a buyer and a provider, and tokens for everyone around it."""
+
+    issuer: TestIssuer
+    parties: Parties
+    process_id: uuid.UUID
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"/sessions/processes/{self.process_id}"
+
+    def headers(self, tenant_id: uuid.UUID, subject: str, *roles: str, **claims: Any) -> Headers:
+        token = self.issuer.token(tenant_id=tenant_id, roles=roles, subject=subject, **claims)
+        return {"Authorization": f"Bearer {token}"}
+
+    def supervisor(self) -> Headers:
+        return self.headers(self.parties.provider_id, str(self.parties.supervisor_id), "supervisor")
+
+    def participant(self, index: int = 0) -> Headers:
+        return self.headers(self.parties.buyer_id, str(self.parties.participants[index]), "employee")
+
+    def buyer_admin(self) -> Headers:
+        return self.headers(self.parties.buyer_id, str(uuid.uuid4()), "buyer_admin")
+
+    def approver(self) -> Headers:
+        """The approver of the process's cost centre."""
+        return self.headers(self.parties.buyer_id, str(self.parties.approver_id), "approver")
+
+    def other_approver(self) -> Headers:
+        """An approver of the buyer who does not hold the process's cost centre."""
+        return self.headers(self.parties.buyer_id, str(uuid.uuid4()), "approver")
+
+
+async def new_world(pool: asyncpg.Pool, issuer: TestIssuer, *, participants: int = 2) -> World:
+    parties = Parties(participants=[uuid.uuid4() for _ in range(participants)])
+    process = await open_process(pool, parties)
+    return World(issuer=issuer, parties=parties, process_id=process.process_id)
+
+
+async def close_process(pool: asyncpg.Pool, world: World, closed_at: dt.datetime) -> None:
+    """Close the process the way the frame does when its order completes."""
+    event = order_event(orders_events.OrderCompleted, world.parties, status="completed")
+    envelope = orders_envelope(event, world.parties, version=9, occurred_at=closed_at)
+    async with tenant_transaction(pool, world.parties.buyer_id) as conn:
+        await process_handlers.apply_order_closed(conn, envelope, event)
+
+
+def body_of(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, (response.status_code, response.text)
+    return response.json()
+
+
+async def write(
+    client: Client, world: World, headers: Headers, kind: str, text: str, phase: str | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"kind": kind, "body": text}
+    if phase:
+        payload["phase"] = phase
+    response = await client.post(f"{world.base}/content", json=payload, headers=headers)
+    result: dict[str, Any] = body_of(response, 201)
+    return result

@@ -18,8 +18,18 @@ from shared import approvers
 from shared.contracts import organisations as organisations_events
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.sessions.content_helpers import body_of, new_world, use_keyring, write
-from tests.sessions.support import Callers, Parties, approver_envelope, assign_approver, iso, open_process
+from tests.sessions.support import (
+    Callers,
+    Parties,
+    approver_envelope,
+    assign_approver,
+    body_of,
+    iso,
+    new_world,
+    open_process,
+    use_keyring,
+    write,
+)
 
 Client = AsyncTestClient[Litestar]
 

@@ -17,7 +17,7 @@ from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.sessions.content_helpers import Client, World, body_of, new_world, use_keyring, write
+from tests.sessions.support import Client, World, body_of, new_world, use_keyring, write
 from tila.cli import main
 
 SECRET = "Audit-canary 7f3e: nobody reads this twice"

@@ -24,7 +24,7 @@ from shared.db.provision import DatabaseLayout
 from shared.logging import configure_logging
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.sessions.content_helpers import Client, World, close_process, new_world, use_keyring
+from tests.sessions.support import Client, World, close_process, new_world, use_keyring
 
 CANARY = f"CANARY-{uuid.uuid4().hex}"
 CONTROL = f"CONTROL-{uuid.uuid4().hex}"

@@ -14,8 +14,16 @@ from services.sessions.handlers.content import rewrap_keys
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from tests.clients import ReadBeforeWriteClient
-from tests.sessions.content_helpers import Client, World, body_of, new_world, use_keyring, write
-from tests.sessions.support import Parties, open_process
+from tests.sessions.support import (
+    Client,
+    Parties,
+    World,
+    body_of,
+    new_world,
+    open_process,
+    use_keyring,
+    write,
+)
 
 
 async def _world(client: Client, pool: asyncpg.Pool, issuer: TestIssuer) -> World:

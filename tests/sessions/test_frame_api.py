@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest_asyncio
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from services.sessions.domain.processes import Process
 from services.sessions.handlers import processes as handlers
 from shared.contracts import orders as orders_events
 from shared.contracts import sessions as events
@@ -26,74 +21,42 @@ from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from tests.sessions.support import (
     Callers,
+    Client,
+    FrameWorld,
     Parties,
+    everyone_attended,
+    fields,
     iso,
+    now,
+    ok,
     open_process,
     order_event,
     orders_envelope,
     outbox_events,
+    problem,
 )
-
-Client = AsyncTestClient[Litestar]
-PROBLEM_JSON = "application/problem+json"
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def fields(response: httpx.Response, status: int) -> list[str]:
-    return [error["field"] for error in problem(response, status).get("errors") or []]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-@dataclass
-class World:
-    process: Process
-    parties: Parties
-    who: Callers
-
-    @property
-    def path(self) -> str:
-        return f"/sessions/processes/{self.process.process_id}"
 
 
 @pytest_asyncio.fixture
-async def world(sessions_pool: asyncpg.Pool, issuer: TestIssuer) -> World:
+async def world(sessions_pool: asyncpg.Pool, issuer: TestIssuer) -> FrameWorld:
     parties = Parties()
     process = await open_process(sessions_pool, parties, accepted_at=now() - dt.timedelta(days=60))
-    return World(process, parties, Callers(issuer, parties))
+    return FrameWorld(process, parties, Callers(issuer, parties))
 
 
 async def schedule(
-    client: Client, world: World, starts_at: dt.datetime, *, duration: int = 90, key: str | None = None
+    client: Client, world: FrameWorld, starts_at: dt.datetime, *, duration: int = 90, key: str | None = None
 ) -> dict[str, Any]:
     headers = world.who.supervisor(**({"Idempotency-Key": key} if key else {}))
     body = {"startsAt": iso(starts_at), "durationMinutes": duration, "mode": "remote"}
     return ok(await client.post(f"{world.path}/sessions", json=body, headers=headers), 201)
 
 
-def everyone_attended(world: World) -> dict[str, Any]:
-    return {"attendance": [{"personId": str(p), "attended": True} for p in world.parties.participants]}
-
-
 # --- processes ---
 
 
 async def test_the_process_is_read_by_its_supervisor_provider_admins_buyer_side_and_participants(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     for headers in (
         world.who.supervisor(),
@@ -116,7 +79,7 @@ async def test_the_process_is_read_by_its_supervisor_provider_admins_buyer_side_
 
 
 async def test_another_tenant_another_supervisor_and_a_non_participant_get_404(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     for headers in (
         world.who.stranger("buyer_admin"),
@@ -130,7 +93,7 @@ async def test_another_tenant_another_supervisor_and_a_non_participant_get_404(
         problem(await client.get(f"{world.path}/sessions", headers=headers), 404)
 
 
-async def test_the_list_holds_what_each_caller_may_see(client: Client, world: World) -> None:
+async def test_the_list_holds_what_each_caller_may_see(client: Client, world: FrameWorld) -> None:
     mine = str(world.process.process_id)
     for headers in (world.who.supervisor(), world.who.buyer_admin(), world.who.participant()):
         listed = ok(await client.get("/sessions/processes?limit=200", headers=headers))
@@ -157,7 +120,7 @@ async def test_processes_are_listed_page_by_page(
 
 
 async def test_the_supervisor_records_the_agreement_and_a_stale_if_match_is_412(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     body = {
         "signedAt": iso(now() - dt.timedelta(days=1)),
@@ -196,7 +159,7 @@ async def test_the_supervisor_records_the_agreement_and_a_stale_if_match_is_412(
     problem(await client.post(f"{world.path}/agreement", json=body, headers=world.who.supervisor()), 409)
 
 
-async def test_the_trial_gate_over_http(client: Client, world: World) -> None:
+async def test_the_trial_gate_over_http(client: Client, world: FrameWorld) -> None:
     body = {
         "signedAt": iso(now() - dt.timedelta(days=50)),
         "midEvaluationOn": "2026-06-01",
@@ -252,7 +215,7 @@ async def test_the_trial_gate_over_http(client: Client, world: World) -> None:
 
 
 async def test_an_evaluation_is_recorded_and_published_as_a_fact_only(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     done_at = now() - dt.timedelta(days=2)
     body = {"kind": "mid", "doneAt": iso(done_at)}
@@ -277,7 +240,7 @@ async def test_an_evaluation_is_recorded_and_published_as_a_fact_only(
 
 
 async def test_scheduling_is_idempotent_by_key_and_refuses_another_body_under_it(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     starts = now() + dt.timedelta(days=10)
     first = await schedule(client, world, starts, key="k-1")
@@ -296,11 +259,11 @@ async def test_scheduling_is_idempotent_by_key_and_refuses_another_body_under_it
 
 
 async def test_an_idempotency_key_is_the_callers_own_not_the_whole_tenants(
-    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+    client: Client, world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
     colleague = Parties(provider_id=world.parties.provider_id, buyer_id=world.parties.buyer_id)
     process = await open_process(sessions_pool, colleague, accepted_at=now() - dt.timedelta(days=60))
-    theirs = World(process, colleague, Callers(issuer, colleague))
+    theirs = FrameWorld(process, colleague, Callers(issuer, colleague))
     starts = now() + dt.timedelta(days=10)
     mine = await schedule(client, world, starts, key="shared-key")
     other = await schedule(client, theirs, starts, key="shared-key")
@@ -309,7 +272,7 @@ async def test_an_idempotency_key_is_the_callers_own_not_the_whole_tenants(
     assert (await schedule(client, theirs, starts, key="shared-key"))["id"] == other["id"]
 
 
-async def test_scheduling_refusals(client: Client, world: World) -> None:
+async def test_scheduling_refusals(client: Client, world: FrameWorld) -> None:
     body = {"startsAt": iso(now() + dt.timedelta(days=10)), "durationMinutes": 90, "mode": "remote"}
     path = f"{world.path}/sessions"
     problem(await client.post(path, json=body, headers=world.who.buyer_admin()), 403)  # not a supervisor
@@ -330,7 +293,7 @@ async def test_scheduling_refusals(client: Client, world: World) -> None:
     assert "4 ordered sessions" in full["detail"]
 
 
-async def test_reschedule_needs_a_fresh_if_match(client: Client, world: World) -> None:
+async def test_reschedule_needs_a_fresh_if_match(client: Client, world: FrameWorld) -> None:
     session = await schedule(client, world, now() + dt.timedelta(days=10))
     path = f"/sessions/sessions/{session['id']}"
     body = {"startsAt": iso(now() + dt.timedelta(days=12)), "durationMinutes": 60, "mode": "remote"}
@@ -355,7 +318,7 @@ async def test_reschedule_needs_a_fresh_if_match(client: Client, world: World) -
 
 
 async def test_a_held_session_publishes_session_held_with_attendance_and_no_reason(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     session = await schedule(client, world, now() - dt.timedelta(days=3))
     path = f"/sessions/sessions/{session['id']}"
@@ -397,7 +360,7 @@ async def test_a_held_session_publishes_session_held_with_attendance_and_no_reas
 
 
 async def test_an_illness_exemption_is_shown_only_to_the_supervisor_but_reaches_billing(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     session = await schedule(client, world, now() + dt.timedelta(hours=3))
     path = f"/sessions/sessions/{session['id']}"
@@ -425,7 +388,7 @@ async def test_an_illness_exemption_is_shown_only_to_the_supervisor_but_reaches_
 
 
 async def test_to_the_employer_an_exempt_late_cancellation_reads_exactly_like_an_on_time_one(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     exempt = await schedule(client, world, now() + dt.timedelta(hours=3))
     on_time = await schedule(client, world, now() + dt.timedelta(days=5))
@@ -452,7 +415,7 @@ async def test_to_the_employer_an_exempt_late_cancellation_reads_exactly_like_an
 
 
 async def test_a_late_cancellation_shows_its_category_to_all_and_its_reason_only_to_the_supervisor(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     session = await schedule(client, world, now() + dt.timedelta(hours=3))
     path = f"/sessions/sessions/{session['id']}"
@@ -485,7 +448,7 @@ async def test_a_late_cancellation_shows_its_category_to_all_and_its_reason_only
 
 
 async def test_an_on_time_cancellation_for_illness_and_a_no_show(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     on_time = await schedule(client, world, now() + dt.timedelta(days=5))
     cancelled = ok(
@@ -515,7 +478,7 @@ async def test_an_on_time_cancellation_for_illness_and_a_no_show(
     )
 
 
-async def test_sessions_are_listed_by_start_page_by_page(client: Client, world: World) -> None:
+async def test_sessions_are_listed_by_start_page_by_page(client: Client, world: FrameWorld) -> None:
     late = await schedule(client, world, now() + dt.timedelta(days=20))
     early = await schedule(client, world, now() + dt.timedelta(days=10))
     first = ok(await client.get(f"{world.path}/sessions?limit=1", headers=world.who.buyer_admin()))
@@ -530,7 +493,7 @@ async def test_sessions_are_listed_by_start_page_by_page(client: Client, world: 
 
 
 async def test_another_tenants_session_ids_are_404(
-    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+    client: Client, world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
     session = await schedule(client, world, now() + dt.timedelta(days=10))
     other = Parties()
@@ -551,7 +514,7 @@ async def test_who_takes_part_in_individual_supervision_is_hidden_from_buyer_adm
         sessions_pool, parties, accepted_at=now() - dt.timedelta(days=10), form="individual"
     )
     who = Callers(issuer, parties)
-    world = World(process, parties, who)
+    world = FrameWorld(process, parties, who)
     session = await schedule(client, world, now() - dt.timedelta(days=1))
     ok(
         await client.post(
@@ -596,7 +559,7 @@ async def test_the_openapi_document_describes_the_frame_routes(client: Client) -
 
 
 async def test_a_rescheduled_session_publishes_where_it_was_and_where_it_is(
-    client: Client, world: World, layout: DatabaseLayout
+    client: Client, world: FrameWorld, layout: DatabaseLayout
 ) -> None:
     was = now() + dt.timedelta(days=10)
     session = await schedule(client, world, was)
@@ -621,7 +584,7 @@ async def test_a_rescheduled_session_publishes_where_it_was_and_where_it_is(
 
 
 async def test_a_closed_process_takes_no_more_sessions(
-    client: Client, world: World, sessions_pool: asyncpg.Pool
+    client: Client, world: FrameWorld, sessions_pool: asyncpg.Pool
 ) -> None:
     completed = order_event(orders_events.OrderCompleted, world.parties, status="completed")
     envelope = orders_envelope(completed, world.parties, version=9)
@@ -637,7 +600,7 @@ async def test_a_closed_process_takes_no_more_sessions(
 
 
 async def test_a_session_outside_the_orders_period_is_refused_and_reads_keep_working(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     path = f"{world.path}/sessions"
     far = {"startsAt": "9999-12-31T23:00:00Z", "durationMinutes": 90, "mode": "remote"}

@@ -27,8 +27,18 @@ from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.sessions.support import Callers, Parties, iso, open_process
-from tests.sessions.test_frame_api import Client, World, everyone_attended, now, ok, problem
+from tests.sessions.support import (
+    Callers,
+    Client,
+    FrameWorld,
+    Parties,
+    everyone_attended,
+    iso,
+    now,
+    ok,
+    open_process,
+    problem,
+)
 
 START = dt.datetime(2026, 11, 3, 20, 1, 51, tzinfo=dt.UTC)
 """The times of the report: 20:01:51Z and 20:02:40Z, both 90 minutes."""
@@ -38,23 +48,25 @@ def _body(starts_at: dt.datetime, duration: int = 90) -> dict[str, Any]:
     return {"startsAt": iso(starts_at), "durationMinutes": duration, "mode": "remote"}
 
 
-async def _schedule(client: Client, world: World, starts_at: dt.datetime, duration: int = 90) -> Any:
+async def _schedule(client: Client, world: FrameWorld, starts_at: dt.datetime, duration: int = 90) -> Any:
     return await client.post(
         f"{world.path}/sessions", json=_body(starts_at, duration), headers=world.who.supervisor()
     )
 
 
-async def _world(pool: asyncpg.Pool, issuer: TestIssuer, parties: Parties) -> World:
+async def _world(pool: asyncpg.Pool, issuer: TestIssuer, parties: Parties) -> FrameWorld:
     process = await open_process(pool, parties, accepted_at=START - dt.timedelta(days=60))
-    return World(process, parties, Callers(issuer, parties))
+    return FrameWorld(process, parties, Callers(issuer, parties))
 
 
 @pytest_asyncio.fixture
-async def world(sessions_pool: asyncpg.Pool, issuer: TestIssuer) -> World:
+async def world(sessions_pool: asyncpg.Pool, issuer: TestIssuer) -> FrameWorld:
     return await _world(sessions_pool, issuer, Parties())
 
 
-async def test_the_reported_pair_is_refused_naming_the_first_session(client: Client, world: World) -> None:
+async def test_the_reported_pair_is_refused_naming_the_first_session(
+    client: Client, world: FrameWorld
+) -> None:
     first = ok(await _schedule(client, world, START), 201)
     refused = problem(await _schedule(client, world, START + dt.timedelta(seconds=49)), 409)
     assert first["id"] in refused["detail"]
@@ -67,7 +79,7 @@ async def test_the_reported_pair_is_refused_naming_the_first_session(client: Cli
 
 
 async def test_held_and_no_show_sessions_keep_their_time_and_cancelled_ones_free_it(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     past = now() - dt.timedelta(days=3)
     held = ok(await _schedule(client, world, past), 201)
@@ -95,7 +107,7 @@ async def test_held_and_no_show_sessions_keep_their_time_and_cancelled_ones_free
 
 
 async def test_a_reschedule_into_another_session_is_refused_and_moving_within_its_own_time_is_not(
-    client: Client, world: World
+    client: Client, world: FrameWorld
 ) -> None:
     first = ok(await _schedule(client, world, START), 201)
     second = ok(await _schedule(client, world, START + dt.timedelta(hours=3)), 201)
@@ -122,7 +134,7 @@ async def test_a_reschedule_into_another_session_is_refused_and_moving_within_it
 
 
 async def test_the_supervisor_is_busy_across_her_processes(
-    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+    client: Client, world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
     mine = world.parties
     other = await _world(
@@ -137,7 +149,7 @@ async def test_the_supervisor_is_busy_across_her_processes(
 
 
 async def test_a_participant_is_busy_across_providers_and_the_refusal_tells_nothing_about_it(
-    client: Client, world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+    client: Client, world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
     shared_person = world.parties.participants[0]
     elsewhere = await _world(
@@ -179,7 +191,7 @@ def _supervisor_of(parties: Parties) -> Principal:
     )
 
 
-async def _schedule_directly(pool: asyncpg.Pool, world: World, starts_at: dt.datetime) -> Session:
+async def _schedule_directly(pool: asyncpg.Pool, world: FrameWorld, starts_at: dt.datetime) -> Session:
     """The use case itself, on the test's event loop (the test client serves one request at a time)."""
     return await handlers.schedule_session(
         pool,
@@ -194,7 +206,7 @@ async def _schedule_directly(pool: asyncpg.Pool, world: World, starts_at: dt.dat
 
 
 async def test_a_schedule_waiting_on_an_uncommitted_overlapping_one_is_refused_when_it_commits(
-    world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer, stack: Stack
+    world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer, stack: Stack
 ) -> None:
     """The race of two schedules: neither sees the other's uncommitted row, the database still decides."""
     other = await _world(
@@ -233,7 +245,7 @@ async def test_a_schedule_waiting_on_an_uncommitted_overlapping_one_is_refused_w
 
 
 async def test_of_many_concurrent_overlapping_schedules_exactly_one_is_booked(
-    world: World, sessions_pool: asyncpg.Pool, issuer: TestIssuer
+    world: FrameWorld, sessions_pool: asyncpg.Pool, issuer: TestIssuer
 ) -> None:
     shared_person = world.parties.participants[0]
     worlds = [world] + [

@@ -20,7 +20,7 @@ from shared.config import ServiceSettings
 from shared.db.provision import DatabaseLayout
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.sessions.content_helpers import (
+from tests.sessions.support import (
     Client,
     World,
     body_of,

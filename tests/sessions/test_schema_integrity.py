@@ -11,7 +11,7 @@ import pytest
 
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.sessions.content_helpers import Client, new_world, use_keyring, write
+from tests.sessions.support import Client, new_world, use_keyring, write
 
 
 async def test_a_session_cannot_hang_on_another_tenants_process(

@@ -25,7 +25,7 @@ from services.sessions.domain.visibility import (
 )
 from services.sessions.domain.visibility import ProcessParties as Parties
 from shared.testing.issuer import TestIssuer
-from tests.sessions.content_helpers import Client, Headers, World, body_of, new_world, use_keyring, write
+from tests.sessions.support import Client, Headers, World, body_of, new_world, use_keyring, write
 
 K = ContentKind
 

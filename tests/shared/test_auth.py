@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -38,6 +37,7 @@ from shared.auth import (
     requires_scope,
     sign_token,
 )
+from shared.embedded.servers import free_port
 from shared.testing.issuer import TestIssuer
 
 TENANT = uuid.UUID("0f5b6c1e-8d3a-4c1b-9a57-3e2d1c0b9a88")
@@ -110,13 +110,6 @@ def _claims_of(token: str) -> dict[str, Any]:
 def _resigned(issuer: TestIssuer, **overrides: Any) -> str:
     """A token of the issuer's current key whose claims are exactly the defaults plus ``overrides``."""
     return sign_token(issuer.signing_key, {**_claims_of(issuer.token(tenant_id=TENANT)), **overrides})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _rejects(verifier: TokenVerifier, token: str, reason: str) -> None:
@@ -398,7 +391,7 @@ async def test_concurrent_first_verifications_fetch_once(
 
 
 async def test_unreachable_jwks_raises_unavailable_not_invalid(make_verifier: MakeVerifier) -> None:
-    verifier = make_verifier(url=f"http://127.0.0.1:{_free_port()}/jwks", timeout=2.0)
+    verifier = make_verifier(url=f"http://127.0.0.1:{free_port()}/jwks", timeout=2.0)
     token = sign_token(new_signing_key(), {"sub": "x"})
 
     with pytest.raises(JwksUnavailable):
@@ -548,7 +541,7 @@ async def test_excluded_paths_match_whole_paths_only(client: AsyncTestClient[Lit
 
 
 async def test_unreachable_jwks_is_503(issuer: TestIssuer) -> None:
-    app = _app(f"http://127.0.0.1:{_free_port()}/jwks", issuer)
+    app = _app(f"http://127.0.0.1:{free_port()}/jwks", issuer)
     async with AsyncTestClient(app=app) as test_client:
         response = await test_client.get("/me", headers=_bearer(issuer.token(tenant_id=TENANT)))
 

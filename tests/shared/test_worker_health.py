@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from shared.config import ServiceSettings, SettingsError, load_settings
 from shared.embedded.nats import EmbeddedNats
+from shared.embedded.servers import free_port
 from shared.events.health import WorkerHealthServer, start_health_servers
 from shared.events.worker import Worker
 from tila.composition import create_service_worker
@@ -146,17 +146,10 @@ async def test_garbage_on_the_health_port_does_not_stop_it(
         assert (await client.get("/live")).status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_the_port_setting_turns_the_server_on_and_zero_leaves_it_off(
     settings_for: Callable[[str], ServiceSettings],
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {"TILA_ORDERS_DATABASE_URL": "postgresql://x/y", "TILA_ORDERS_WORKER_HEALTH_PORT": str(port)}
     assert load_settings("orders", env).worker_health_port == port
     assert load_settings("billing", {"TILA_BILLING_DATABASE_URL": "postgresql://x/y"}).worker_health_port == 0
