@@ -292,7 +292,7 @@ async def test_numbers_are_gapless_per_provider_under_concurrent_runs_and_issues
     first, second = await asyncio.gather(
         handlers.run_invoices(billing_pool, admin, None), handlers.run_invoices(billing_pool, admin, None)
     )
-    drafts = {r["invoice_id"] for r in first} | {r["invoice_id"] for r in second}
+    drafts = {r.invoice_id for r in first} | {r.invoice_id for r in second}
     assert len(drafts) == 8  # two concurrent runs made one draft per month, not two
 
     async def issue_or_conflict(invoice_id: uuid.UUID) -> str | None:
@@ -300,8 +300,7 @@ async def test_numbers_are_gapless_per_provider_under_concurrent_runs_and_issues
             row = await handlers.issue_invoice(billing_pool, admin, invoice_id, expected_version=None)
         except Conflict:
             return None
-        number: str = row["number"]
-        return number
+        return row.number
 
     # Every draft issued twice at once: each is numbered once, and no number is skipped.
     results = await asyncio.gather(*(issue_or_conflict(i) for i in drafts for _ in range(2)))

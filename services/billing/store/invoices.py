@@ -1,4 +1,4 @@
-"""The billing service's SQL: one function per query, parameterised, rows in and out."""
+"""Invoices and credit notes: issuing, crediting, the specification and the document lines."""
 
 from __future__ import annotations
 
@@ -10,359 +10,39 @@ from decimal import Decimal
 import asyncpg
 
 from services.billing.domain.credits import CreditLine, InvoicedLine
-from services.billing.domain.documents import DocumentLine, Party
-from services.billing.domain.items import BillableItem
-from shared.contracts.organisations import TenantFacts
-from shared.ids import new_id
+from services.billing.domain.documents import DocumentLine
+from services.billing.store.records import (
+    Invoice,
+    IssueFacts,
+    SpecificationRow,
+    invoice_of,
+    issue_facts_of,
+    specification_row_of,
+)
 
 __all__ = [
-    "assign_unbilled_items",
-    "create_drafts",
     "document_lines",
     "fetch_invoice",
-    "fetch_party",
-    "insert_billable_item",
     "insert_credit_lines",
     "insert_credit_note",
     "invoice_facts",
     "invoiced_lines",
     "issue",
-    "lock_provider_run",
+    "list_invoices",
     "next_sequence",
-    "prefer_hash_joins",
-    "rebill_items",
-    "recompute_drafts",
-    "upsert_buyer_invoicing",
-    "upsert_cost_centre",
-    "upsert_order",
-    "upsert_party",
+    "specification",
 ]
-
-
-# --- read models ---
-
-
-async def upsert_party(conn: asyncpg.Connection, facts: TenantFacts, version: int) -> None:
-    address, e_invoice = facts.postal_address, facts.e_invoice_address
-    await conn.execute(
-        """
-        insert into billing_parties (tenant_id, name, kind, business_id, vat_id, street, postcode, city,
-          country, e_invoice_scheme, e_invoice_address, e_invoice_operator, iban, bic, version)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-        on conflict (tenant_id) do update set
-          name = excluded.name, kind = excluded.kind, business_id = excluded.business_id,
-          vat_id = excluded.vat_id, street = excluded.street, postcode = excluded.postcode,
-          city = excluded.city, country = excluded.country, e_invoice_scheme = excluded.e_invoice_scheme,
-          e_invoice_address = excluded.e_invoice_address, e_invoice_operator = excluded.e_invoice_operator,
-          iban = excluded.iban, bic = excluded.bic, version = excluded.version, updated_at = now()
-        where billing_parties.version < excluded.version
-        """,
-        facts.tenant_id,
-        facts.name,
-        facts.kind,
-        facts.business_id,
-        facts.vat_id,
-        address.street if address else None,
-        address.postcode if address else None,
-        address.city if address else None,
-        address.country if address else None,
-        e_invoice.scheme if e_invoice else None,
-        e_invoice.address if e_invoice else None,
-        e_invoice.operator_id if e_invoice else None,
-        facts.iban,
-        facts.bic,
-        version,
-    )
-
-
-async def upsert_cost_centre(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    cost_centre_id: uuid.UUID,
-    code: str,
-    name: str,
-    version: int,
-) -> None:
-    await conn.execute(
-        """
-        insert into billing_cost_centres (tenant_id, cost_centre_id, code, name, version)
-        values ($1, $2, $3, $4, $5)
-        on conflict (tenant_id, cost_centre_id) do update
-          set code = excluded.code, name = excluded.name, version = excluded.version
-          where billing_cost_centres.version < excluded.version
-        """,
-        tenant_id,
-        cost_centre_id,
-        code,
-        name,
-        version,
-    )
-
-
-async def upsert_order(
-    conn: asyncpg.Connection,
-    *,
-    order_id: uuid.UUID,
-    provider_id: uuid.UUID,
-    buyer_id: uuid.UUID,
-    agreement_id: uuid.UUID,
-    agreement_number: str | None,
-    cost_centre_id: uuid.UUID,
-    payment_terms_days: int | None,
-    status: str,
-    version: int,
-    order_number: str | None = None,
-) -> None:
-    await conn.execute(
-        """
-        insert into billing_orders (tenant_id, buyer_tenant_id, order_id, agreement_id, agreement_number,
-          cost_centre_id, payment_terms_days, status, version, order_number)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        on conflict (order_id) do update set
-          tenant_id = excluded.tenant_id, agreement_number = excluded.agreement_number,
-          payment_terms_days = excluded.payment_terms_days, status = excluded.status,
-          order_number = coalesce(excluded.order_number, billing_orders.order_number),
-          version = excluded.version, updated_at = now()
-        where billing_orders.version < excluded.version
-          and billing_orders.buyer_tenant_id = excluded.buyer_tenant_id
-        """,
-        provider_id,
-        buyer_id,
-        order_id,
-        agreement_id,
-        agreement_number,
-        cost_centre_id,
-        payment_terms_days,
-        status,
-        version,
-        order_number,
-    )
-
-
-async def upsert_buyer_invoicing(conn: asyncpg.Connection, buyer_id: uuid.UUID, *, per_order: bool) -> int:
-    version: int = await conn.fetchval(
-        """
-        insert into buyer_invoicing (tenant_id, per_order) values ($1, $2)
-        on conflict (tenant_id) do update
-          set per_order = excluded.per_order, version = buyer_invoicing.version + 1, updated_at = now()
-        returning version
-        """,
-        buyer_id,
-        per_order,
-    )
-    return version
-
-
-async def fetch_party(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> Party | None:
-    row = await conn.fetchrow("select * from billing_parties where tenant_id = $1", tenant_id)
-    if row is None:
-        return None
-    return Party(
-        name=row["name"],
-        business_id=row["business_id"],
-        vat_id=row["vat_id"],
-        street=row["street"],
-        postcode=row["postcode"],
-        city=row["city"],
-        country=row["country"] or "FI",
-        e_invoice_scheme=row["e_invoice_scheme"],
-        e_invoice_address=row["e_invoice_address"],
-        e_invoice_operator=row["e_invoice_operator"],
-        iban=row["iban"],
-        bic=row["bic"],
-    )
-
-
-# --- billable items ---
-
-
-async def insert_billable_item(conn: asyncpg.Connection, item_id: uuid.UUID, item: BillableItem) -> bool:
-    """Insert the item of a session; False when the session already has one (a redelivery)."""
-    inserted = await conn.fetchval(
-        """
-        insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,
-          cost_centre_id, kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit,
-          quantity, unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents,
-          vat_rate, participant_count, attended_count)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-          $21, $22, $23, $24, $25)
-        on conflict (session_id, generation) do nothing
-        returning true
-        """,
-        item.provider_id,
-        item.buyer_id,
-        item_id,
-        item.session_id,
-        item.order_id,
-        item.agreement_id,
-        item.cost_centre_id,
-        item.kind,
-        item.form,
-        item.mode,
-        item.starts_at,
-        item.service_date,
-        item.billing_month,
-        item.duration_minutes,
-        item.unit,
-        item.quantity.value,
-        item.quantity.unit_code,
-        item.quantity.base,
-        item.list_price_cents,
-        item.charge_percent,
-        item.unit_price,
-        item.net_cents,
-        item.vat_rate,
-        item.participant_count,
-        item.attended_count,
-    )
-    return bool(inserted)
-
-
-# --- the invoice run (set-based) ---
-
-
-async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) -> None:
-    """One run at a time per provider (transaction-scoped advisory lock)."""
-    await conn.execute(
-        "select pg_advisory_xact_lock(hashtextextended('billing-run:' || $1::text, 0))", str(provider_id)
-    )
-
-
-async def prefer_hash_joins(conn: asyncpg.Connection) -> None:
-    """For this transaction only: no nested loops. Items inserted since the last autovacuum have
-    no statistics (and the app role may not ANALYZE), so the planner takes a million fresh items
-    for one row and would probe drafts once per item; hash joins keep the run linear."""
-    await conn.execute("set local enable_nestloop = off")
-
-
-async def create_drafts(conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None) -> int:
-    """A draft for every grouping key of unbilled items that has none yet.
-
-    The groups are few (buyers × agreements × cost centres, or orders, in a month) however many
-    items there are: they are read first, so each draft gets a UUIDv7 from ``shared.ids``."""
-    groups = await conn.fetch(
-        """
-        select distinct i.buyer_tenant_id, i.agreement_id, i.cost_centre_id, i.billing_month,
-               case when coalesce(b.per_order, false) then i.order_id end as group_order
-        from billable_items i
-        left join buyer_invoicing b on b.tenant_id = i.buyer_tenant_id
-        where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
-        """,
-        provider_id,
-        month,
-    )
-    if not groups:
-        return 0
-    status: str = await conn.execute(
-        """
-        insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id,
-          cost_centre_id, order_id, billing_month)
-        select $1, g.buyer_tenant_id, g.invoice_id, 'invoice', 'draft', g.agreement_id,
-               g.cost_centre_id, g.group_order, g.billing_month
-        from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::date[], $7::uuid[])
-          as g(invoice_id, buyer_tenant_id, agreement_id, cost_centre_id, billing_month, group_order)
-        on conflict (tenant_id, buyer_tenant_id, agreement_id, cost_centre_id, billing_month,
-                     coalesce(order_id, '00000000-0000-0000-0000-000000000000'::uuid))
-          where status = 'draft' and kind = 'invoice'
-        do nothing
-        """,
-        provider_id,
-        [new_id() for _ in groups],
-        [g["buyer_tenant_id"] for g in groups],
-        [g["agreement_id"] for g in groups],
-        [g["cost_centre_id"] for g in groups],
-        [g["billing_month"] for g in groups],
-        [g["group_order"] for g in groups],
-    )
-    return int(status.split()[-1])
-
-
-async def assign_unbilled_items(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None
-) -> int:
-    """Each unbilled item onto its group's draft. The join names the drafts' unique index
-    expression, so every item is one index probe whatever the planner thinks of fresh rows."""
-    status: str = await conn.execute(
-        """
-        with keyed as (
-          select i.item_id, i.buyer_tenant_id, i.agreement_id, i.cost_centre_id, i.billing_month,
-                 coalesce(case when coalesce(b.per_order, false) then i.order_id end,
-                          '00000000-0000-0000-0000-000000000000'::uuid) as group_order
-          from billable_items i
-          left join buyer_invoicing b on b.tenant_id = i.buyer_tenant_id
-          where i.tenant_id = $1 and i.invoice_id is null and ($2::date is null or i.billing_month = $2)
-        ), target as (
-          select k.item_id, d.invoice_id
-          from keyed k
-          join invoices d
-            on d.tenant_id = $1 and d.status = 'draft' and d.kind = 'invoice'
-           and d.buyer_tenant_id = k.buyer_tenant_id and d.agreement_id = k.agreement_id
-           and d.cost_centre_id = k.cost_centre_id and d.billing_month = k.billing_month
-           and coalesce(d.order_id, '00000000-0000-0000-0000-000000000000'::uuid) = k.group_order
-        )
-        update billable_items i set invoice_id = t.invoice_id
-        from target t
-        where i.item_id = t.item_id and i.invoice_id is null
-        """,
-        provider_id,
-        month,
-    )
-    return int(status.split()[-1])
-
-
-async def recompute_drafts(conn: asyncpg.Connection, provider_id: uuid.UUID) -> None:
-    """Totals of every draft of the provider: VAT per rate, rounded once per rate (BR-CO-17)."""
-    await conn.execute(
-        """
-        with per_rate as (
-          select i.invoice_id, i.vat_rate, sum(i.net_cents) as taxable, count(*) as n
-          from billable_items i
-          join invoices d on d.invoice_id = i.invoice_id
-          where d.tenant_id = $1 and d.status = 'draft'
-          group by i.invoice_id, i.vat_rate
-        ), per_invoice as (
-          select invoice_id, sum(taxable)::bigint as net, sum(round(taxable * vat_rate / 100))::bigint as vat,
-                 sum(n)::int as n,
-                 jsonb_agg(jsonb_build_object('rate', vat_rate::text, 'taxable_cents', taxable,
-                                              'tax_cents', round(taxable * vat_rate / 100))
-                           order by vat_rate) as breakdown
-          from per_rate group by invoice_id
-        )
-        update invoices d
-        set net_cents = p.net, vat_cents = p.vat, gross_cents = p.net + p.vat, breakdown = p.breakdown,
-            item_count = p.n, version = d.version + 1
-        from per_invoice p
-        where d.invoice_id = p.invoice_id and d.item_count <> p.n
-        """,
-        provider_id,
-    )
-
-
-async def list_drafts(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, month: dt.date | None
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        select * from invoices
-        where tenant_id = $1 and status = 'draft' and ($2::date is null or billing_month = $2)
-        order by billing_month, invoice_id
-        """,
-        provider_id,
-        month,
-    )
-    return rows
-
 
 # --- invoices ---
 
 
 async def fetch_invoice(
     conn: asyncpg.Connection, invoice_id: uuid.UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+) -> Invoice | None:
+    row = await conn.fetchrow(
         "select * from invoices where invoice_id = $1" + (" for update" if for_update else ""), invoice_id
     )
-    return row
+    return None if row is None else invoice_of(row)
 
 
 async def next_sequence(conn: asyncpg.Connection, provider_id: uuid.UUID) -> int:
@@ -379,9 +59,9 @@ async def next_sequence(conn: asyncpg.Connection, provider_id: uuid.UUID) -> int
     return sequence
 
 
-async def invoice_facts(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyncpg.Record:
+async def invoice_facts(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> IssueFacts:
     """What the header needs of an invoice's items and orders: period, orders, terms, references."""
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         select min(i.service_date) as period_start, max(i.service_date) as period_end,
                array_agg(distinct i.order_id) as order_ids,
@@ -397,7 +77,7 @@ async def invoice_facts(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyn
         """,
         invoice_id,
     )
-    return row
+    return issue_facts_of(row)
 
 
 async def issue(
@@ -412,8 +92,8 @@ async def issue(
     payment_reference: str,
     rf_reference: str,
     header: object,
-) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(
+) -> Invoice:
+    row = await conn.fetchrow(
         """
         update invoices set status = 'issued', sequence = $2, number = $3, issue_date = $4, due_date = $5,
           payment_terms_days = $6, payment_reference = $7, rf_reference = $8, header = $9::jsonb,
@@ -431,12 +111,12 @@ async def issue(
         rf_reference,
         header,
     )
-    return row
+    return invoice_of(row)
 
 
 async def insert_credit_note(
     conn: asyncpg.Connection,
-    original: asyncpg.Record,
+    original: Invoice,
     credit_note_id: uuid.UUID,
     *,
     sequence: int,
@@ -449,8 +129,8 @@ async def insert_credit_note(
     breakdown: object,
     item_count: int,
     header: object,
-) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(
+) -> Invoice:
+    row = await conn.fetchrow(
         """
         insert into invoices (tenant_id, buyer_tenant_id, invoice_id, kind, status, agreement_id,
           cost_centre_id, order_id, billing_month, sequence, number, issue_date, due_date, payment_terms_days,
@@ -463,7 +143,7 @@ async def insert_credit_note(
         from invoices where invoice_id = $1
         returning *
         """,
-        original["invoice_id"],
+        original.invoice_id,
         credit_note_id,
         sequence,
         number,
@@ -476,7 +156,7 @@ async def insert_credit_note(
         item_count,
         header,
     )
-    return row
+    return invoice_of(row)
 
 
 async def invoiced_lines(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[InvoicedLine]:
@@ -509,7 +189,7 @@ async def invoiced_lines(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> lis
 
 
 async def insert_credit_lines(
-    conn: asyncpg.Connection, original: asyncpg.Record, credit_note_id: uuid.UUID, lines: list[CreditLine]
+    conn: asyncpg.Connection, original: Invoice, credit_note_id: uuid.UUID, lines: list[CreditLine]
 ) -> None:
     """The credit note's lines; a line another credit note took meanwhile fails on unique(item_id)."""
     await conn.execute(
@@ -520,38 +200,16 @@ async def insert_credit_lines(
         from unnest($5::uuid[], $6::text[], $7::numeric[], $8::numeric[], $9::bigint[])
           as l(item_id, correction, quantity, unit_price, net_cents)
         """,
-        original["tenant_id"],
-        original["buyer_tenant_id"],
+        original.tenant_id,
+        original.buyer_tenant_id,
         credit_note_id,
-        original["invoice_id"],
+        original.invoice_id,
         [line.item_id for line in lines],
         [line.correction for line in lines],
         [line.quantity for line in lines],
         [line.unit_price for line in lines],
         [line.net_cents for line in lines],
     )
-
-
-async def rebill_items(conn: asyncpg.Connection, item_ids: list[uuid.UUID]) -> int:
-    """Credited items back to billable: each copied, snapshot unchanged, as its session's next
-    generation with no invoice (the originals keep theirs: issued documents never change)."""
-    status: str = await conn.execute(
-        """
-        insert into billable_items (tenant_id, buyer_tenant_id, item_id, session_id, order_id, agreement_id,
-          cost_centre_id, kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit,
-          quantity, unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents,
-          vat_rate, participant_count, attended_count, generation, replaces_item_id)
-        select tenant_id, buyer_tenant_id, n.new_id, session_id, order_id, agreement_id, cost_centre_id,
-          kind, form, mode, starts_at, service_date, billing_month, duration_minutes, unit, quantity,
-          unit_code, base_quantity, list_price_cents, charge_percent, unit_price, net_cents, vat_rate,
-          participant_count, attended_count, generation + 1, item_id
-        from billable_items
-        join unnest($1::uuid[], $2::uuid[]) as n(old_id, new_id) on n.old_id = billable_items.item_id
-        """,
-        item_ids,
-        [new_id() for _ in item_ids],
-    )
-    return int(status.split()[-1])
 
 
 async def list_invoices(
@@ -562,8 +220,8 @@ async def list_invoices(
     cost_centres: list[uuid.UUID] | None,
     after: uuid.UUID | None,
     limit: int,
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+) -> list[Invoice]:
+    rows = await conn.fetch(
         """
         select * from invoices
         where ($1::uuid is null or tenant_id = $1)
@@ -579,16 +237,16 @@ async def list_invoices(
         after,
         limit,
     )
-    return rows
+    return [invoice_of(row) for row in rows]
 
 
 async def specification(
     conn: asyncpg.Connection, invoice_id: uuid.UUID, *, credit_note: bool = False
-) -> list[asyncpg.Record]:
+) -> list[SpecificationRow]:
     """The billed sessions of an invoice, or the credited ones of a credit note (with the credited
     amount). Only items that are billed appear: a session that is not charged has no row."""
     if credit_note:
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             """
             select i.session_id, i.order_id, i.service_date, i.starts_at, i.form, i.mode,
                    i.duration_minutes, i.kind, i.charge_percent, i.participant_count, i.attended_count,
@@ -599,7 +257,7 @@ async def specification(
             """,
             invoice_id,
         )
-        return rows
+        return [specification_row_of(row) for row in rows]
     rows = await conn.fetch(
         """
         select session_id, order_id, service_date, starts_at, form, mode, duration_minutes, kind,
@@ -609,7 +267,7 @@ async def specification(
         """,
         invoice_id,
     )
-    return rows
+    return [specification_row_of(row) for row in rows]
 
 
 def _line(number: int, row: asyncpg.Record, accounting_cost: str) -> DocumentLine:
