@@ -11,10 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from tila.composition import service_migrations
 
 from shared.db.migrate import MigrationSource, migrate
 from shared.db.provision import DatabaseLayout, provision_database
+from tila.composition import service_migrations
 
 _numbers = itertools.count()
 
