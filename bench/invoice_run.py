@@ -150,11 +150,11 @@ async def run(n: int, admin_url: str) -> dict[str, float]:
         drafts = await handlers.run_invoices(pool, admin, None)
         results["run_s"] = time.perf_counter() - started
         results["drafts"] = len(drafts)
-        assert sum(d["item_count"] for d in drafts) == n, "every item lands on exactly one draft"
+        assert sum(d.item_count for d in drafts) == n, "every item lands on exactly one draft"
 
         started = time.perf_counter()
         for draft in drafts:
-            await handlers.issue_invoice(pool, admin, draft["invoice_id"], expected_version=None)
+            await handlers.issue_invoice(pool, admin, draft.invoice_id, expected_version=None)
         results["issue_s"] = time.perf_counter() - started
 
         # Every issued invoice's UBL, one after the other, counted and dropped chunk by chunk.
@@ -162,13 +162,13 @@ async def run(n: int, admin_url: str) -> dict[str, float]:
         started = time.perf_counter()
         written = 0
         for draft in drafts:
-            header, lines_of = await handlers.open_document(pool, admin, draft["invoice_id"])
+            header, lines_of = await handlers.open_document(pool, admin, draft.invoice_id)
             async for chunk in handlers.document_chunks(pool, provider, header, lines_of):
                 written += len(chunk)
         results["stream_s"] = time.perf_counter() - started
         results["stream_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        results["stream_largest"] = max(d["item_count"] for d in drafts)
+        results["stream_largest"] = max(d.item_count for d in drafts)
         results["stream_mib"] = written / 2**20
     finally:
         await pool.close()

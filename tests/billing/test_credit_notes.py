@@ -31,7 +31,7 @@ from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl
-from tests.billing.scene import Scene, deliver, make_scene, session_event
+from tests.billing.support import Scene, deliver, make_scene, session_event
 
 Client = AsyncTestClient[Litestar]
 UTC = dt.UTC

@@ -23,7 +23,7 @@ from nats.aio.client import Client as NATS
 from shared.db.provision import DatabaseLayout
 from shared.events.envelope import decode_envelope
 from shared.testing.issuer import TestIssuer
-from tests.billing.scene import Scene, deliver, make_scene, session_event
+from tests.billing.support import Scene, deliver, make_scene, session_event
 
 Client = AsyncTestClient[Litestar]
 UTC = dt.UTC

@@ -15,8 +15,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from lxml import etree
 from nats.aio.client import Client as NATS
 
@@ -28,46 +26,22 @@ from shared.errors import Conflict
 from shared.events.consumer import on
 from shared.testing.issuer import TestIssuer
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl, business_rule_violations
-from tests.billing.scene import Scene, add_order, deliver, make_scene, session_event
+from tests.billing.support import (
+    Client,
+    Scene,
+    add_order,
+    deliver,
+    issue,
+    items_of,
+    make_scene,
+    ok,
+    run,
+    session_event,
+    ubl,
+)
 from tests.clients import ReadBeforeWriteClient
 
-Client = AsyncTestClient[Litestar]
 UTC = dt.UTC
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-async def items_of(pool: asyncpg.Pool, scene: Scene) -> list[asyncpg.Record]:
-    async with tenant_transaction(pool, scene.provider) as conn:
-        rows: list[asyncpg.Record] = await conn.fetch(
-            "select * from billable_items where tenant_id = $1 order by starts_at", scene.provider
-        )
-    return rows
-
-
-async def run(client: Client, scene: Scene, month: str | None = None) -> list[dict[str, Any]]:
-    body = {"month": month} if month else {}
-    drafts: list[dict[str, Any]] = ok(
-        await client.post("/billing/invoice-runs", json=body, headers=scene.provider_admin())
-    )
-    return drafts
-
-
-async def issue(client: Client, scene: Scene, invoice_id: str) -> dict[str, Any]:
-    issued: dict[str, Any] = ok(
-        await client.post(f"/billing/invoices/{invoice_id}/issue", headers=scene.provider_admin())
-    )
-    return issued
-
-
-async def ubl(client: Client, headers: dict[str, str], invoice_id: str) -> bytes:
-    response = await client.get(f"/billing/invoices/{invoice_id}/ubl", headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/xml")
-    return response.content
 
 
 @pytest.fixture
@@ -292,7 +266,7 @@ async def test_numbers_are_gapless_per_provider_under_concurrent_runs_and_issues
     first, second = await asyncio.gather(
         handlers.run_invoices(billing_pool, admin, None), handlers.run_invoices(billing_pool, admin, None)
     )
-    drafts = {r["invoice_id"] for r in first} | {r["invoice_id"] for r in second}
+    drafts = {r.invoice_id for r in first} | {r.invoice_id for r in second}
     assert len(drafts) == 8  # two concurrent runs made one draft per month, not two
 
     async def issue_or_conflict(invoice_id: uuid.UUID) -> str | None:
@@ -300,8 +274,7 @@ async def test_numbers_are_gapless_per_provider_under_concurrent_runs_and_issues
             row = await handlers.issue_invoice(billing_pool, admin, invoice_id, expected_version=None)
         except Conflict:
             return None
-        number: str = row["number"]
-        return number
+        return row.number
 
     # Every draft issued twice at once: each is numbered once, and no number is skipped.
     results = await asyncio.gather(*(issue_or_conflict(i) for i in drafts for _ in range(2)))

@@ -20,8 +20,7 @@ from shared.contracts.orders import OrderAccepted, OrderStarted
 from shared.events import envelope_for
 from shared.testing.issuer import TestIssuer
 from tests.billing.einvoice import NS, assert_valid_ubl, finvoice_violations
-from tests.billing.scene import Scene, _apply, deliver, make_scene, session_event
-from tests.billing.test_invoicing import issue, run, ubl
+from tests.billing.support import Scene, apply, deliver, issue, make_scene, run, session_event, ubl
 
 Client = AsyncTestClient[Litestar]
 NUMBER = "TO-2024-000042"
@@ -64,7 +63,7 @@ async def _announce(
         version=version,
         tenant_ids=[scene.buyer, scene.provider],
     )
-    await _apply(pool, orders_subscription().handlers, envelope)
+    await apply(pool, orders_subscription().handlers, envelope)
 
 
 async def test_the_invoice_of_one_order_carries_its_number_as_the_order_reference(

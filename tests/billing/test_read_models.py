@@ -24,7 +24,7 @@ from shared.events import envelope_for
 from shared.events.consumer import On, PermanentEventError, apply_event
 from shared.events.envelope import Envelope
 from shared.testing.issuer import TestIssuer
-from tests.billing.scene import TERMS, make_scene, session_event
+from tests.billing.support import TERMS, make_scene, session_event
 from tests.factories import business_id
 
 

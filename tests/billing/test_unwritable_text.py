@@ -33,7 +33,7 @@ from shared.db.tenant import tenant_transaction
 from shared.events import STREAMS, ensure_stream, envelope_for
 from shared.testing.issuer import TestIssuer
 from tests.billing.einvoice import NS, assert_valid_finvoice, assert_valid_ubl
-from tests.billing.scene import Scene, deliver, make_scene, session_event
+from tests.billing.support import Scene, deliver, make_scene, session_event
 from tests.factories import business_id, ovt, vat_id
 
 Client = AsyncTestClient[Litestar]

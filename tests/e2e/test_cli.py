@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from shared.testing.plugin import free_port
-
-TILA = str(Path(sys.executable).parent / "tila")
+from tests.e2e.support import TILA
 
 
 def _tila(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ import pytest
 
 from shared.testing.plugin import Stack
 from tests.billing.einvoice import assert_valid_finvoice, assert_valid_ubl, finvoice_schema
-from tests.e2e.test_platform import Platform
+from tests.e2e.support import Platform, running_platform
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FIRST, AFTER_LAST = "### Log in as a demo user", "### The whole journey in one test"
@@ -39,13 +39,8 @@ def journey_snippets(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def platform(stack: Stack) -> Iterator[Platform]:
-    running = Platform(stack.root / "readme-data")
-    running.start()
-    try:
+    with running_platform(stack.root / "readme-data") as running:
         yield running
-    finally:
-        if running.process is not None and running.process.poll() is None:
-            running.stop()
 
 
 def _wait_for_the_demo_world(platform: Platform) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from services.integrations.domain import catalogue
 from services.integrations.domain.asyncapi import asyncapi_document, data_schema, event_schema_name
-from tests.integrations.conftest import Client
+from tests.integrations.support import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "asyncapi-parser"

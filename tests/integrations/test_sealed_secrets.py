@@ -20,8 +20,17 @@ from services.integrations.settings import IntegrationsSettings
 from shared.db.provision import DatabaseLayout
 from shared.testing.issuer import TestIssuer
 from shared.testing.plugin import Stack
-from tests.integrations.conftest import OLD_SECRET_KEY, Client, Producer, admin, register, wait_until
-from tests.integrations.support import Parties, Receiver, order_approved
+from tests.integrations.support import (
+    OLD_SECRET_KEY,
+    Client,
+    Parties,
+    Producer,
+    Receiver,
+    admin,
+    order_approved,
+    register,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 

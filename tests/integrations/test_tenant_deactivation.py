@@ -29,8 +29,18 @@ from shared.events.outbox import OutboxRelay
 from shared.tenancy import fetch_known_tenant
 from shared.testing.issuer import TestIssuer
 from tests.factories import business_id
-from tests.integrations.conftest import SECRET_KEYS, Client, Producer, admin, reader, register, wait_until
-from tests.integrations.support import Parties, Receiver, order_approved
+from tests.integrations.support import (
+    SECRET_KEYS,
+    Client,
+    Parties,
+    Producer,
+    Receiver,
+    admin,
+    order_approved,
+    reader,
+    register,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 

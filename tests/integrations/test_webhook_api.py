@@ -14,8 +14,7 @@ from services.integrations.jobs import DeliveryLoop
 from services.integrations.settings import IntegrationsSettings
 from shared.db.tenant import tenant_transaction
 from shared.testing.issuer import TestIssuer
-from tests.integrations.conftest import Client, admin
-from tests.integrations.support import Receiver
+from tests.integrations.support import Client, Receiver, admin
 
 APPROVED = "fi.tila.order.approved.v1"
 

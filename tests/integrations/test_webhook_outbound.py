@@ -10,8 +10,7 @@ import pytest
 
 from shared.testing.issuer import TestIssuer
 from tests.hostile import HostileServer, rss_bytes
-from tests.integrations.conftest import Client, Producer, admin
-from tests.integrations.support import Parties, order_approved
+from tests.integrations.support import Client, Parties, Producer, admin, order_approved
 
 pytestmark = pytest.mark.usefixtures("worker")
 

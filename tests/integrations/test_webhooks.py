@@ -19,27 +19,25 @@ from services.integrations.jobs import WebhookDeliveryJob
 from services.integrations.settings import IntegrationsSettings
 from shared.events.worker import Worker
 from shared.testing.issuer import TestIssuer
-from tests.integrations.conftest import (
-    Client,
-    Producer,
-    admin,
-    reader,
-    register,
-    wait_for_cost_centre,
-    wait_for_person,
-    wait_until,
-)
 from tests.integrations.support import (
+    Client,
     Parties,
+    Producer,
     Receiver,
+    admin,
     assert_public,
     cost_centre_created,
     invoice_issued,
     order_approved,
     person_created,
+    reader,
+    register,
     session_cancelled,
     session_held,
     session_scheduled,
+    wait_for_cost_centre,
+    wait_for_person,
+    wait_until,
 )
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -19,6 +18,7 @@ from litestar.response import Stream
 
 from services.billing import handlers
 from services.billing.domain.credits import CreditRequestLine
+from services.billing.handlers import Invoice, SpecificationRow
 from shared.auth.guards import requires_role
 from shared.auth.principal import APPROVER, BUYER_ADMIN, PROVIDER_ADMIN
 from shared.http.dependencies import Caller, Pool
@@ -183,51 +183,51 @@ class SpecificationOut(msgspec.Struct, frozen=True, rename="camel"):
     ]
 
 
-def _out(row: asyncpg.Record) -> InvoiceOut:
-    breakdown: list[dict[str, Any]] = row["breakdown"] or []
+def _out(row: Invoice) -> InvoiceOut:
+    breakdown: list[dict[str, Any]] = row.breakdown or []
     return InvoiceOut(
-        id=row["invoice_id"],
-        kind=row["kind"],
-        status=row["status"],
-        provider_id=row["tenant_id"],
-        buyer_id=row["buyer_tenant_id"],
-        agreement_id=row["agreement_id"],
-        cost_centre_id=row["cost_centre_id"],
-        order_id=row["order_id"],
-        billing_month=row["billing_month"].strftime("%Y-%m"),
-        number=row["number"],
-        issue_date=row["issue_date"],
-        due_date=row["due_date"],
-        payment_reference=row["payment_reference"],
-        rf_reference=row["rf_reference"],
-        net_cents=row["net_cents"],
-        vat_cents=row["vat_cents"],
-        gross_cents=row["gross_cents"],
+        id=row.invoice_id,
+        kind=row.kind,
+        status=row.status,
+        provider_id=row.tenant_id,
+        buyer_id=row.buyer_tenant_id,
+        agreement_id=row.agreement_id,
+        cost_centre_id=row.cost_centre_id,
+        order_id=row.order_id,
+        billing_month=row.billing_month.strftime("%Y-%m"),
+        number=row.number,
+        issue_date=row.issue_date,
+        due_date=row.due_date,
+        payment_reference=row.payment_reference,
+        rf_reference=row.rf_reference,
+        net_cents=row.net_cents,
+        vat_cents=row.vat_cents,
+        gross_cents=row.gross_cents,
         vat_breakdown=[
             VatOut(rate=str(b["rate"]), taxable_cents=int(b["taxable_cents"]), tax_cents=int(b["tax_cents"]))
             for b in breakdown
         ],
-        item_count=row["item_count"],
-        credited_invoice_id=row["credited_invoice_id"],
-        version=row["version"],
+        item_count=row.item_count,
+        credited_invoice_id=row.credited_invoice_id,
+        version=row.version,
     )
 
 
-def _row(row: asyncpg.Record) -> SessionRowOut:
+def _row(row: SpecificationRow) -> SessionRowOut:
     return SessionRowOut(
-        session_id=row["session_id"],
-        order_id=row["order_id"],
-        date=row["service_date"],
-        starts_at=row["starts_at"],
-        form=row["form"],
-        mode=row["mode"],
-        duration_minutes=row["duration_minutes"],
-        charge=row["kind"],
-        charge_percent=row["charge_percent"],
-        participant_count=row["participant_count"],
-        attended_count=row["attended_count"],
-        net_cents=row["net_cents"],
-        vat_rate=str(row["vat_rate"]),
+        session_id=row.session_id,
+        order_id=row.order_id,
+        date=row.service_date,
+        starts_at=row.starts_at,
+        form=row.form,
+        mode=row.mode,
+        duration_minutes=row.duration_minutes,
+        charge=row.kind,
+        charge_percent=row.charge_percent,
+        participant_count=row.participant_count,
+        attended_count=row.attended_count,
+        net_cents=row.net_cents,
+        vat_rate=str(row.vat_rate),
     )
 
 
@@ -255,7 +255,7 @@ class InvoiceController(Controller):
         rows = await handlers.list_invoices(pool, principal, after=after, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(str(rows[-1]["invoice_id"])) if more and rows else None
+        next_cursor = encode_cursor(str(rows[-1].invoice_id)) if more and rows else None
         return Page(items=[_out(r) for r in rows], next_cursor=next_cursor)
 
     @get("/invoices/{invoice_id:uuid}", operation_id="getInvoice", summary="One invoice", guards=READERS)
@@ -263,7 +263,7 @@ class InvoiceController(Controller):
         self, invoice_id: FromPath[uuid.UUID], pool: Pool, principal: Caller
     ) -> Response[InvoiceOut]:
         row = await handlers.get_invoice(pool, principal, invoice_id)
-        return versioned(_out(row), row["version"])
+        return versioned(_out(row), row.version)
 
     @get(
         "/invoices/{invoice_id:uuid}/specification",
@@ -323,7 +323,7 @@ class InvoiceController(Controller):
         row = await handlers.issue_invoice(
             pool, principal, invoice_id, expected_version=expected_version(if_match)
         )
-        return versioned(_out(row), row["version"])
+        return versioned(_out(row), row.version)
 
     @post(
         "/invoices/{invoice_id:uuid}/credit-note",
@@ -365,7 +365,7 @@ class InvoiceController(Controller):
             idempotency_key=idempotency_key,
             body_hash=request_hash(principal.subject, str(invoice_id).encode() + msgspec.json.encode(body)),
         )
-        return versioned(_out(row), row["version"], status_code=201)
+        return versioned(_out(row), row.version, status_code=201)
 
     @put(
         "/invoicing-requirements",

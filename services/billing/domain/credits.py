@@ -20,15 +20,27 @@ invariant 10: a session is invoiced at most once, net).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 import msgspec
 
+from services.billing.domain.documents import DocumentHeader, safe_party, vat_breakdown
 from services.billing.domain.items import Quantity, line_net_cents
+from services.billing.domain.references import invoice_number, reference_for_invoice, rf_reference
+from shared.errors import Conflict, FieldError, InvariantViolated
 
-__all__ = ["CreditLine", "CreditRefused", "CreditRequestLine", "InvoicedLine", "credit_line"]
+__all__ = [
+    "CreditLine",
+    "CreditRefused",
+    "CreditRequestLine",
+    "InvoicedLine",
+    "credit_line",
+    "credit_lines",
+    "credit_note_header",
+]
 
 Correction = Literal["full", "quantity", "price"]
 
@@ -144,4 +156,78 @@ def credit_line(line: InvoicedLine, request: CreditRequestLine | None, field: st
         unit_price=difference,
         net_cents=net,
         vat_rate=line.vat_rate,
+    )
+
+
+def credit_lines(invoiced: list[InvoicedLine], lines: list[CreditRequestLine] | None) -> list[CreditLine]:
+    """The credit lines a request makes of an invoice's lines; every refusal names its field."""
+    if lines is None:
+        pending = [line for line in invoiced if not line.credited]
+        if not pending:
+            raise Conflict("the invoice is already credited")
+        return [credit_line(line, None, "body") for line in pending]
+    if not lines:
+        raise InvariantViolated(
+            "a credit note credits at least one line",
+            errors=[FieldError("body.lines", "name a line, or leave lines out to credit them all")],
+        )
+    by_session = {line.session_id: line for line in invoiced}
+    credits: list[CreditLine] = []
+    errors: list[FieldError] = []
+    already: list[FieldError] = []
+    seen: set[uuid.UUID] = set()
+    for index, request in enumerate(lines):
+        field = f"body.lines[{index}]"
+        line = by_session.get(request.session_id)
+        if line is None:
+            errors.append(FieldError(f"{field}.sessionId", "not a line of this invoice"))
+        elif request.session_id in seen:
+            errors.append(FieldError(f"{field}.sessionId", "named twice"))
+        elif line.credited:
+            already.append(FieldError(f"{field}.sessionId", "this line is already credited"))
+        else:
+            try:
+                credits.append(credit_line(line, request, field))
+            except CreditRefused as refused:
+                errors.append(FieldError(refused.field, refused.message))
+        seen.add(request.session_id)
+    if errors:
+        raise InvariantViolated("the credit note cannot credit these lines", errors=errors)
+    if already:
+        raise Conflict("a line is credited at most once", errors=already)
+    return credits
+
+
+def credit_note_header(
+    was: DocumentHeader, credits: list[CreditLine], *, credit_id: uuid.UUID, sequence: int, today: dt.date
+) -> DocumentHeader:
+    """The credit note's header: the original's, renumbered from ``sequence``, dated (and due)
+    ``today``, referencing the original, with the credited amounts (positive here; the event and
+    the documents say they are a credit)."""
+    taxable: dict[Decimal, int] = {}
+    for credit in credits:
+        taxable[credit.vat_rate] = taxable.get(credit.vat_rate, 0) + credit.net_cents
+    breakdown = vat_breakdown(taxable)
+    net = sum(b.taxable_cents for b in breakdown)
+    vat = sum(b.tax_cents for b in breakdown)
+    reference = reference_for_invoice(sequence)
+    return msgspec.structs.replace(
+        was,
+        kind="credit_note",
+        invoice_id=credit_id,
+        number=invoice_number(sequence),
+        issue_date=today,
+        due_date=today,
+        payment_reference=reference,
+        rf_reference=rf_reference(reference),
+        credited_number=was.number,
+        credited_issue_date=was.issue_date,
+        # An original issued before documents were checked may hold text XML cannot carry; its
+        # credit note carries U+FFFD there instead, so the correction can always be written.
+        seller=safe_party(was.seller),
+        buyer=safe_party(was.buyer),
+        breakdown=breakdown,
+        net_cents=net,
+        vat_cents=vat,
+        gross_cents=net + vat,
     )

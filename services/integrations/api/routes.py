@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
@@ -210,30 +209,30 @@ class DeliveryOut(msgspec.Struct, frozen=True, rename="camel", kw_only=True, omi
     ] = None
 
 
-def _endpoint(row: asyncpg.Record, secret: str | None = None) -> EndpointOut:
+def _endpoint(row: handlers.Endpoint, secret: str | None = None) -> EndpointOut:
     return EndpointOut(
-        id=row["endpoint_id"],
-        url=row["url"],
-        event_types=list(row["event_types"]),
-        created_at=row["created_at"],
-        previous_secret_expires_at=row["previous_secret_expires_at"],
+        id=row.endpoint_id,
+        url=row.url,
+        event_types=list(row.event_types),
+        created_at=row.created_at,
+        previous_secret_expires_at=row.previous_secret_expires_at,
         secret=secret,
     )
 
 
-def _delivery(row: asyncpg.Record) -> DeliveryOut:
+def _delivery(row: handlers.Delivery) -> DeliveryOut:
     return DeliveryOut(
-        id=row["delivery_id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        event_time=row["event_time"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
-        last_attempt_at=row["last_attempt_at"],
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-        delivered_at=row["delivered_at"],
+        id=row.delivery_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        event_time=row.event_time,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        last_attempt_at=row.last_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
     )
 
 

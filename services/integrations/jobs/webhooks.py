@@ -110,9 +110,9 @@ class DeliveryLoop:
         async with self.pool.acquire() as conn, conn.transaction():
             await store.act_as_scheduler(conn)
             for row in await store.lock_due_endpoints(conn, now=now, limit=room * 4, busy=list(self.busy)):
-                if len(chosen) < room and load[row["tenant_id"]] < per_tenant:
-                    load[row["tenant_id"]] += 1
-                    chosen.append((row["endpoint_id"], row["tenant_id"]))
+                if len(chosen) < room and load[row.tenant_id] < per_tenant:
+                    load[row.tenant_id] += 1
+                    chosen.append((row.endpoint_id, row.tenant_id))
             if chosen:
                 await store.lease_endpoints(conn, [e for e, _ in chosen], until=now + self.lease)
         for endpoint_id, tenant_id in chosen:
@@ -148,20 +148,21 @@ class DeliveryLoop:
             async with asyncio.timeout(_REFRESH_TIMEOUT), tenant_transaction(self.pool, tenant_id) as conn:
                 await store.refresh_schedule(conn, tenant_id, endpoint_id, release=True)
 
-    def _secrets(self, tenant_id: uuid.UUID, endpoint: asyncpg.Record, now: dt.datetime) -> list[str] | None:
+    def _secrets(self, tenant_id: uuid.UUID, endpoint: store.Endpoint, now: dt.datetime) -> list[str] | None:
         """The secrets that sign now (the current one, and a rotated-out one in its grace period),
         opened from their sealed columns; None when the current one does not open here."""
         if self.keyring is None:
             return None
-        endpoint_id, kid = endpoint["endpoint_id"], endpoint["secret_key_id"]
+        sealed = endpoint.secrets()
+        endpoint_id, kid = endpoint.endpoint_id, sealed.key_id
         keyring = self.keyring
         try:
-            secrets = [open_secret(keyring, kid, tenant_id, endpoint_id, "secret", endpoint["secret_sealed"])]
+            secrets = [open_secret(keyring, kid, tenant_id, endpoint_id, "secret", sealed.secret)]
         except DecryptionFailed:
             log.warning("webhook_secret_unreadable", endpoint_id=str(endpoint_id), column="secret")
             return None
-        expires = endpoint["previous_secret_expires_at"]
-        previous = endpoint["previous_secret_sealed"]
+        expires = endpoint.previous_secret_expires_at
+        previous = sealed.previous
         if previous is not None and expires is not None and expires > now:
             try:
                 secrets.append(open_secret(keyring, kid, tenant_id, endpoint_id, "previous_secret", previous))
@@ -182,7 +183,7 @@ class DeliveryLoop:
                 return False
             endpoint = await store.fetch_endpoint(conn, tenant_id, endpoint_id, with_secrets=True)
             head = await store.head_delivery(conn, tenant_id, endpoint_id)
-        if endpoint is None or head is None or head["next_attempt_at"] > now:
+        if endpoint is None or head is None or head.next_attempt_at > now:
             return False
         secrets = self._secrets(tenant_id, endpoint, now)
         status: int | None
@@ -192,28 +193,26 @@ class DeliveryLoop:
             # dead-lettered) until the keyring can open the secret or the secret is rotated.
             status, error = None, "the endpoint's signing secret could not be opened"
         else:
-            status, error = await self._post(endpoint["url"], str(head["event_id"]), head["body"], secrets)
+            status, error = await self._post(endpoint.url, str(head.event_id), head.body, secrets)
         at = dt.datetime.now(dt.UTC)
         async with tenant_transaction(self.pool, tenant_id) as conn:
             if error is None:
-                await store.mark_delivered(
-                    conn, tenant_id, head["delivery_id"], at=at, status_code=status or 0
-                )
-                log.info("webhook_delivered", endpoint_id=str(endpoint_id), event_id=str(head["event_id"]))
+                await store.mark_delivered(conn, tenant_id, head.delivery_id, at=at, status_code=status or 0)
+                log.info("webhook_delivered", endpoint_id=str(endpoint_id), event_id=str(head.event_id))
                 await store.extend_lease(conn, tenant_id, endpoint_id, until=at + self.lease)
                 return True
             # Read again under the row's lock: an earlier event that went ahead of this one
             # meanwhile has restarted its window, and the time it now waits behind that one is
             # not its window: only an attempt made at the head of the line starts it again.
-            started, heads_line = await store.retry_window_start(conn, tenant_id, head["delivery_id"])
+            started, heads_line = await store.retry_window_start(conn, tenant_id, head.delivery_id)
             window_start = (started or at) if heads_line else None
             retry_at = self.policy.after_failure(
-                attempts=head["attempts"] + 1, window_started_at=window_start or at, now=at, rng=self.rng
+                attempts=head.attempts + 1, window_started_at=window_start or at, now=at, rng=self.rng
             )
             await store.mark_failed(
                 conn,
                 tenant_id,
-                head["delivery_id"],
+                head.delivery_id,
                 at=at,
                 window_started_at=window_start,
                 next_attempt_at=retry_at,
@@ -225,7 +224,7 @@ class DeliveryLoop:
         log.info(
             "webhook_failed",
             endpoint_id=str(endpoint_id),
-            event_id=str(head["event_id"]),
+            event_id=str(head.event_id),
             error=error,
             dead=retry_at is None,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TypedDict
 
 import asyncpg
 import msgspec
@@ -30,6 +31,7 @@ from shared.auth.principal import Principal
 from shared.contracts import Event
 from shared.contracts import orders as orders_contracts
 from shared.contracts import sessions as contracts
+from shared.contracts.orders import SupervisionForm
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, Forbidden, NotFound, check_version
 from shared.events import add_to_outbox, envelope_for
@@ -39,6 +41,7 @@ from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ids import new_id
 
 __all__ = [
+    "ProcessFactsArgs",
     "ProcessNotYetKnown",
     "actor_of",
     "announce",
@@ -101,19 +104,34 @@ async def readable_process(
     return process
 
 
-def process_facts(process: Process) -> dict[str, object]:
-    return {
-        "process_id": process.process_id,
-        "order_id": process.order_id,
-        "buyer_id": process.buyer_id,
-        "provider_id": process.provider_id,
-        "supervisor_id": process.supervisor_id,
-        "cost_centre_id": process.cost_centre_id,
-        "agreement_id": process.agreement_id,
-        "form": process.form,
-        "participants": list(process.participants),
-        "planned_sessions": process.planned_sessions,
-    }
+class ProcessFactsArgs(TypedDict):
+    """The typed arguments every process event takes (``contracts.ProcessFacts``)."""
+
+    process_id: uuid.UUID
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    provider_id: uuid.UUID
+    supervisor_id: uuid.UUID
+    cost_centre_id: uuid.UUID
+    agreement_id: uuid.UUID
+    form: SupervisionForm
+    participants: list[uuid.UUID]
+    planned_sessions: int
+
+
+def process_facts(process: Process) -> ProcessFactsArgs:
+    return ProcessFactsArgs(
+        process_id=process.process_id,
+        order_id=process.order_id,
+        buyer_id=process.buyer_id,
+        provider_id=process.provider_id,
+        supervisor_id=process.supervisor_id,
+        cost_centre_id=process.cost_centre_id,
+        agreement_id=process.agreement_id,
+        form=process.form,
+        participants=list(process.participants),
+        planned_sessions=process.planned_sessions,
+    )
 
 
 async def announce(
@@ -165,7 +183,7 @@ async def apply_order_accepted(
         raise PermanentEventError(f"cannot open a process: {exc.field}: {exc.message}") from None
     if not await store.insert_process(conn, process):
         return  # opened concurrently by another delivery
-    started = contracts.ProcessStarted(**process_facts(process))  # type: ignore[arg-type]
+    started = contracts.ProcessStarted(**process_facts(process))
     await announce(conn, process, started, subject=process.process_id, version=process.version)
 
 
@@ -218,7 +236,7 @@ async def apply_order_closed(
     await _save(conn, process, closed)
     assert closed.closed_at is not None
     event_out = contracts.ProcessClosed(
-        **process_facts(closed),  # type: ignore[arg-type]
+        **process_facts(closed),
         outcome=outcome,
         closed_at=closed.closed_at,
     )

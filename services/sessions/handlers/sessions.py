@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypedDict
 
 import asyncpg
 
@@ -34,7 +35,7 @@ from services.sessions.handlers.processes import (
 from services.sessions.store import sessions as store
 from shared.auth.principal import Principal
 from shared.contracts import sessions as contracts
-from shared.contracts.orders import DeliveryMode
+from shared.contracts.orders import CancellationTermsFact, DeliveryMode, PriceItemFact, SupervisionForm
 from shared.db.tenant import tenant_transaction
 from shared.errors import Conflict, FieldError, NotFound, check_version
 from shared.http.idempotency import idempotent_request, remember, replay
@@ -52,31 +53,57 @@ __all__ = [
 ]
 
 
-def _facts(process: Process, session: Session) -> dict[str, object]:
-    return {
-        "session_id": session.session_id,
-        "process_id": process.process_id,
-        "order_id": process.order_id,
-        "buyer_id": process.buyer_id,
-        "provider_id": process.provider_id,
-        "supervisor_id": process.supervisor_id,
-        "cost_centre_id": process.cost_centre_id,
-        "agreement_id": process.agreement_id,
-        "form": process.form,
-        "mode": session.mode,
-        "starts_at": session.starts_at,
-        "duration_minutes": session.duration_minutes,
-        "trial": session.trial,
-    }
+class _SessionFactsArgs(TypedDict):
+    """The typed arguments every session event takes (``contracts.SessionFacts``)."""
+
+    session_id: uuid.UUID
+    process_id: uuid.UUID
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    provider_id: uuid.UUID
+    supervisor_id: uuid.UUID
+    cost_centre_id: uuid.UUID
+    agreement_id: uuid.UUID
+    form: SupervisionForm
+    mode: DeliveryMode
+    starts_at: dt.datetime
+    duration_minutes: int
+    trial: bool
 
 
-def _billable(process: Process, session: Session) -> dict[str, object]:
-    return {
+class _BillableFactsArgs(_SessionFactsArgs):
+    """What a session event billing may charge adds (``contracts.BillableFacts``)."""
+
+    price: PriceItemFact
+    cancellation_terms: CancellationTermsFact
+    participant_count: int
+
+
+def _facts(process: Process, session: Session) -> _SessionFactsArgs:
+    return _SessionFactsArgs(
+        session_id=session.session_id,
+        process_id=process.process_id,
+        order_id=process.order_id,
+        buyer_id=process.buyer_id,
+        provider_id=process.provider_id,
+        supervisor_id=process.supervisor_id,
+        cost_centre_id=process.cost_centre_id,
+        agreement_id=process.agreement_id,
+        form=process.form,
+        mode=session.mode,
+        starts_at=session.starts_at,
+        duration_minutes=session.duration_minutes,
+        trial=session.trial,
+    )
+
+
+def _billable(process: Process, session: Session) -> _BillableFactsArgs:
+    return _BillableFactsArgs(
         **_facts(process, session),
-        "price": domain.price_of(process, session),
-        "cancellation_terms": process.cancellation,
-        "participant_count": len(process.participants),
-    }
+        price=domain.price_of(process, session),
+        cancellation_terms=process.cancellation,
+        participant_count=len(process.participants),
+    )
 
 
 async def _without_overlap(
@@ -185,7 +212,7 @@ async def schedule_session(
             mode=mode,
         )
         await _without_overlap(conn, process, session, lambda: store.insert_session(conn, process, session))
-        await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))  # type: ignore[arg-type]
+        await _publish(conn, process, session, contracts.SessionScheduled(**_facts(process, session)))
         await remember(conn, request, session)
     return session
 
@@ -216,7 +243,7 @@ async def reschedule_session(
             return session
         await _without_overlap(conn, process, changed, lambda: _save(conn, process, session, changed))
         event = contracts.SessionRescheduled(
-            **_facts(process, changed),  # type: ignore[arg-type]
+            **_facts(process, changed),
             previous_starts_at=session.starts_at,
             previous_duration_minutes=session.duration_minutes,
         )
@@ -241,7 +268,7 @@ async def mark_held(
         changed = domain.mark_held(process, sessions, session, actor, attendance, now=now or utcnow())
         await _save(conn, process, session, changed)
         event = contracts.SessionHeld(
-            **_billable(process, changed),  # type: ignore[arg-type]
+            **_billable(process, changed),
             ends_at=changed.ends_at,
             attendance=[
                 contracts.AttendanceFact(person_id=a.person_id, attended=a.attended)
@@ -267,7 +294,7 @@ async def record_no_show(
         sessions = await store.sessions_of(conn, process.process_id)
         changed = domain.record_no_show(process, sessions, session, actor, now=now or utcnow())
         await _save(conn, process, session, changed)
-        await _publish(conn, process, changed, contracts.SessionNoShow(**_billable(process, changed)))  # type: ignore[arg-type]
+        await _publish(conn, process, changed, contracts.SessionNoShow(**_billable(process, changed)))
     return changed
 
 
@@ -298,7 +325,7 @@ async def cancel_session(
         cancellation = changed.cancellation
         assert cancellation is not None
         event = contracts.SessionCancelled(
-            **_billable(process, changed),  # type: ignore[arg-type]
+            **_billable(process, changed),
             category=cancellation.category,
             cancelled_at=cancellation.cancelled_at,
             charge_exempt=cancellation.charge_exempt,

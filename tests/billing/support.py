@@ -2,6 +2,8 @@
 
 Organisations' and orders' facts are applied through billing's own consumer handlers; session
 events travel for real: published onto the SESSIONS stream and heard by billing's consumer.
+The billing API's run, issue and UBL calls as the provider admin makes them. (E-invoice schema
+and rule checks are ``tests/billing/einvoice.py``, also used by the end-to-end tests.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NATS
 
 from services.billing.consumers import (
@@ -81,7 +85,7 @@ class Scene:
         return self.as_(self.buyer, "approver", person=self.approver)
 
 
-async def _apply(pool: asyncpg.Pool, handlers: Sequence[On[Any]], envelope: Envelope) -> None:
+async def apply(pool: asyncpg.Pool, handlers: Sequence[On[Any]], envelope: Envelope) -> None:
     async with tenant_transaction(pool, envelope.tenant_ids[0]) as conn:
         assert await apply_event(handlers, conn, envelope)
 
@@ -127,7 +131,7 @@ async def add_order(pool: asyncpg.Pool, scene: Scene, *, payment_terms_days: int
     envelope = envelope_for(
         event, source="orders", subject=order, version=4, tenant_ids=[scene.buyer, scene.provider]
     )
-    await _apply(pool, orders_subscription().handlers, envelope)
+    await apply(pool, orders_subscription().handlers, envelope)
     scene.orders.append(order)
     return order
 
@@ -148,7 +152,7 @@ async def make_scene(pool: asyncpg.Pool, issuer: TestIssuer, *, payment_terms_da
         (scene.provider, "provider", "Työnohjaus Esimerkki Oy"),
     ):
         event: Event = _organisation(tenant, kind, name)
-        await _apply(
+        await apply(
             pool,
             organisations,
             envelope_for(event, source="organisations", subject=tenant, version=1, tenant_ids=[tenant]),
@@ -163,7 +167,7 @@ async def make_scene(pool: asyncpg.Pool, issuer: TestIssuer, *, payment_terms_da
     )
     assigned = ApproverAssigned(cost_centre_id=scene.cost_centre, person_id=scene.approver)
     for version, event in enumerate((created, assigned), start=1):
-        await _apply(
+        await apply(
             pool,
             organisations,
             envelope_for(
@@ -300,3 +304,43 @@ async def deliver(
 
 async def _note(seen: dict[uuid.UUID, int], envelope: Envelope) -> None:
     seen[envelope.id] = seen.get(envelope.id, 0) + 1
+
+
+# --- the billing API as the provider admin calls it ---
+
+Client = AsyncTestClient[Litestar]
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def items_of(pool: asyncpg.Pool, scene: Scene) -> list[asyncpg.Record]:
+    async with tenant_transaction(pool, scene.provider) as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "select * from billable_items where tenant_id = $1 order by starts_at", scene.provider
+        )
+    return rows
+
+
+async def run(client: Client, scene: Scene, month: str | None = None) -> list[dict[str, Any]]:
+    body = {"month": month} if month else {}
+    drafts: list[dict[str, Any]] = ok(
+        await client.post("/billing/invoice-runs", json=body, headers=scene.provider_admin())
+    )
+    return drafts
+
+
+async def issue(client: Client, scene: Scene, invoice_id: str) -> dict[str, Any]:
+    issued: dict[str, Any] = ok(
+        await client.post(f"/billing/invoices/{invoice_id}/issue", headers=scene.provider_admin())
+    )
+    return issued
+
+
+async def ubl(client: Client, headers: dict[str, str], invoice_id: str) -> bytes:
+    response = await client.get(f"/billing/invoices/{invoice_id}/ubl", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    return response.content

@@ -1,5 +1,6 @@
-"""SQL of the integrations service: one function per query, every one inside a tenant transaction
-except the scheduler's two (see the 0003 migration)."""
+"""Webhook deliveries: the lines per endpoint, the schedule the delivery loop leases, replays.
+
+Every query runs inside a tenant transaction except the scheduler's two (see the 0003 migration)."""
 
 from __future__ import annotations
 
@@ -9,295 +10,26 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.integrations.store.records import Delivery, DueEndpoint, PendingDelivery, delivery_of
+
 __all__ = [
-    "FeedRow",
     "act_as_scheduler",
-    "cost_centre_codes",
-    "delete_endpoint",
     "drop_pending",
-    "employee_numbers",
     "extend_lease",
     "fetch_delivery",
-    "fetch_endpoint",
-    "fetch_feed_page",
     "head_delivery",
     "insert_delivery",
-    "insert_endpoint",
-    "insert_feed_entry",
     "lease_endpoints",
     "list_deliveries",
-    "list_endpoints",
     "lock_due_endpoints",
     "mark_delivered",
     "mark_failed",
-    "reason_code",
     "refresh_schedule",
     "replay_delivery",
     "restart_windows_behind",
     "retry_window_start",
-    "rotate_secret",
-    "set_person_inactive",
-    "set_reason_code",
     "subscribed_endpoints",
-    "upsert_cost_centre",
-    "upsert_person",
 ]
-
-FeedRow = asyncpg.Record
-
-
-# --- the feed ---
-
-
-async def insert_feed_entry(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    event_id: uuid.UUID,
-    type_: str,
-    subject: str,
-    occurred_at: dt.datetime,
-    body: str,
-) -> int | None:
-    """The new entry's position, or None when the tenant's feed already has the event."""
-    if await conn.fetchval(
-        "select 1 from event_feed where tenant_id = $1 and event_id = $2", tenant_id, event_id
-    ):
-        return None
-    # The head row's lock orders this tenant's positions by commit (see the 0001 migration).
-    position: int | None = await conn.fetchval(
-        """
-        with head as (
-          insert into feed_heads (tenant_id, position) values ($1, 1)
-          on conflict (tenant_id) do update set position = feed_heads.position + 1
-          returning position
-        )
-        insert into event_feed (tenant_id, position, event_id, type, subject, occurred_at, body)
-        select $1, head.position, $2, $3, $4, $5, $6 from head
-        on conflict (tenant_id, event_id) do nothing
-        returning position
-        """,
-        tenant_id,
-        event_id,
-        type_,
-        subject,
-        occurred_at,
-        body,
-    )
-    return position
-
-
-async def fetch_feed_page(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, *, after: int, limit: int
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "select position, body from event_feed where tenant_id = $1 and position > $2"
-        " order by position limit $3",
-        tenant_id,
-        after,
-        limit,
-    )
-    return rows
-
-
-# --- read models ---
-
-
-async def upsert_person(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    person_id: uuid.UUID,
-    hr_employee_number: str | None,
-    active: bool,
-    version: int,
-) -> None:
-    await conn.execute(
-        """
-        insert into hr_people (tenant_id, person_id, hr_employee_number, active, version)
-        values ($1, $2, $3, $4, $5)
-        on conflict (tenant_id, person_id) do update
-          set hr_employee_number = excluded.hr_employee_number, active = excluded.active,
-              version = excluded.version
-          where hr_people.version < excluded.version
-        """,
-        tenant_id,
-        person_id,
-        hr_employee_number,
-        active,
-        version,
-    )
-
-
-async def set_person_inactive(
-    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, person_id: uuid.UUID, version: int
-) -> None:
-    await conn.execute(
-        """
-        update hr_people set active = false, version = $3
-        where tenant_id = $1 and person_id = $2 and version < $3
-        """,
-        tenant_id,
-        person_id,
-        version,
-    )
-
-
-async def upsert_cost_centre(
-    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, cost_centre_id: uuid.UUID, code: str, version: int
-) -> None:
-    await conn.execute(
-        """
-        insert into cost_centre_codes (tenant_id, cost_centre_id, code, version) values ($1, $2, $3, $4)
-        on conflict (tenant_id, cost_centre_id) do update set code = excluded.code, version = excluded.version
-          where cost_centre_codes.version < excluded.version
-        """,
-        tenant_id,
-        cost_centre_id,
-        code,
-        version,
-    )
-
-
-async def employee_numbers(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, person_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str | None]:
-    rows = await conn.fetch(
-        "select person_id, hr_employee_number from hr_people where tenant_id = $1 and person_id = any($2)",
-        tenant_id,
-        list(person_ids),
-    )
-    return {r["person_id"]: r["hr_employee_number"] for r in rows}
-
-
-async def cost_centre_codes(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, cost_centre_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    rows = await conn.fetch(
-        "select cost_centre_id, code from cost_centre_codes"
-        " where tenant_id = $1 and cost_centre_id = any($2)",
-        tenant_id,
-        list(cost_centre_ids),
-    )
-    return {r["cost_centre_id"]: r["code"] for r in rows}
-
-
-async def reason_code(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> str | None:
-    code: str | None = await conn.fetchval(
-        "select working_time_reason_code from tenant_settings where tenant_id = $1", tenant_id
-    )
-    return code
-
-
-async def set_reason_code(conn: asyncpg.Connection, tenant_id: uuid.UUID, code: str) -> None:
-    await conn.execute(
-        """
-        insert into tenant_settings (tenant_id, working_time_reason_code) values ($1, $2)
-        on conflict (tenant_id) do update set working_time_reason_code = excluded.working_time_reason_code,
-          version = tenant_settings.version + 1, updated_at = now()
-        """,
-        tenant_id,
-        code,
-    )
-
-
-# --- endpoints ---
-
-_ENDPOINT = "endpoint_id, url, event_types, created_at, version, previous_secret_expires_at"
-
-
-async def insert_endpoint(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    endpoint_id: uuid.UUID,
-    url: str,
-    event_types: Sequence[str],
-    secret_key_id: str,
-    secret_sealed: bytes,
-) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(
-        f"""
-        insert into webhook_endpoints (tenant_id, endpoint_id, url, event_types, secret_key_id, secret_sealed)
-        values ($1, $2, $3, $4, $5, $6) returning {_ENDPOINT}
-        """,
-        tenant_id,
-        endpoint_id,
-        url,
-        list(event_types),
-        secret_key_id,
-        secret_sealed,
-    )
-    await conn.execute(
-        "insert into webhook_schedule (endpoint_id, tenant_id, due_at) values ($1, $2, null)",
-        endpoint_id,
-        tenant_id,
-    )
-    return row
-
-
-async def list_endpoints(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"select {_ENDPOINT} from webhook_endpoints where tenant_id = $1 order by created_at, endpoint_id",
-        tenant_id,
-    )
-    return rows
-
-
-async def fetch_endpoint(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    endpoint_id: uuid.UUID,
-    *,
-    with_secrets: bool = False,
-    for_update: bool = False,
-) -> asyncpg.Record | None:
-    columns = _ENDPOINT + (", secret_key_id, secret_sealed, previous_secret_sealed" if with_secrets else "")
-    lock = " for update" if for_update else ""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"select {columns} from webhook_endpoints where tenant_id = $1 and endpoint_id = $2{lock}",
-        tenant_id,
-        endpoint_id,
-    )
-    return row
-
-
-async def delete_endpoint(conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> bool:
-    deleted = await conn.fetchval(
-        "delete from webhook_endpoints where tenant_id = $1 and endpoint_id = $2 returning true",
-        tenant_id,
-        endpoint_id,
-    )
-    return bool(deleted)
-
-
-async def rotate_secret(
-    conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    endpoint_id: uuid.UUID,
-    *,
-    secret_key_id: str,
-    secret_sealed: bytes,
-    previous_sealed: bytes | None,
-    previous_expires_at: dt.datetime | None,
-) -> asyncpg.Record | None:
-    """Both secrets sealed again (under one key) by the caller, the old one for its new column."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        update webhook_endpoints
-        set secret_key_id = $3, secret_sealed = $4, previous_secret_sealed = $5,
-          previous_secret_expires_at = $6, version = version + 1
-        where tenant_id = $1 and endpoint_id = $2
-        returning {_ENDPOINT}
-        """,
-        tenant_id,
-        endpoint_id,
-        secret_key_id,
-        secret_sealed,
-        previous_sealed,
-        previous_expires_at,
-    )
-    return row
 
 
 # --- deliveries ---
@@ -440,10 +172,10 @@ async def act_as_scheduler(conn: asyncpg.Connection) -> None:
 
 async def lock_due_endpoints(
     conn: asyncpg.Connection, *, now: dt.datetime, limit: int, busy: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
+) -> list[DueEndpoint]:
     """Scheduler only (app.webhook_scheduler on, no tenant set): due endpoints no other loop
     holds, locked until the transaction ends, earliest due first."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """
         select endpoint_id, tenant_id from webhook_schedule
         where due_at <= $1 and (leased_until is null or leased_until <= $1)
@@ -455,7 +187,7 @@ async def lock_due_endpoints(
         limit,
         list(busy),
     )
-    return rows
+    return [DueEndpoint(endpoint_id=r["endpoint_id"], tenant_id=r["tenant_id"]) for r in rows]
 
 
 async def lease_endpoints(
@@ -484,8 +216,8 @@ async def extend_lease(
 
 async def head_delivery(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+) -> PendingDelivery | None:
+    row = await conn.fetchrow(
         """
         select delivery_id, event_id, body, attempts, first_attempt_at, next_attempt_at
         from webhook_deliveries
@@ -496,7 +228,16 @@ async def head_delivery(
         tenant_id,
         endpoint_id,
     )
-    return row
+    if row is None:
+        return None
+    return PendingDelivery(
+        delivery_id=row["delivery_id"],
+        event_id=row["event_id"],
+        body=row["body"],
+        attempts=row["attempts"],
+        first_attempt_at=row["first_attempt_at"],
+        next_attempt_at=row["next_attempt_at"],
+    )
 
 
 async def mark_delivered(
@@ -582,8 +323,8 @@ async def list_deliveries(
     status: str | None,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+) -> list[Delivery]:
+    rows = await conn.fetch(
         f"""
         select {_DELIVERY} from webhook_deliveries
         where tenant_id = $1 and endpoint_id = $2 and ($3::text is null or status = $3)
@@ -597,27 +338,28 @@ async def list_deliveries(
         after[1] if after else None,
         limit,
     )
-    return rows
+    return [delivery_of(row) for row in rows]
 
 
 async def fetch_delivery(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+) -> Delivery | None:
+    row = await conn.fetchrow(
         f"select {_DELIVERY} from webhook_deliveries"
         " where tenant_id = $1 and endpoint_id = $2 and delivery_id = $3",
         tenant_id,
         endpoint_id,
         delivery_id,
     )
-    return row
+    return None if row is None else delivery_of(row)
 
 
 async def replay_delivery(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """A dead delivery back in line (in its event-time place) with a fresh retry window."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+) -> tuple[Delivery, int] | None:
+    """A dead delivery back in line (in its event-time place) with a fresh retry window; with its
+    position in the endpoint's line."""
+    row = await conn.fetchrow(
         f"""
         update webhook_deliveries
         set status = 'pending', attempts = 0, first_attempt_at = null, window_started_at = null,
@@ -630,4 +372,4 @@ async def replay_delivery(
         endpoint_id,
         delivery_id,
     )
-    return row
+    return None if row is None else (delivery_of(row), row["position"])
