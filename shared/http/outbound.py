@@ -8,7 +8,7 @@ identity providers, the JWKS of a token issuer):
   bounded, never by the HTTP library;
 - the whole exchange (resolving, connecting, sending, every byte of the answer) ends at
   ``deadline`` seconds, so a body dripping one byte a second does not hold the caller forever;
-- :class:`OutboundClient` also applies the address policy of :mod:`shared.http.addresses`:
+- :class:`OutboundClient` also applies the address policy of :mod:`shared.addresses`:
   it resolves the host, refuses if any address is not public and connects to the checked
   address itself (no second lookup an attacker's DNS could answer differently), never
   following redirects.
@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from shared.http.addresses import Target, TargetNotAllowed, check_addresses, check_url
+from shared.addresses import Target, TargetNotAllowed, check_addresses, check_url
 
 __all__ = [
     "Answer",

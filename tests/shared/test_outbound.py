@@ -9,9 +9,9 @@ import ipaddress
 import httpx
 import pytest
 
+from shared.addresses import Target, TargetNotAllowed, check_url, embedded_ipv4, forbidden_address
 from shared.auth.errors import JwksUnavailable
 from shared.auth.jwks import JwksClient
-from shared.http.addresses import Target, TargetNotAllowed, check_url, embedded_ipv4, forbidden_address
 from shared.http.outbound import (
     AnswerTooLarge,
     DeadlineExceeded,

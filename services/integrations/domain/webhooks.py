@@ -1,7 +1,7 @@
 """Webhook rules: which URLs may be called, when a failed delivery is tried again, secrets.
 
 No I/O here. Which URLs and addresses may be called is the platform's one outbound address
-policy (:mod:`shared.http.addresses`, re-exported here); the delivery loop resolves host names
+policy (:mod:`shared.addresses`, re-exported here); the delivery loop resolves host names
 through :mod:`shared.http.outbound`. The clock and the random source are parameters.
 """
 
@@ -13,7 +13,7 @@ import random
 import secrets
 from dataclasses import dataclass
 
-from shared.http.addresses import Target, TargetNotAllowed, check_addresses, check_url, forbidden_address
+from shared.addresses import Target, TargetNotAllowed, check_addresses, check_url, forbidden_address
 
 __all__ = [
     "SECRET_PREFIX",

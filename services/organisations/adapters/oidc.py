@@ -24,10 +24,10 @@ from services.organisations.domain.login import (
     issuer_allowed,
     secret_reference,
 )
+from shared.addresses import TargetNotAllowed, check_url
 from shared.auth.errors import JwksUnavailable
 from shared.auth.jwks import JwksClient
 from shared.errors import Unavailable
-from shared.http.addresses import TargetNotAllowed, check_url
 from shared.http.outbound import OutboundClient, OutboundError, TargetRefused
 from shared.logging import get_logger
 

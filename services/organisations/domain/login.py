@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from shared.http.addresses import TargetNotAllowed, check_url
+from shared.addresses import TargetNotAllowed, check_url
 
 __all__ = [
     "ATTEMPT_LIFETIME",

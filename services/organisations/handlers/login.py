@@ -33,6 +33,7 @@ from services.organisations.handlers import directory
 from services.organisations.handlers.tokens import IssuedTokens, TokenPolicy, start_session
 from services.organisations.store import identity as identity_store
 from services.organisations.store import login as store
+from shared.addresses import TargetNotAllowed, check_url
 from shared.auth.principal import BUYER_ADMIN, PLATFORM_ADMIN, PROVIDER_ADMIN, Principal
 from shared.db.tenant import tenant_transaction
 from shared.errors import (
@@ -44,7 +45,6 @@ from shared.errors import (
     NotFound,
     Unauthenticated,
 )
-from shared.http.addresses import TargetNotAllowed, check_url
 from shared.http.outbound import resolve_allowed
 from shared.logging import bind_context, get_logger
 
