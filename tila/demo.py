@@ -143,14 +143,16 @@ async def seed(database_url: str, issuers: dict[str, str], state_file: Path) -> 
             await login.configure_provider(
                 pool,
                 _acting(uuid.UUID(known["id"]), admin_role),
+                login.ProviderRequest(
+                    issuer=issuers[demo.key],
+                    client_id=f"tila-{demo.key}",
+                    scopes=("openid", "email", "profile"),
+                    allowed_email_domains=(demo.domain,),
+                    provisioning="pre_provisioned",
+                    role_claim=None,
+                    role_map={},
+                ),
                 allow_loopback_http=True,  # the demo providers run on this machine
-                issuer=issuers[demo.key],
-                client_id=f"tila-{demo.key}",
-                scopes=("openid", "email", "profile"),
-                allowed_email_domains=(demo.domain,),
-                provisioning="pre_provisioned",
-                role_claim=None,
-                role_map={},
             )
     finally:
         await pool.close()

@@ -154,6 +154,19 @@ class IdentityProviderOut(msgspec.Struct, frozen=True, rename="camel"):
     login_url: Annotated[str, msgspec.Meta(description="Where the tenant's people start their login")]
 
 
+def provider_request(data: IdentityProviderIn) -> handlers.ProviderRequest:
+    """The body as the handlers take it (the tenant's own route and the platform's onboarding one)."""
+    return handlers.ProviderRequest(
+        issuer=data.issuer,
+        client_id=data.client_id,
+        scopes=data.scopes,
+        allowed_email_domains=data.allowed_email_domains,
+        provisioning=data.provisioning,
+        role_claim=data.role_claim,
+        role_map=data.role_map,
+    )
+
+
 def provider_out(config: IdentityProviderConfig, login: LoginContext) -> IdentityProviderOut:
     return IdentityProviderOut(
         issuer=config.issuer,
@@ -181,16 +194,7 @@ class IdentityProviderController(Controller):
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
         config = await handlers.configure_provider(
-            pool,
-            principal,
-            allow_loopback_http=login.allow_loopback_http,
-            issuer=data.issuer,
-            client_id=data.client_id,
-            scopes=data.scopes,
-            allowed_email_domains=data.allowed_email_domains,
-            provisioning=data.provisioning,
-            role_claim=data.role_claim,
-            role_map=data.role_map,
+            pool, principal, provider_request(data), allow_loopback_http=login.allow_loopback_http
         )
         return provider_out(config, login)
 

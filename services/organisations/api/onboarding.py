@@ -17,7 +17,12 @@ from litestar import Controller, Response, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from services.organisations.api.login import IdentityProviderIn, IdentityProviderOut, provider_out
+from services.organisations.api.login import (
+    IdentityProviderIn,
+    IdentityProviderOut,
+    provider_out,
+    provider_request,
+)
 from services.organisations.domain.directory import Role
 from services.organisations.domain.invitations import DEFAULT_LIFETIME, MAX_LIFETIME, Invitation
 from services.organisations.handlers import invitations as handlers
@@ -166,16 +171,6 @@ class OnboardingController(Controller):
         login: NamedDependency[LoginContext],
     ) -> IdentityProviderOut:
         config = await login_handlers.configure_provider_for_tenant(
-            pool,
-            principal,
-            tenant_id,
-            allow_loopback_http=login.allow_loopback_http,
-            issuer=data.issuer,
-            client_id=data.client_id,
-            scopes=data.scopes,
-            allowed_email_domains=data.allowed_email_domains,
-            provisioning=data.provisioning,
-            role_claim=data.role_claim,
-            role_map=data.role_map,
+            pool, principal, tenant_id, provider_request(data), allow_loopback_http=login.allow_loopback_http
         )
         return provider_out(config, login)

@@ -42,6 +42,7 @@ from services.organisations.handlers.invitations import (
 )
 from services.organisations.handlers.login import (
     LoginContext,
+    ProviderRequest,
     configure_provider,
     configure_provider_for_tenant,
     finish_login,
@@ -74,6 +75,7 @@ __all__ = [
     "LinkedIdentity",
     "LoginContext",
     "OwnIdentity",
+    "ProviderRequest",
     "RegisteredClient",
     "TokenPolicy",
     "announce",

@@ -50,6 +50,7 @@ from shared.logging import bind_context, get_logger
 
 __all__ = [
     "LoginContext",
+    "ProviderRequest",
     "configure_provider",
     "configure_provider_for_tenant",
     "finish_login",
@@ -82,47 +83,33 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden("only the tenant's admins configure its login")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProviderRequest:
+    """What an admin asks for when connecting a tenant's OpenID provider (the API's body, checked)."""
+
+    issuer: str
+    client_id: str
+    scopes: tuple[str, ...]
+    allowed_email_domains: tuple[str, ...]
+    provisioning: str
+    role_claim: str | None
+    role_map: Mapping[str, str]
+
+
 async def configure_provider(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    *,
-    allow_loopback_http: bool,
-    issuer: str,
-    client_id: str,
-    scopes: tuple[str, ...],
-    allowed_email_domains: tuple[str, ...],
-    provisioning: str,
-    role_claim: str | None,
-    role_map: Mapping[str, str],
+    pool: asyncpg.Pool, principal: Principal, request: ProviderRequest, *, allow_loopback_http: bool
 ) -> IdentityProviderConfig:
     _require_admin(principal)
-    return await _configure(
-        pool,
-        principal.tenant_id,
-        allow_loopback_http=allow_loopback_http,
-        issuer=issuer,
-        client_id=client_id,
-        scopes=scopes,
-        allowed_email_domains=allowed_email_domains,
-        provisioning=provisioning,
-        role_claim=role_claim,
-        role_map=role_map,
-    )
+    return await _configure(pool, principal.tenant_id, request, allow_loopback_http=allow_loopback_http)
 
 
 async def configure_provider_for_tenant(
     pool: asyncpg.Pool,
     principal: Principal,
     tenant_id: uuid.UUID,
+    request: ProviderRequest,
     *,
     allow_loopback_http: bool,
-    issuer: str,
-    client_id: str,
-    scopes: tuple[str, ...],
-    allowed_email_domains: tuple[str, ...],
-    provisioning: str,
-    role_claim: str | None,
-    role_map: Mapping[str, str],
 ) -> IdentityProviderConfig:
     """A platform admin sets a tenant's provider on its behalf (onboarding: before it has an admin)."""
     if not principal.has_role(PLATFORM_ADMIN):
@@ -130,33 +117,13 @@ async def configure_provider_for_tenant(
     async with tenant_transaction(pool, tenant_id) as conn:
         if not await store.tenant_exists(conn, tenant_id):
             raise NotFound("tenant not found")
-    return await _configure(
-        pool,
-        tenant_id,
-        allow_loopback_http=allow_loopback_http,
-        issuer=issuer,
-        client_id=client_id,
-        scopes=scopes,
-        allowed_email_domains=allowed_email_domains,
-        provisioning=provisioning,
-        role_claim=role_claim,
-        role_map=role_map,
-    )
+    return await _configure(pool, tenant_id, request, allow_loopback_http=allow_loopback_http)
 
 
 async def _configure(
-    pool: asyncpg.Pool,
-    tenant_id: uuid.UUID,
-    *,
-    allow_loopback_http: bool,
-    issuer: str,
-    client_id: str,
-    scopes: tuple[str, ...],
-    allowed_email_domains: tuple[str, ...],
-    provisioning: str,
-    role_claim: str | None,
-    role_map: Mapping[str, str],
+    pool: asyncpg.Pool, tenant_id: uuid.UUID, request: ProviderRequest, *, allow_loopback_http: bool
 ) -> IdentityProviderConfig:
+    issuer, scopes = request.issuer, request.scopes
     if "openid" not in scopes:
         raise InvariantViolated(
             "the scopes must include openid", errors=[FieldError("body.scopes", "add openid")]
@@ -169,13 +136,13 @@ async def _configure(
     config = IdentityProviderConfig(
         tenant_id=tenant_id,
         issuer=issuer,  # exactly as given: discovery must name the very same string
-        client_id=client_id,
+        client_id=request.client_id,
         client_secret_ref=secret_reference(tenant_id),
         scopes=scopes,
-        allowed_email_domains=tuple(d.lower() for d in allowed_email_domains),
-        provisioning="claims" if provisioning == "claims" else "pre_provisioned",
-        role_claim=role_claim,
-        role_map=dict(role_map),
+        allowed_email_domains=tuple(d.lower() for d in request.allowed_email_domains),
+        provisioning="claims" if request.provisioning == "claims" else "pre_provisioned",
+        role_claim=request.role_claim,
+        role_map=dict(request.role_map),
     )
     async with tenant_transaction(pool, tenant_id) as conn:
         if not await store.tenant_is_active(conn, tenant_id):
